@@ -5,19 +5,47 @@ import tseslint from 'typescript-eslint';
 
 /** DESIGN section 1 / STYLE rule 12: the import table as machine-checked zones. */
 const boundaries = [
-  { target: './src/shared', from: ['./src/core', './src/main', './src/preload', './src/renderer', './src/server', './src/cli'] },
-  { target: './src/core', from: ['./src/main', './src/preload', './src/renderer', './src/server', './src/cli'] },
+  {
+    target: './src/shared',
+    from: [
+      './src/core',
+      './src/main',
+      './src/preload',
+      './src/renderer',
+      './src/server',
+      './src/cli',
+    ],
+  },
+  {
+    target: './src/core',
+    from: ['./src/main', './src/preload', './src/renderer', './src/server', './src/cli'],
+  },
   { target: './src/main', from: ['./src/renderer', './src/server', './src/cli', './src/preload'] },
-  { target: './src/preload', from: ['./src/core', './src/main', './src/renderer', './src/server', './src/cli'] },
-  { target: './src/renderer', from: ['./src/core', './src/main', './src/preload', './src/server', './src/cli'] },
+  {
+    target: './src/preload',
+    from: ['./src/core', './src/main', './src/renderer', './src/server', './src/cli'],
+  },
+  {
+    target: './src/renderer',
+    from: ['./src/core', './src/main', './src/preload', './src/server', './src/cli'],
+  },
   { target: './src/server', from: ['./src/main', './src/renderer', './src/preload', './src/cli'] },
   { target: './src/cli', from: ['./src/renderer', './src/preload', './src/server'] },
 ];
 
 const noElectron = {
-  paths: [{ name: 'electron', message: 'Only the Electron wiring in src/main and src/preload may import electron (DESIGN section 1).' }],
+  paths: [
+    {
+      name: 'electron',
+      message:
+        'Only the Electron wiring in src/main and src/preload may import electron (DESIGN section 1).',
+    },
+  ],
 };
-const nodeBuiltins = { group: ['node:*'], message: 'This folder runs in the browser or everywhere: no Node built-ins (DESIGN section 1).' };
+const nodeBuiltins = {
+  group: ['node:*'],
+  message: 'This folder runs in the browser or everywhere: no Node built-ins (DESIGN section 1).',
+};
 
 export default tseslint.config(
   { ignores: ['out/**', 'node_modules/**', 'test-results/**', 'test/fixtures/**'] },
@@ -25,7 +53,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     plugins: { 'import-x': importX },
@@ -34,18 +65,39 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'error',
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'import-x/no-restricted-paths': ['error', { zones: boundaries }],
     },
   },
-  { files: ['src/shared/**'], rules: { 'no-restricted-imports': ['error', { ...noElectron, patterns: [nodeBuiltins] }] } },
-  { files: ['src/renderer/**'], rules: { 'no-restricted-imports': ['error', { ...noElectron, patterns: [nodeBuiltins] }] } },
-  { files: ['src/core/**', 'src/server/**', 'src/cli/**'], rules: { 'no-restricted-imports': ['error', noElectron] } },
+  {
+    files: ['src/shared/**'],
+    rules: { 'no-restricted-imports': ['error', { ...noElectron, patterns: [nodeBuiltins] }] },
+  },
+  {
+    files: ['src/renderer/**'],
+    rules: { 'no-restricted-imports': ['error', { ...noElectron, patterns: [nodeBuiltins] }] },
+  },
+  {
+    files: ['src/core/**', 'src/server/**', 'src/cli/**'],
+    rules: { 'no-restricted-imports': ['error', noElectron] },
+  },
   {
     // In src/main only the Electron wiring may import electron; services, stores and handlers run under plain Node.
     files: ['src/main/**'],
-    ignores: ['src/main/index.ts', 'src/main/window.ts', 'src/main/security.ts', 'src/main/ipc/register.ts'],
+    ignores: [
+      'src/main/index.ts',
+      'src/main/window.ts',
+      'src/main/security.ts',
+      'src/main/ipc/register.ts',
+    ],
     rules: { 'no-restricted-imports': ['error', noElectron] },
   },
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
 );

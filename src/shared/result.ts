@@ -5,8 +5,7 @@ import type { AppErrorShape } from './errors';
  * Prototypes do not survive IPC or JSON, so errors travel as plain `{ code, message }`.
  */
 export type Result<T, E extends AppErrorShape = AppErrorShape> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: E };
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
 
 export function ok<T>(value: T): Result<T, never> {
   return { ok: true, value };

@@ -1,0 +1,2 @@
+export { evaluatePolicy, findPolicy } from './evaluate';
+export type { EvaluateOptions, PolicyContext, Verdict } from './evaluate';

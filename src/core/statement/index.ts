@@ -1,0 +1,21 @@
+export {
+  ROOT_PREFIX,
+  STATEMENT_PREFIX,
+  createApproval,
+  decodeSignature,
+  hasExpired,
+  parseSignedTrustRoot,
+  parseStatement,
+  parseTrustRoot,
+  rootId,
+  rootSigningBytes,
+  signRoot,
+  statementId,
+  statementSigningBytes,
+  trustedMembers,
+  verifyApproval,
+  verifyRootSelfSigned,
+  verifyRootSignatures,
+  verifyRootUpdate,
+} from './statement';
+export type { IdentitySigner, RootVerdict, TrustedMember } from './statement';

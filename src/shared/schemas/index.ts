@@ -1,0 +1,3 @@
+export * from './statement';
+export * from './approval';
+export * from './trust-root';
