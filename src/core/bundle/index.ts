@@ -1,0 +1,46 @@
+/**
+ * Bundles: deterministic ZIP building, the plugin's unzip rules, and Capgo "encryption v2"
+ * (capgo-protocol §3.3, §7). Pure library code: node built-ins and src/shared only.
+ */
+export {
+  buildBundle,
+  type BundleBuildOptions,
+  type BundleBuildProgress,
+  type BundleBuildResult,
+} from './build';
+export {
+  calcKeyId,
+  encryptBundle,
+  openChecksum,
+  parseCapgoPublicKey,
+  rsaPublicDecrypt,
+  rsaSignerFromPrivateKey,
+  unwrapSessionKey,
+  verifyEncryptedBundle,
+  type DecryptProgress,
+  type EncryptBundleOptions,
+  type EncryptedBundleInfo,
+  type EncryptProgress,
+  type RsaPrivateSigner,
+  type VerifiedBundle,
+  type VerifyEncryptedBundleInput,
+} from './capgo-crypto';
+export { detectNativeContent, detectNativeName } from './native-code';
+export {
+  checkEntryName,
+  checkPluginPathRules,
+  readZipDirectory,
+  readZipEntries,
+  type BundleLayout,
+  type PathRuleEntry,
+  type ZipDirectory,
+  type ZipEntryInfo,
+} from './zip-reader';
+export {
+  writeZip,
+  type ZipBufferSource,
+  type ZipFileSource,
+  type ZipSource,
+  type ZipWriteOptions,
+  type ZipWriteResult,
+} from './zip-writer';
