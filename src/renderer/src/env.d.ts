@@ -1,0 +1,7 @@
+import type { RendererApi } from '../../shared/api';
+
+declare global {
+  interface Window {
+    readonly api: RendererApi;
+  }
+}
