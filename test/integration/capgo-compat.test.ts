@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,35 +18,18 @@ import {
   writeTree,
   type TestRsaKey,
 } from '../helpers/bundle-fixtures';
+import { parseCapgoJson, runCapgo as runCapgoCli, type CapgoRun } from '../helpers/capgo';
 
 /**
  * DESIGN §10: the real `@capgo/cli` (pinned 8.x) must decrypt and verify what Airlock encrypts, and
- * Airlock must verify what the CLI encrypts. The CLI runs offline (capgo-protocol §8) in a throwaway
- * Capacitor project: a package.json, `@capgo/capacitor-updater` resolvable (so the CLI picks the V3
- * checksum format), the public key in capacitor.config.json, a PKCS#1 private key file, and
- * `notifyAppReady()` in the sources. The CLI's npm version check is its only network call; a
- * preloaded module makes `fetch` refuse anything but `data:` URLs (the CLI loads a WASM that way),
- * and HOME points at an empty folder so no Capgo API key is found (no telemetry).
+ * Airlock must verify what the CLI encrypts. The CLI runs offline in a throwaway Capacitor project:
+ * a package.json, `@capgo/capacitor-updater` resolvable (so the CLI picks the V3 checksum format),
+ * the public key in capacitor.config.json, a PKCS#1 private key file, and `notifyAppReady()` in the
+ * sources.
  */
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const CAPGO = join(repoRoot, 'node_modules', '.bin', 'capgo');
-const OFFLINE_FETCH_SOURCE = `
-const realFetch = globalThis.fetch;
-globalThis.fetch = (input, init) => {
-  const url = String((input && input.url) || input);
-  if (url.startsWith('data:')) return realFetch(input, init);
-  return Promise.reject(new TypeError('network disabled in tests: ' + url));
-};`;
-// Percent-encoded: a "?" or "#" in a data: URL would otherwise cut the module short.
-const OFFLINE_FETCH = `--import=data:text/javascript,${encodeURIComponent(OFFLINE_FETCH_SOURCE)}`;
 const APP_ID = 'com.example.airlock';
-
-interface CapgoRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 const tmp = makeTempDir('airlock-capgo-compat-');
 const project = join(tmp.path, 'app');
@@ -55,32 +37,9 @@ const home = join(tmp.path, 'home');
 // TEST-ONLY RSA keys for this run.
 let key: TestRsaKey;
 
-function runCapgo(args: readonly string[]): Promise<CapgoRun> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [OFFLINE_FETCH, CAPGO, ...args],
-      {
-        cwd: project,
-        env: { PATH: process.env.PATH ?? '', HOME: home, CI: '1', NO_COLOR: '1' },
-        timeout: 90_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-function parseJson(run: CapgoRun): Record<string, string> {
-  const { stdout } = run;
-  if (run.code !== 0) throw new Error(`capgo failed (${run.code}): ${run.stdout}${run.stderr}`);
-  return JSON.parse(stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1)) as Record<
-    string,
-    string
-  >;
-}
+const runCapgo = (args: readonly string[]): Promise<CapgoRun> =>
+  runCapgoCli(args, { cwd: project, home });
+const parseJson = parseCapgoJson;
 
 beforeAll(() => {
   key = generateTestRsaKey();
