@@ -4,3 +4,4 @@ export * from './crypto';
 export * from './errors';
 export * from './policy';
 export * from './statement';
+export * from './log';

@@ -1,3 +1,4 @@
 export * from './statement';
 export * from './approval';
 export * from './trust-root';
+export * from './server-api';

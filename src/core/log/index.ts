@@ -1,0 +1,7 @@
+export {
+  CHECKPOINT_PREFIX,
+  checkpointId,
+  checkpointSigningBytes,
+  signCheckpoint,
+  verifyCheckpoint,
+} from './checkpoint';

@@ -1,0 +1,214 @@
+import { z } from 'zod';
+import { ApprovalSchema, SignatureBase64Schema } from './approval';
+import {
+  AppIdSchema,
+  ChannelSchema,
+  KeyIdSchema,
+  Sha256HexSchema,
+  StatementIdSchema,
+  StatementSchema,
+  TimestampSchema,
+} from './statement';
+import { PublicKeyHexSchema, SignedTrustRootSchema } from './trust-root';
+
+/**
+ * The server's admin and log API (DESIGN §6), shared by the server, the CLI and the console. Every
+ * body is strict. Requests under `/api/v1` other than the public GETs carry an RFC 9421 signature
+ * (see src/core/http-signature). Every error is `{error, message}` with a stable `error` code.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints and the log (DESIGN §3)
+
+/**
+ * What the server signs after applying a statement: `"airlock/checkpoint/v1\n" + JCS(checkpoint)`
+ * with its own Ed25519 key. `head` is the id of the statement at `seq` on app/channel.
+ */
+export const CheckpointSchema = z.strictObject({
+  app: AppIdSchema,
+  channel: ChannelSchema,
+  seq: z.int().min(1),
+  head: StatementIdSchema,
+  time: TimestampSchema,
+});
+export type Checkpoint = z.infer<typeof CheckpointSchema>;
+
+export const SignedCheckpointSchema = z.strictObject({
+  checkpoint: CheckpointSchema,
+  /** The server key's id (SHA-256 of its raw public key). */
+  keyId: KeyIdSchema,
+  sig: SignatureBase64Schema,
+});
+export type SignedCheckpoint = z.infer<typeof SignedCheckpointSchema>;
+
+/**
+ * One applied statement. `approvals` are the ones that satisfied the policy when it was applied.
+ * An automatic pause (DESIGN §6) carries no approvals; it is signed by the server key instead
+ * (`serverSig`, over the statement's signed bytes), and only a `pause` with `automatic: true`
+ * may be applied that way: it only reduces exposure.
+ */
+export const LogEntrySchema = z.strictObject({
+  seq: z.int().min(1),
+  id: StatementIdSchema,
+  statement: StatementSchema,
+  approvals: z.array(ApprovalSchema).max(1000),
+  serverSig: SignatureBase64Schema.optional(),
+  appliedAt: TimestampSchema,
+  checkpoint: SignedCheckpointSchema,
+});
+export type LogEntry = z.infer<typeof LogEntrySchema>;
+
+/** `GET /api/v1/apps/<app>/channels/<channel>/log?after=N&limit=M` (public; limit ≤ 1000). */
+export const LogPageSchema = z.strictObject({
+  app: AppIdSchema,
+  channel: ChannelSchema,
+  entries: z.array(LogEntrySchema),
+  /** The latest checkpoint of the channel, or null when nothing was applied yet. */
+  head: SignedCheckpointSchema.nullable(),
+  /** True when more entries follow the last one returned. */
+  more: z.boolean(),
+});
+export type LogPage = z.infer<typeof LogPageSchema>;
+
+/** The server's own signing key (checkpoints, automatic pauses). */
+export const ServerKeySchema = z.strictObject({
+  keyId: KeyIdSchema,
+  publicKey: PublicKeyHexSchema,
+});
+export type ServerKey = z.infer<typeof ServerKeySchema>;
+
+/** `GET /api/v1/root` (public): the whole root chain, version 1 first, and the server key. */
+export const RootChainSchema = z.strictObject({
+  roots: z.array(SignedTrustRootSchema).min(1),
+  server: ServerKeySchema,
+});
+export type RootChain = z.infer<typeof RootChainSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Apps and channels
+
+export const ChannelSettingsSchema = z.strictObject({
+  /** Devices may move themselves onto this channel with `setChannel` (POST /channel_self). */
+  allowSelfSet: z.boolean().default(false),
+  /** Listed by `listChannels` (GET /channel_self). */
+  public: z.boolean().default(true),
+  /**
+   * Automatic pause: when at least `minSamples` outcomes were seen for the current release and the
+   * Wilson lower bound (95 %) of its failure rate exceeds `failureThreshold`, the server pauses.
+   * null turns it off.
+   */
+  autoPause: z
+    .strictObject({
+      failureThreshold: z.number().gt(0).lt(1),
+      minSamples: z.int().min(1).max(1_000_000),
+    })
+    .nullable()
+    .default({ failureThreshold: 0.2, minSamples: 50 }),
+});
+export type ChannelSettings = z.infer<typeof ChannelSettingsSchema>;
+
+/** `POST /api/v1/apps` (admin or release_manager). */
+export const CreateAppRequestSchema = z.strictObject({
+  app: AppIdSchema,
+  /** The bundle public key (PKCS#1 PEM) devices hold; when set, the server checks every bundle with it. */
+  bundlePublicKey: z.string().max(4096).optional(),
+  /** Created with the app; the first is the app's default channel. */
+  channels: z
+    .array(z.strictObject({ name: ChannelSchema, settings: ChannelSettingsSchema.optional() }))
+    .min(1)
+    .max(100),
+});
+export type CreateAppRequest = z.input<typeof CreateAppRequestSchema>;
+
+/** `POST /api/v1/apps/<app>/channels` (admin or release_manager). */
+export const CreateChannelRequestSchema = z.strictObject({
+  name: ChannelSchema,
+  settings: ChannelSettingsSchema.optional(),
+});
+
+/** `GET /api/v1/apps/<app>/channels/<channel>` (any member): what devices get right now. */
+export const ChannelStatusSchema = z.strictObject({
+  app: AppIdSchema,
+  channel: ChannelSchema,
+  settings: ChannelSettingsSchema,
+  seq: z.int().min(0),
+  head: StatementIdSchema.nullable(),
+  /** The release devices are moved to, after rollbacks; null before the first release. */
+  current: z
+    .strictObject({
+      statementId: StatementIdSchema,
+      version: z.string(),
+      minNativeVersion: z.string(),
+      rolloutPercent: z.number(),
+      encryptedSha256: Sha256HexSchema,
+    })
+    .nullable(),
+  paused: z.boolean(),
+  /** True when the head is a rollback: devices above `current` are moved down to it. */
+  rolledBack: z.boolean(),
+});
+export type ChannelStatus = z.infer<typeof ChannelStatusSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Statements, approvals, pushes
+
+/** `POST /api/v1/statements`: submit a proposal (signed by its proposer). */
+export const SubmitStatementRequestSchema = z.strictObject({
+  statement: StatementSchema,
+  approvals: z.array(ApprovalSchema).max(100).default([]),
+});
+
+/** `POST /api/v1/statements/<id>/approvals`. */
+export const AddApprovalsRequestSchema = z.strictObject({
+  approvals: z.array(ApprovalSchema).min(1).max(100),
+});
+
+/** `POST /api/v1/statements/<id>/push`: apply now if the policy is satisfied (idempotent). */
+export const PushRequestSchema = z.strictObject({
+  approvals: z.array(ApprovalSchema).max(100).default([]),
+});
+
+export const VerdictSchema = z.strictObject({
+  satisfied: z.boolean(),
+  threshold: z.int(),
+  counted: z.array(KeyIdSchema),
+  rejected: z.array(z.strictObject({ keyId: z.string(), reason: z.string() })),
+  missingRoles: z.record(z.string(), z.int()),
+  reasons: z.array(z.string()),
+  summary: z.string(),
+});
+
+export const STATEMENT_STATES = ['pending', 'applied', 'stale'] as const;
+
+/** `GET /api/v1/statements/<id>` and the answer of submit/approve. */
+export const StatementStatusSchema = z.strictObject({
+  id: StatementIdSchema,
+  statement: StatementSchema,
+  approvals: z.array(ApprovalSchema),
+  /** `stale`: its seq/prev no longer fits the log (another statement took the place). */
+  state: z.enum(STATEMENT_STATES),
+  verdict: VerdictSchema,
+});
+export type StatementStatus = z.infer<typeof StatementStatusSchema>;
+
+/** Answer of a push. `alreadyApplied` is true on a retry of a push that went through. */
+export const PushResultSchema = z.strictObject({
+  id: StatementIdSchema,
+  seq: z.int().min(1),
+  alreadyApplied: z.boolean(),
+  checkpoint: SignedCheckpointSchema,
+});
+export type PushResult = z.infer<typeof PushResultSchema>;
+
+/** `POST /api/v1/root` (admin signatures decide, not the request signer's roles alone). */
+export const RootUpdateRequestSchema = z.strictObject({ signed: SignedTrustRootSchema });
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** Every error the server answers, device endpoints included: a stable code and one sentence. */
+export const ApiErrorSchema = z.object({
+  error: z.string().max(64),
+  message: z.string().max(1000),
+});
+export type ApiError = z.infer<typeof ApiErrorSchema>;
