@@ -36,6 +36,11 @@ export const ERROR_CODES = [
   'STATEMENT_INVALID',
   'SIGNATURE_INVALID',
   'POLICY_NOT_FOUND',
+  // console store
+  'DB_FROM_FUTURE',
+  'REQUEST_FILE_INVALID',
+  'APPROVAL_FILE_INVALID',
+  'DUPLICATE_APPROVAL',
   // anything else
   'INTERNAL',
 ] as const;
