@@ -25,6 +25,12 @@ export {
   type VerifiedBundle,
   type VerifyEncryptedBundleInput,
 } from './capgo-crypto';
+export {
+  bundleFileList,
+  diffFileLists,
+  type BundleFile,
+  type FileListDiff,
+} from './file-list';
 export { detectNativeContent, detectNativeName } from './native-code';
 export {
   checkEntryName,

@@ -2,3 +2,4 @@ export * from './statement';
 export * from './approval';
 export * from './trust-root';
 export * from './server-api';
+export * from './airgap';
