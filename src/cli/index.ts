@@ -25,6 +25,34 @@ Bundles (Capgo encryption v2, for @capgo/capacitor-updater 8.x):
   airlock bundle encrypt <bundle.zip> --key <bundleKeyId> --out bundle.enc [--json]
   airlock bundle verify <bundle.enc> --public-key <pem-file> --session-key S --checksum C [--json]
 
+Server (self-hosted; the data directory holds the database, bundles and the server key):
+  airlock server init --data DIR --admin <identity-public-key>... [--root-threshold N] [--json]
+  airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL]
+
+Members, apps and policies (each change is a new trust-root version signed by admins):
+  airlock members add|remove|list --server URL [--key <public-key> --name N --role R …] [--out root.json]
+  airlock members sign|submit root.json --server URL
+  airlock apps create --server URL --app A [--channel C …] [--bundle-public-key PEM-FILE]
+  airlock policy set --server URL --app A --channel C --kind K --threshold K --roles R1,R2 [--require R=1] [--proposer-counts]
+
+Releases (every statement needs approvals and a push):
+  airlock propose --server URL --app A --channel C --version V --bundle bundle.enc [--rollout P] [--min-native V] [--notes T] [--expires 7d] [--json] [--out request.json]
+  airlock approve <statementId> --server URL --key <identityKeyId> [--json]
+  airlock approve <request.json> --key <identityKeyId> --out approval.json   (offline, no server)
+  airlock push <statementId> --server URL [--approval FILE …] [--json]
+  airlock rollback --server URL --app A --channel C --to <version | statementId> [--json]
+  airlock rollout --server URL --app A --channel C --percent P | --pause | --resume [--json]
+  airlock log verify --server URL --app A [--channel C] [--json]
+
+Console (offline-first: work waits in the outbox until the server is reachable):
+  airlock connect <URL> [--expect-root ROOT_ID] [--json]   pin the server's trust root
+  airlock sync [--server URL] [--app A --channel C] [--json]  send the outbox, verify the logs
+  airlock outbox [--json] | airlock outbox retry <id>
+  airlock import <approval.json> [--json]
+  airlock audit verify [--json] | airlock audit list [--json]
+
+Server commands sign with --identity <keyId>, else AIRLOCK_IDENTITY, else the only identity key.
+
 A keyId may be shortened to a unique prefix of at least 8 characters.
 `;
 
@@ -48,6 +76,54 @@ async function main(argv: string[]): Promise<void> {
     case 'bundle': {
       const { bundleCommand } = await import('./commands/bundle');
       return bundleCommand(rest);
+    }
+    case 'server': {
+      const { serverCommand } = await import('./commands/server');
+      return serverCommand(rest);
+    }
+    case 'members': {
+      const { membersCommand } = await import('./commands/members');
+      return membersCommand(rest);
+    }
+    case 'apps': {
+      const { appsCommand } = await import('./commands/apps');
+      return appsCommand(rest);
+    }
+    case 'policy': {
+      const { policyCommand } = await import('./commands/policy');
+      return policyCommand(rest);
+    }
+    case 'propose': {
+      const { proposeCommand } = await import('./commands/release');
+      return proposeCommand(rest);
+    }
+    case 'approve': {
+      const { approveCommand } = await import('./commands/release');
+      return approveCommand(rest);
+    }
+    case 'push': {
+      const { pushCommand } = await import('./commands/release');
+      return pushCommand(rest);
+    }
+    case 'rollback': {
+      const { rollbackCommand } = await import('./commands/release');
+      return rollbackCommand(rest);
+    }
+    case 'rollout': {
+      const { rolloutCommand } = await import('./commands/release');
+      return rolloutCommand(rest);
+    }
+    case 'log': {
+      const { logCommand } = await import('./commands/log');
+      return logCommand(rest);
+    }
+    case 'connect':
+    case 'sync':
+    case 'outbox':
+    case 'import':
+    case 'audit': {
+      const { consoleCommand } = await import('./commands/console');
+      return consoleCommand(group, rest);
     }
     default:
       throw new UsageError(`unknown command "${group}"; run "airlock --help"`);

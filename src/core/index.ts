@@ -5,3 +5,4 @@ export * from './errors';
 export * from './policy';
 export * from './statement';
 export * from './log';
+export * from './http-signature';

@@ -1,5 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { buildBundle, encryptBundle, verifyEncryptedBundle } from '../../core/bundle';
+import {
+  buildBundle,
+  bundleFileList,
+  encryptBundle,
+  verifyEncryptedBundle,
+} from '../../core/bundle';
 import { AirlockError } from '../../core/errors';
 import { createOsKeychain } from '../../main/keys/keychain';
 import { KeyStore } from '../../main/keys/key-store';
@@ -43,8 +48,11 @@ async function encrypt(argv: string[]): Promise<void> {
   const info = await encryptBundle(positionals[0] as string, out, signer, {
     onProgress: (p) => progress.update(p.done, p.total, 'bytes'),
   }).finally(() => progress.finish());
-  // Beside the bundle, for `propose` to read later (DESIGN section 8).
+  // Beside the bundle, for `propose` to read later (DESIGN section 8), and the zip's file list for
+  // the reviewer's file-list diff in signing requests (DESIGN section 5).
   await writeFile(`${out}.json`, `${JSON.stringify(info, null, 2)}\n`);
+  const files = await bundleFileList(positionals[0] as string);
+  await writeFile(`${out}.files.json`, `${JSON.stringify(files)}\n`);
   if (values.json === true) printJson(info);
   else {
     printLine(

@@ -25,12 +25,7 @@ export {
   type VerifiedBundle,
   type VerifyEncryptedBundleInput,
 } from './capgo-crypto';
-export {
-  bundleFileList,
-  diffFileLists,
-  type BundleFile,
-  type FileListDiff,
-} from './file-list';
+export { bundleFileList, diffFileLists, type BundleFile, type FileListDiff } from './file-list';
 export { detectNativeContent, detectNativeName } from './native-code';
 export {
   checkEntryName,

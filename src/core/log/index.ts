@@ -5,3 +5,17 @@ export {
   signCheckpoint,
   verifyCheckpoint,
 } from './checkpoint';
+export {
+  LOG_PROBLEMS,
+  compareCheckpoints,
+  serverKeyBytes,
+  verifyLogEntries,
+  verifyRootChain,
+} from './verify';
+export type {
+  LogHead,
+  LogProblem,
+  RootChainResult,
+  VerifyLogOptions,
+  VerifyLogResult,
+} from './verify';

@@ -30,6 +30,8 @@ export const migration0020: Migration = {
         head TEXT NOT NULL,
         time TEXT NOT NULL,
         json TEXT NOT NULL,
+        -- The trust-root version the head entry was judged under (continues incremental checks).
+        root_version INTEGER NOT NULL,
         fetched_at TEXT NOT NULL,
         PRIMARY KEY (server_id, app, channel)
       ) STRICT;

@@ -13,6 +13,8 @@ export const migration0030: Migration = {
         id INTEGER PRIMARY KEY,
         idempotency_key TEXT NOT NULL UNIQUE,
         server_url TEXT NOT NULL,
+        -- The identity that signs the request (the server checks proposer and roles).
+        signer_key_id TEXT,
         kind TEXT NOT NULL,
         payload_json TEXT NOT NULL,
         state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),

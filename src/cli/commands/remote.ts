@@ -1,0 +1,160 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { formatFingerprint } from '../../core/crypto';
+import { AirlockError } from '../../core/errors';
+import { serverKeyBytes, verifyRootChain } from '../../core/log';
+import type { IdentitySigner } from '../../core/statement';
+import { resolveIdentity } from '../../main/identity';
+import { createOsKeychain } from '../../main/keys/keychain';
+import { KeyStore } from '../../main/keys/key-store';
+import { createServerClient, type ServerClient } from '../../main/server-client';
+import type { RootChain, TrustRoot } from '../../shared/schemas';
+import { required } from '../args';
+import { warn } from '../io';
+
+/**
+ * What the commands that talk to a server share (DESIGN §8): the `--server`/`--identity` options,
+ * a signed client, the verified root chain, times and files.
+ */
+
+/** Options every server command takes. */
+export const SERVER_OPTIONS = {
+  server: { type: 'string' },
+  identity: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export interface Connection {
+  readonly client: ServerClient;
+  readonly signer: IdentitySigner;
+}
+
+/** A client for `--server`, signing with the identity DESIGN §8 picks. */
+export async function connect(
+  values: { server?: string | undefined; identity?: string | undefined },
+  usage: string,
+  opts: { identity?: string | undefined; allowEnvironmentKey?: boolean } = {},
+): Promise<Connection> {
+  const baseUrl = required(values.server, '--server', usage);
+  const signer = await resolveIdentity(() => new KeyStore(createOsKeychain()), {
+    keyId: opts.identity ?? values.identity,
+    allowEnvironmentKey: opts.allowEnvironmentKey === true,
+    warn,
+  });
+  return { client: createServerClient({ baseUrl, signer }), signer };
+}
+
+/** A client for public reads only (no identity needed). */
+export function publicClient(values: { server?: string | undefined }, usage: string): ServerClient {
+  return createServerClient({ baseUrl: required(values.server, '--server', usage) });
+}
+
+export interface TrustedChain {
+  readonly chain: RootChain;
+  /** The newest trust root, trusted through the chain. */
+  readonly root: TrustRoot;
+  readonly firstRootId: string;
+  readonly serverKey: Uint8Array;
+}
+
+/**
+ * The server's root chain, verified link by link (DESIGN §4). Nothing is pinned by the CLI yet, so
+ * version 1 is trusted on first use: its fingerprint is what to compare out of band.
+ */
+export async function trustedChain(client: ServerClient): Promise<TrustedChain> {
+  const chain = await client.getRootChain();
+  const verdict = verifyRootChain(chain.roots);
+  if (!verdict.ok) {
+    throw new AirlockError(
+      'SIGNATURE_INVALID',
+      `The server's trust root chain is invalid: ${verdict.message}`,
+    );
+  }
+  return {
+    chain,
+    root: verdict.root,
+    firstRootId: verdict.firstRootId,
+    serverKey: serverKeyBytes(chain.server),
+  };
+}
+
+/** A member's name for people, or the key's fingerprint when it is not a member. */
+export function memberName(root: TrustRoot, keyId: string): string {
+  const member = root.members.find((candidate) => candidate.keyId === keyId);
+  return member === undefined
+    ? formatFingerprint(keyId)
+    : `${member.name} (${formatFingerprint(keyId)})`;
+}
+
+/** An RFC 3339 UTC timestamp without milliseconds, as statements carry them. */
+export function timestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const DURATION = /^(\d{1,4})([mhd])$/;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `30m`, `12h`, `7d` → milliseconds (at most 365 days). */
+export function parseDuration(text: string, flag: string): number {
+  const match = DURATION.exec(text.trim());
+  const ms = match === null ? NaN : Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  if (!(ms > 0) || ms > 365 * UNIT_MS.d) {
+    throw new AirlockError(
+      'INVALID_ARGUMENT',
+      `${flag} must be a duration such as 30m, 12h or 7d (at most 365d); got "${text}".`,
+    );
+  }
+  return ms;
+}
+
+/** A 64-hex statement id, or an INVALID_ARGUMENT naming what was given. */
+export function statementIdArgument(value: string): string {
+  const id = value.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(id)) {
+    throw new AirlockError(
+      'INVALID_ARGUMENT',
+      `"${value}" is not a statement id (64 hex characters).`,
+    );
+  }
+  return id;
+}
+
+/** Reads a file as text, with a one-sentence error. */
+export async function readText(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch((error: unknown) => {
+    throw new AirlockError(
+      'IO_ERROR',
+      `Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`,
+      { cause: error },
+    );
+  });
+}
+
+/** Reads a JSON file, with a one-sentence error. */
+export async function readJson(path: string): Promise<unknown> {
+  const text = await readText(path);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new AirlockError('INVALID_INPUT', `${path} is not JSON.`, { cause: error });
+  }
+}
+
+/** Writes a JSON file (pretty, trailing newline), with a one-sentence error. */
+export async function writeJson(path: string, value: unknown): Promise<void> {
+  await writeFile(path, `${JSON.stringify(value, null, 2)}\n`).catch((error: unknown) => {
+    throw new AirlockError(
+      'IO_ERROR',
+      `Cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}.`,
+      { cause: error },
+    );
+  });
+}
+
+/** A flag given several times or as a comma list: `--role a --role b,c` → [a, b, c]. */
+export function listValues(values: readonly string[] | string | undefined): string[] {
+  const all = values === undefined ? [] : Array.isArray(values) ? values : [values];
+  return all
+    .flatMap((value: string) => value.split(','))
+    .map((value) => value.trim())
+    .filter((value) => value !== '');
+}

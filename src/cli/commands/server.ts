@@ -1,0 +1,140 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { AirlockError } from '../../core/errors';
+import { formatFingerprint } from '../../core/crypto';
+import { initServer, startServer } from '../../server';
+import { parseCommand, required, UsageError } from '../args';
+import { printJson, printLine } from '../io';
+
+export const SERVER_USAGE = `airlock server init --data DIR --admin <identity-public-key>... [--root-threshold N] [--json]
+airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL]`;
+
+const PUBLIC_KEY_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * An identity public key on the command line (DESIGN §8): the 64 hex characters that
+ * `keys export-public --format hex` prints, or a file holding them.
+ */
+function readPublicKeyArg(value: string): string {
+  if (PUBLIC_KEY_HEX.test(value)) return value;
+  if (existsSync(value)) {
+    const text = readFileSync(value, 'utf8').trim();
+    if (PUBLIC_KEY_HEX.test(text)) return text;
+    throw new AirlockError(
+      'KEY_INVALID',
+      `${value} does not hold an identity public key (64 hex characters).`,
+    );
+  }
+  throw new AirlockError(
+    'KEY_INVALID',
+    `--admin ${value} is neither 64 hex characters nor a file holding them.`,
+  );
+}
+
+function parseIntFlag(
+  value: string | undefined,
+  flag: string,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new AirlockError('INVALID_ARGUMENT', `${flag} must be an integer from ${min} to ${max}.`);
+  }
+  return Number(value);
+}
+
+async function init(argv: string[]): Promise<void> {
+  const usage =
+    'airlock server init --data DIR --admin <identity-public-key>... [--root-threshold N] [--json]';
+  const { values } = parseCommand(
+    argv,
+    {
+      data: { type: 'string' },
+      admin: { type: 'string', multiple: true },
+      'root-threshold': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    { min: 0, max: 0, usage },
+  );
+  const dataDir = required(values.data, '--data', usage);
+  const admins = (values.admin as unknown as string[] | undefined) ?? [];
+  if (admins.length === 0) throw new UsageError(`--admin is required\nusage: ${usage}`);
+  const rootThreshold = parseIntFlag(values['root-threshold'], '--root-threshold', 1, 1000);
+  const result = await initServer({
+    dataDir,
+    admins: admins.map(readPublicKeyArg),
+    ...(rootThreshold === undefined ? {} : { rootThreshold }),
+  });
+  if (values.json === true) {
+    printJson({ dataDir, rootId: result.rootId, serverKeyId: result.serverKey.keyId });
+    return;
+  }
+  printLine(`Initialised an Airlock server in ${dataDir}.`);
+  printLine(`Trust root fingerprint: ${result.rootId}`);
+  printLine(`  (consoles pin it on first contact: compare it with them out of band)`);
+  printLine(`Server key: ${formatFingerprint(result.serverKey.keyId)} (${result.serverKey.keyId})`);
+}
+
+async function start(argv: string[]): Promise<void> {
+  const usage =
+    'airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL]';
+  const { values } = parseCommand(
+    argv,
+    {
+      data: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'public-url': { type: 'string' },
+    },
+    { min: 0, max: 0, usage },
+  );
+  const dataDir = required(values.data, '--data', usage);
+  const port = parseIntFlag(values.port, '--port', 0, 65535);
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError(`--tls-cert and --tls-key go together\nusage: ${usage}`);
+  }
+  const publicUrl = values['public-url'];
+  if (publicUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(publicUrl)) {
+    throw new AirlockError(
+      'INVALID_ARGUMENT',
+      '--public-url must be an origin such as https://updates.example.com.',
+    );
+  }
+  const server = await startServer({
+    dataDir,
+    ...(values.host === undefined ? {} : { host: values.host }),
+    ...(port === undefined ? {} : { port }),
+    ...(certFile === undefined || keyFile === undefined
+      ? {}
+      : { tls: { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } }),
+    ...(publicUrl === undefined ? {} : { publicUrl: publicUrl.replace(/\/$/, '') }),
+    logger: (line) => process.stdout.write(`${line}\n`),
+  });
+  printLine(`listening on ${server.url}`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      void server.close().then(resolve);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+/** `airlock server init|start` (DESIGN §8). */
+export async function serverCommand(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'init':
+      return init(rest);
+    case 'start':
+      return start(rest);
+    default:
+      throw new UsageError(`usage:\n${SERVER_USAGE}`);
+  }
+}

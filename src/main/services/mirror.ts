@@ -1,0 +1,561 @@
+import { canonicalize, formatFingerprint } from '../../core/crypto';
+import { AirlockError } from '../../core/errors';
+import {
+  compareCheckpoints,
+  serverKeyBytes,
+  verifyCheckpoint,
+  verifyLogEntries,
+  verifyRootChain,
+  type LogProblem,
+} from '../../core/log';
+import type {
+  LogEntry,
+  RootChain,
+  SignedCheckpoint,
+  SignedTrustRoot,
+  TrustRoot,
+} from '../../shared/schemas';
+import { SignedCheckpointSchema, SignedTrustRootSchema } from '../../shared/schemas';
+import type { Db } from '../db/connection';
+import type { ServerClient } from '../server-client';
+
+/**
+ * The log mirror (DESIGN §3, §7): pins a server's trust root on first contact, then pulls each
+ * channel's log incrementally and verifies everything before storing it. What it finds wrong is
+ * recorded as a finding and never overwrites verified data: a modified statement, a dropped or
+ * reordered entry, a fork (two signed heads for one seq), a rollback (the server's head behind the
+ * mirror's), a freeze (the newest checkpoint older than allowed), and anything not properly signed.
+ */
+
+export const FINDING_KINDS = [
+  'modified',
+  'dropped-or-reordered',
+  'fork',
+  'rollback',
+  'freeze',
+  'invalid',
+  'root',
+] as const;
+export type FindingKind = (typeof FINDING_KINDS)[number];
+
+export interface Finding {
+  readonly kind: FindingKind;
+  readonly app: string;
+  readonly channel: string;
+  readonly seq: number | null;
+  readonly message: string;
+}
+
+export interface ServerRecord {
+  readonly id: number;
+  readonly url: string;
+  /** Id of trust root version 1, pinned on first contact (DESIGN §4). */
+  readonly pinnedRootId: string;
+  readonly roots: SignedTrustRoot[];
+  readonly root: TrustRoot;
+  readonly serverKeyId: string;
+  readonly serverPublicKey: string;
+}
+
+interface ServerRow {
+  id: number;
+  url: string;
+  pinned_root_id: string;
+  root_version: number;
+  root_json: string;
+  server_key_id: string;
+  server_public_key: string;
+}
+
+function serverFromRow(row: ServerRow): ServerRecord {
+  const roots = (JSON.parse(row.root_json) as unknown[]).map((root) =>
+    SignedTrustRootSchema.parse(root),
+  );
+  const root = roots.at(-1)?.root;
+  if (root === undefined)
+    throw new AirlockError('INTERNAL', `No trust root stored for ${row.url}.`);
+  return {
+    id: row.id,
+    url: row.url,
+    pinnedRootId: row.pinned_root_id,
+    roots,
+    root,
+    serverKeyId: row.server_key_id,
+    serverPublicKey: row.server_public_key,
+  };
+}
+
+export function getServer(db: Db, url: string): ServerRecord | null {
+  const row = db.prepare<[string], ServerRow>('SELECT * FROM servers WHERE url = ?').get(url);
+  return row === undefined ? null : serverFromRow(row);
+}
+
+export function listServers(db: Db): ServerRecord[] {
+  return db.prepare<[], ServerRow>('SELECT * FROM servers ORDER BY id').all().map(serverFromRow);
+}
+
+export interface ConnectResult {
+  readonly server: ServerRecord;
+  /** True on first contact: the fingerprint must be compared out of band. */
+  readonly firstContact: boolean;
+  /** Fingerprint of trust root version 1 (DESIGN §2 format). */
+  readonly fingerprint: string;
+  readonly rootId: string;
+  readonly rootVersion: number;
+  readonly findings: Finding[];
+}
+
+function recordFinding(
+  db: Db,
+  serverId: number,
+  finding: Finding,
+  evidence: unknown,
+  now: Date,
+): void {
+  db.prepare(
+    `INSERT INTO mirror_findings (server_id, app, channel, kind, seq, message, evidence_json, found_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    serverId,
+    finding.app,
+    finding.channel,
+    finding.kind,
+    finding.seq,
+    finding.message,
+    JSON.stringify(evidence ?? null),
+    now.toISOString(),
+  );
+}
+
+/**
+ * Connects to a server: on first contact pins its root (trust on first use, with the fingerprint
+ * shown to compare out of band, and checked against `expectFingerprint` when given); later accepts
+ * a newer root only through the chain from the pinned version 1 (DESIGN §4). A shorter chain or
+ * another server key is a finding and changes nothing.
+ */
+export async function connectServer(
+  db: Db,
+  client: ServerClient,
+  opts: { now?: Date; expectRootId?: string } = {},
+): Promise<ConnectResult> {
+  const now = opts.now ?? new Date();
+  const chain: RootChain = await client.getRootChain();
+  const existing = getServer(db, client.baseUrl);
+  const verdict = verifyRootChain(chain.roots, existing?.pinnedRootId ?? opts.expectRootId ?? null);
+  if (!verdict.ok) {
+    throw new AirlockError(
+      'SIGNATURE_INVALID',
+      `The server's trust root does not verify: ${verdict.message}`,
+    );
+  }
+  serverKeyBytes(chain.server);
+  const findings: Finding[] = [];
+  if (existing === null) {
+    const info = db
+      .prepare(
+        `INSERT INTO servers (url, pinned_root_id, root_version, root_json, server_key_id, server_public_key, added_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        client.baseUrl,
+        verdict.firstRootId,
+        verdict.root.version,
+        JSON.stringify(chain.roots),
+        chain.server.keyId,
+        chain.server.publicKey,
+        now.toISOString(),
+      );
+    const server = getServer(db, client.baseUrl);
+    if (server === null || Number(info.lastInsertRowid) !== server.id) {
+      throw new AirlockError('INTERNAL', 'The server was not stored.');
+    }
+    return {
+      server,
+      firstContact: true,
+      fingerprint: formatFingerprint(verdict.firstRootId),
+      rootId: verdict.firstRootId,
+      rootVersion: verdict.root.version,
+      findings,
+    };
+  }
+  const scope = { app: '*', channel: '*', seq: null };
+  if (chain.server.keyId !== existing.serverKeyId) {
+    const finding: Finding = {
+      ...scope,
+      kind: 'root',
+      message: `The server now signs with key ${chain.server.keyId.slice(0, 16)}, not the pinned ${existing.serverKeyId.slice(0, 16)}.`,
+    };
+    recordFinding(db, existing.id, finding, chain.server, now);
+    findings.push(finding);
+  } else if (verdict.root.version < existing.root.version) {
+    const finding: Finding = {
+      ...scope,
+      kind: 'root',
+      message: `The server offers trust root version ${verdict.root.version}, older than version ${existing.root.version} already accepted.`,
+    };
+    recordFinding(db, existing.id, finding, { version: verdict.root.version }, now);
+    findings.push(finding);
+  } else if (verdict.root.version > existing.root.version) {
+    db.prepare('UPDATE servers SET root_version = ?, root_json = ? WHERE id = ?').run(
+      verdict.root.version,
+      JSON.stringify(chain.roots),
+      existing.id,
+    );
+  }
+  const server = getServer(db, client.baseUrl) ?? existing;
+  return {
+    server,
+    firstContact: false,
+    fingerprint: formatFingerprint(server.pinnedRootId),
+    rootId: server.pinnedRootId,
+    rootVersion: server.root.version,
+    findings,
+  };
+}
+
+interface MirrorHead {
+  seq: number;
+  head: string;
+  rootVersion: number;
+  checkpoint: SignedCheckpoint;
+}
+
+function mirrorHead(db: Db, serverId: number, app: string, channel: string): MirrorHead | null {
+  const row = db
+    .prepare<
+      [number, string, string],
+      { seq: number; head: string; json: string; root_version: number }
+    >(
+      'SELECT seq, head, json, root_version FROM checkpoints WHERE server_id = ? AND app = ? AND channel = ?',
+    )
+    .get(serverId, app, channel);
+  if (row === undefined) return null;
+  return {
+    seq: row.seq,
+    head: row.head,
+    rootVersion: row.root_version,
+    checkpoint: SignedCheckpointSchema.parse(JSON.parse(row.json)),
+  };
+}
+
+function storeVerified(
+  db: Db,
+  serverId: number,
+  entries: readonly LogEntry[],
+  head: { seq: number; head: string; rootVersion: number },
+  now: Date,
+): void {
+  const last = entries.at(-1);
+  if (last === undefined) return;
+  const insert = db.prepare(
+    `INSERT INTO log_entries (server_id, app, channel, seq, statement_id, kind, version, entry_json, applied_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  db.transaction(() => {
+    for (const entry of entries) {
+      const { statement } = entry;
+      insert.run(
+        serverId,
+        statement.app,
+        statement.channel,
+        entry.seq,
+        entry.id,
+        statement.kind,
+        statement.kind === 'release' ? statement.release.version : null,
+        JSON.stringify(entry),
+        entry.appliedAt,
+      );
+    }
+    const { checkpoint } = last;
+    db.prepare(
+      `INSERT INTO checkpoints (server_id, app, channel, seq, head, time, json, root_version, fetched_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (server_id, app, channel) DO UPDATE SET seq = excluded.seq, head = excluded.head,
+         time = excluded.time, json = excluded.json, root_version = excluded.root_version,
+         fetched_at = excluded.fetched_at`,
+    ).run(
+      serverId,
+      checkpoint.checkpoint.app,
+      checkpoint.checkpoint.channel,
+      head.seq,
+      head.head,
+      checkpoint.checkpoint.time,
+      JSON.stringify(checkpoint),
+      head.rootVersion,
+      now.toISOString(),
+    );
+  })();
+}
+
+const PROBLEM_KIND: Record<LogProblem, FindingKind> = {
+  SEQ_GAP: 'dropped-or-reordered',
+  PREV_MISMATCH: 'dropped-or-reordered',
+  ID_MISMATCH: 'modified',
+  STATEMENT_INVALID: 'modified',
+  POLICY_NOT_SATISFIED: 'invalid',
+  CHECKPOINT_INVALID: 'invalid',
+  SERVER_SIG_INVALID: 'invalid',
+  APP_CHANNEL_MISMATCH: 'invalid',
+};
+
+export interface SyncOptions {
+  readonly now?: () => Date;
+  /** Newest checkpoint older than this is a freeze (default 24 h). */
+  readonly maxCheckpointAgeMs?: number;
+  readonly pageSize?: number;
+  readonly onProgress?: (progress: { verified: number; total: number }) => void;
+}
+
+export interface SyncReport {
+  readonly app: string;
+  readonly channel: string;
+  /** New entries verified and stored by this run. */
+  readonly added: number;
+  /** The mirror's head after the run. */
+  readonly seq: number;
+  readonly findings: Finding[];
+}
+
+/**
+ * Pulls app/channel's log from where the mirror stands, verifies it (src/core/log) and stores what
+ * verifies, page by page, each page in one transaction. Stops at the first problem and records it.
+ * @example const report = await syncChannel(db, client, server, 'com.example.app', 'production');
+ */
+export async function syncChannel(
+  db: Db,
+  client: ServerClient,
+  server: ServerRecord,
+  app: string,
+  channel: string,
+  opts: SyncOptions = {},
+): Promise<SyncReport> {
+  const now = opts.now ?? (() => new Date());
+  const serverKey = serverKeyBytes({
+    keyId: server.serverKeyId,
+    publicKey: server.serverPublicKey,
+  });
+  const findings: Finding[] = [];
+  const found = (
+    kind: FindingKind,
+    seq: number | null,
+    message: string,
+    evidence: unknown,
+  ): SyncReport => {
+    const finding: Finding = { kind, app, channel, seq, message };
+    recordFinding(db, server.id, finding, evidence, now());
+    findings.push(finding);
+    return report();
+  };
+  let local = mirrorHead(db, server.id, app, channel);
+  const startSeq = local?.seq ?? 0;
+  const report = (): SyncReport => ({
+    app,
+    channel,
+    added: (local?.seq ?? 0) - startSeq,
+    seq: local?.seq ?? 0,
+    findings,
+  });
+  // Re-read from our own head: the server must still hold exactly what we verified.
+  let after = local === null ? 0 : local.seq - 1;
+  let freshHead: SignedCheckpoint | null = null;
+  for (let pages = 0; pages < 1_000_000; pages += 1) {
+    const page = await client.getLogPage(app, channel, { after, limit: opts.pageSize ?? 1000 });
+    if (page.head !== null) {
+      if (!verifyCheckpoint(page.head, serverKey)) {
+        return found(
+          'invalid',
+          page.head.checkpoint.seq,
+          'The server head checkpoint is not signed by the server key.',
+          page.head,
+        );
+      }
+      freshHead = page.head;
+      if (local !== null) {
+        const relation = compareCheckpoints(local.checkpoint, page.head);
+        if (relation === 'rollback') {
+          return found(
+            'rollback',
+            page.head.checkpoint.seq,
+            `The server's head is at seq ${page.head.checkpoint.seq}, behind the ${local.seq} this mirror verified.`,
+            page.head,
+          );
+        }
+        if (relation === 'fork') {
+          return found(
+            'fork',
+            local.seq,
+            `The server signed two different heads for seq ${local.seq}.`,
+            { known: local.checkpoint, fresh: page.head },
+          );
+        }
+      }
+    }
+    let entries = page.entries;
+    if (local !== null && pages === 0) {
+      const own = entries[0];
+      if (own === undefined || own.seq !== local.seq) {
+        if (page.head === null || page.head.checkpoint.seq >= local.seq) {
+          return found(
+            'dropped-or-reordered',
+            local.seq,
+            `The server no longer returns seq ${local.seq}, which this mirror verified.`,
+            own ?? null,
+          );
+        }
+      } else if (own.id !== local.head) {
+        const signed =
+          verifyCheckpoint(own.checkpoint, serverKey) && own.checkpoint.checkpoint.head === own.id;
+        return found(
+          signed ? 'fork' : 'modified',
+          local.seq,
+          signed
+            ? `The server signed another statement for seq ${local.seq} than the one this mirror verified.`
+            : `The statement at seq ${local.seq} differs from the one this mirror verified.`,
+          own,
+        );
+      } else {
+        // Same id, other approvals or checkpoint: the entry was rewritten after the fact.
+        const stored = storedEntryJson(db, server.id, app, channel, local.seq);
+        if (stored !== null && !sameEntry(stored, own)) {
+          return found(
+            'modified',
+            local.seq,
+            `The entry at seq ${local.seq} was changed after this mirror verified it.`,
+            own,
+          );
+        }
+      }
+      entries = entries.slice(1);
+    }
+    if (entries.length > 0) {
+      const previous =
+        local === null
+          ? null
+          : { seq: local.seq, head: local.head, rootVersion: local.rootVersion };
+      const result = verifyLogEntries(entries, {
+        roots: server.roots,
+        serverKey,
+        previous,
+        app,
+        channel,
+        now: now(),
+      });
+      // What precedes the first bad entry, in the order served, verified on its own.
+      const good = result.ok
+        ? entries
+        : entries.slice(
+            0,
+            Math.max(
+              0,
+              entries.findIndex((entry) => entry.seq === result.seq),
+            ),
+          );
+      const goodResult = result.ok
+        ? result
+        : verifyLogEntries(good, {
+            roots: server.roots,
+            serverKey,
+            previous,
+            app,
+            channel,
+            now: now(),
+          });
+      if (goodResult.ok && goodResult.head !== null && good.length > 0) {
+        storeVerified(db, server.id, good, goodResult.head, now());
+        local = mirrorHead(db, server.id, app, channel);
+      }
+      opts.onProgress?.({
+        verified: local?.seq ?? 0,
+        total: freshHead?.checkpoint.seq ?? local?.seq ?? 0,
+      });
+      if (!result.ok)
+        return found(
+          PROBLEM_KIND[result.problem],
+          result.seq,
+          result.message,
+          entries.find((e) => e.seq === result.seq) ?? null,
+        );
+    }
+    if (!page.more) break;
+    const last = page.entries.at(-1);
+    if (last === undefined) break;
+    after = last.seq;
+  }
+  if (freshHead !== null && local !== null && local.seq < freshHead.checkpoint.seq) {
+    return found(
+      'dropped-or-reordered',
+      local.seq + 1,
+      `The server's head is at seq ${freshHead.checkpoint.seq} but its log ends at ${local.seq}.`,
+      freshHead,
+    );
+  }
+  const maxAge = opts.maxCheckpointAgeMs ?? 24 * 3600_000;
+  if (freshHead !== null && now().getTime() - Date.parse(freshHead.checkpoint.time) > maxAge) {
+    return found(
+      'freeze',
+      freshHead.checkpoint.seq,
+      `The server's newest checkpoint is from ${freshHead.checkpoint.time}, older than allowed: its log may be frozen.`,
+      freshHead,
+    );
+  }
+  return report();
+}
+
+function storedEntryJson(
+  db: Db,
+  serverId: number,
+  app: string,
+  channel: string,
+  seq: number,
+): string | null {
+  const row = db
+    .prepare<[number, string, string, number], { entry_json: string }>(
+      'SELECT entry_json FROM log_entries WHERE server_id = ? AND app = ? AND channel = ? AND seq = ?',
+    )
+    .get(serverId, app, channel, seq);
+  return row?.entry_json ?? null;
+}
+
+/** Same statement, approvals and checkpoint (key order aside). */
+function sameEntry(storedJson: string, fresh: LogEntry): boolean {
+  const stored = JSON.parse(storedJson) as LogEntry;
+  const approvals = (entry: LogEntry): string =>
+    entry.approvals
+      .map((a) => `${a.keyId}:${a.sig}`)
+      .sort()
+      .join(',');
+  return (
+    stored.id === fresh.id &&
+    canonicalize(stored.statement) === canonicalize(fresh.statement) &&
+    approvals(stored) === approvals(fresh) &&
+    stored.checkpoint.sig === fresh.checkpoint.sig &&
+    (stored.serverSig ?? '') === (fresh.serverSig ?? '')
+  );
+}
+
+/** Findings recorded for a server, newest first. */
+export function listFindings(db: Db, serverId: number): (Finding & { foundAt: string })[] {
+  return db
+    .prepare<
+      [number],
+      {
+        kind: FindingKind;
+        app: string;
+        channel: string;
+        seq: number | null;
+        message: string;
+        found_at: string;
+      }
+    >(
+      'SELECT kind, app, channel, seq, message, found_at FROM mirror_findings WHERE server_id = ? ORDER BY id DESC',
+    )
+    .all(serverId)
+    .map((row) => ({
+      kind: row.kind,
+      app: row.app,
+      channel: row.channel,
+      seq: row.seq,
+      message: row.message,
+      foundAt: row.found_at,
+    }));
+}

@@ -1,0 +1,190 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { parseContentDigest, sha256 } from '../core';
+import { authenticate, requireRole, type Principal } from './auth';
+import { HttpError } from './http/errors';
+import { JSON_BODY_LIMIT, parseJsonBody, readBody, sendErrorFor, sendJson } from './http/io';
+import { RateLimiter, type RateLimitOptions } from './rate-limit';
+import { ReleaseControl } from './release-control';
+import { matchRoute, type AdminContext, type AdminRoute } from './routes/admin';
+import { handleDeviceRequest, type DeviceContext } from './routes/device';
+import type { ServerStore } from './store/types';
+
+/**
+ * The request listener (STYLE rule 13: an app factory that never listens; `startServer` binds the
+ * socket). Device endpoints go first, untouched, so that `/updates` stays on its fast path; then
+ * the admin and log API under `/api/v1`, rate-limited per client IP. One JSON log line per request.
+ */
+
+export interface AppOptions {
+  readonly store: ServerStore;
+  readonly now: () => Date;
+  /** The server's public base URL for a request: what clients sign as `@target-uri`'s origin. */
+  readonly publicUrl: (req: IncomingMessage) => string;
+  readonly log: (fields: Record<string, unknown>) => void;
+  readonly adminRateLimit?: RateLimitOptions;
+  readonly maxBundleBytes?: number;
+  readonly deviceLimits?: DeviceContext['limits'];
+}
+
+/** 512 MiB: well above a web bundle; raise it with `maxBundleBytes`. */
+export const DEFAULT_MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
+/** Per client IP: bursts of 120 admin requests, 20 per second sustained. */
+export const DEFAULT_ADMIN_RATE_LIMIT: RateLimitOptions = { capacity: 120, refillPerSecond: 20 };
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * @example
+ * const listener = createRequestListener({ store, now: () => new Date(), publicUrl, log });
+ * http.createServer(listener).listen(8787);
+ */
+export function createRequestListener(options: AppOptions): Listener {
+  const admin: AdminContext = {
+    store: options.store,
+    control: new ReleaseControl(options.store, options.now),
+    now: options.now,
+    maxBundleBytes: options.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES,
+  };
+  const device: DeviceContext = {
+    store: options.store,
+    publicUrl: options.publicUrl,
+    now: options.now,
+    log: options.log,
+    ...(options.deviceLimits === undefined ? {} : { limits: options.deviceLimits }),
+  };
+  const limiter = new RateLimiter(options.adminRateLimit ?? DEFAULT_ADMIN_RATE_LIMIT);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (await handleDeviceRequest(req, res, device)) return;
+    const started = performance.now();
+    const line: Record<string, unknown> = { method: req.method, path: pathOf(req.url) };
+    try {
+      const principal = await serveOther(req, res, {
+        admin,
+        limiter,
+        publicUrl: options.publicUrl,
+      });
+      line.status = res.statusCode;
+      if (principal !== null) line.keyId = principal.keyId;
+    } catch (error) {
+      const sent = sendErrorFor(res, error);
+      line.status = sent.status;
+      line.error = sent.code;
+      if (sent.detail !== undefined) line.detail = sent.detail;
+    }
+    line.ip = req.socket.remoteAddress;
+    line.ms = Math.round((performance.now() - started) * 1000) / 1000;
+    options.log(line);
+  }
+
+  return (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      // Last resort (e.g. the device handler threw): a generic answer, details in the log only.
+      sendErrorFor(res, error);
+      options.log({ method: req.method, path: pathOf(req.url), status: 500, error: 'INTERNAL' });
+    });
+  };
+}
+
+function pathOf(url: string | undefined): string {
+  const raw = url ?? '/';
+  const at = raw.indexOf('?');
+  return at === -1 ? raw : raw.slice(0, at);
+}
+
+interface Deps {
+  readonly admin: AdminContext;
+  readonly limiter: RateLimiter;
+  readonly publicUrl: (req: IncomingMessage) => string;
+}
+
+/** Everything that is not a device endpoint. Returns the signer of an authenticated request. */
+async function serveOther(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: Deps,
+): Promise<Principal | null> {
+  const target = new URL(req.url ?? '/', 'http://airlock.invalid');
+  const path = target.pathname;
+  if (path === '/healthz' && req.method === 'GET') {
+    sendJson(res, 200, { status: 'ok' });
+    return null;
+  }
+  if (!path.startsWith('/api/v1/')) {
+    throw new HttpError(404, 'NOT_FOUND', `There is no ${path}.`);
+  }
+  const decision = deps.limiter.take(req.socket.remoteAddress ?? 'unknown');
+  if (!decision.allowed) {
+    throw new HttpError(429, 'RATE_LIMITED', 'Too many requests; retry later.', {
+      headers: { 'retry-after': String(decision.retryAfterSeconds) },
+    });
+  }
+  const { route, params } = matchRoute(req.method ?? 'GET', path);
+  const { principal, body } = await admit(req, route, deps);
+  const reply = await route.handle(deps.admin, {
+    req,
+    params,
+    query: target.searchParams,
+    principal,
+    body,
+  });
+  sendJson(res, reply.status, reply.body);
+  return principal;
+}
+
+/**
+ * Authenticates and authorizes a request for `route` (DESIGN §6), reading its body first so that
+ * the Content-Digest is checked against what really arrived. A bundle upload is authenticated on
+ * its declared digest before any byte is stored; the store then checks the bytes against it.
+ */
+async function admit(
+  req: IncomingMessage,
+  route: AdminRoute,
+  deps: Deps,
+): Promise<{ principal: Principal | null; body: unknown }> {
+  if (route.roles === null) return { principal: null, body: undefined };
+  let bodySha256: Uint8Array;
+  let raw: Buffer | null = null;
+  if (route.body === 'stream') {
+    const declared = parseContentDigest(req.headers['content-digest']);
+    if (declared === null) {
+      throw new HttpError(
+        401,
+        'SIGNATURE_MISSING',
+        'A bundle upload must carry a signed sha-256 Content-Digest.',
+      );
+    }
+    bodySha256 = declared;
+  } else {
+    raw = await readBody(req, route.body === 'json' ? JSON_BODY_LIMIT : 0);
+    bodySha256 = sha256(raw);
+  }
+  const now = deps.admin.now();
+  const principal = await authenticate(
+    deps.admin.store,
+    {
+      method: req.method ?? 'GET',
+      url: `${deps.publicUrl(req).replace(/\/+$/, '')}${req.url ?? '/'}`,
+      headers: req.headers,
+      bodySha256,
+    },
+    now,
+  );
+  requireRole(principal, route.roles);
+  if (route.body === 'stream') assertStreamDigest(req, route, bodySha256);
+  return { principal, body: raw === null ? undefined : parseJsonBody(raw) };
+}
+
+/** RFC 9530: for an upload the digest names the content, and the content is named by its hash. */
+function assertStreamDigest(req: IncomingMessage, route: AdminRoute, declared: Uint8Array): void {
+  const path = new URL(req.url ?? '/', 'http://airlock.invalid').pathname;
+  const named = route.pattern.exec(path)?.[1] ?? '';
+  if (Buffer.from(declared).toString('hex') !== named) {
+    throw new HttpError(
+      400,
+      'DIGEST_MISMATCH',
+      'The Content-Digest does not match the bundle name.',
+    );
+  }
+}

@@ -1,0 +1,54 @@
+import type { DeviceFacingChannel } from '../store/device-store';
+import type { UpdateDecision } from './decide';
+
+/**
+ * Memo of /updates answers by exact request body. A phone sends the same info object on every
+ * check until something on it changes (capgo-protocol §2: its version, channel or key), so a
+ * repeated check can skip JSON parsing, validation and the decision. An entry is reused only while
+ * the store still serves the very same channel view it was decided against: applying any statement
+ * replaces the view (DeviceStore), which makes every older entry for that channel miss.
+ *
+ * Bounded: only ASCII bodies of at most 1 KiB (a plugin's is ~450 B) are kept, at most
+ * `maxEntries` of them; when full, the oldest entry goes. An attacker sending endless distinct
+ * bodies only makes it miss (every miss costs what a request without the memo costs).
+ */
+
+/** Bodies longer than this are never memoized. */
+export const MAX_MEMO_BODY = 1024;
+
+/** What a memoized answer needs to be reused safely. */
+export interface MemoEntry {
+  /** For the per-device rate limit, which still applies to every request. */
+  readonly deviceId: string;
+  readonly appId: string;
+  /** The `defaultChannel` the device sent, as validated. */
+  readonly requested: string | undefined;
+  /** The channel view the decision was made against (compared by identity). */
+  readonly channel: DeviceFacingChannel;
+  readonly decision: UpdateDecision;
+}
+
+/** A bounded FIFO memo from body text to its answer. */
+export class AnswerMemo {
+  private readonly entries = new Map<string, MemoEntry>();
+
+  constructor(readonly maxEntries: number) {}
+
+  get(body: string): MemoEntry | undefined {
+    return this.entries.get(body);
+  }
+
+  /** Keeps `entry` for `body` unless memoizing is off or the body is too long. */
+  set(body: string, entry: MemoEntry): void {
+    if (this.maxEntries <= 0 || body.length > MAX_MEMO_BODY) return;
+    if (!this.entries.has(body) && this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done !== true) this.entries.delete(oldest.value);
+    }
+    this.entries.set(body, entry);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

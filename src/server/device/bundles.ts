@@ -1,0 +1,153 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { DeviceContext, DeviceState } from './context';
+import { clientIp, sendError, sendMethodNotAllowed } from './http';
+import { sendRateLimited } from './limits';
+
+/**
+ * `GET|HEAD /bundles/<encryptedSha256>` (DESIGN §6): the encrypted zip a release points devices at.
+ * Content-addressed, so immutable: a year of caching and a strong ETag equal to the hash. A single
+ * `Range: bytes=a-b` is honoured (206/416) because the plugin resumes downloads with
+ * `Range: bytes=N-` and handles 200, 206 and 416 (capgo-protocol §6). Several ranges are answered
+ * with the whole file (RFC 9110 §14.2 lets a server ignore Range). Only complete, hash-checked
+ * files are visible (`store.bundleFile`).
+ */
+
+export const BUNDLES_PREFIX = '/bundles/';
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const RANGE = /^bytes=(\d{0,16})-(\d{0,16})$/;
+
+/** A byte range to send, inclusive; or 'unsatisfiable'; or null for the whole file. */
+export type ByteRange = { readonly start: number; readonly end: number } | 'unsatisfiable' | null;
+
+/**
+ * Parses a `Range` header against a file of `size` bytes (RFC 9110 §14.1.2): `a-b`, `a-` and the
+ * suffix form `-n`. Anything else, or several ranges, means the whole file.
+ * @example parseRange('bytes=100-', 1000) // { start: 100, end: 999 }
+ */
+export function parseRange(header: string | undefined, size: number): ByteRange {
+  if (header === undefined) return null;
+  const match = RANGE.exec(header.trim());
+  if (!match) return null;
+  const [, first = '', last = ''] = match;
+  if (first === '' && last === '') return null;
+  if (first === '') {
+    // Suffix range: the last n bytes.
+    const length = Number(last);
+    if (length === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - length), end: size - 1 };
+  }
+  const start = Number(first);
+  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
+  if (last !== '' && Number(last) < start) return null; // invalid range: ignore it (§14.1.1)
+  if (start >= size) return 'unsatisfiable';
+  return { start, end };
+}
+
+const NOT_FOUND = { error: 'bundle_not_found', message: 'No such bundle on this server.' };
+
+function cacheHeaders(etag: string): Record<string, string> {
+  return {
+    etag,
+    'cache-control': 'public, max-age=31536000, immutable',
+    'accept-ranges': 'bytes',
+  };
+}
+
+/** True when If-None-Match lists this ETag (weak comparison, RFC 9110 §13.1.2) or is `*`. */
+function notModified(req: IncomingMessage, etag: string): boolean {
+  const header = req.headers['if-none-match'];
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+/** The range to honour: If-Range with another validator means "send it all" (RFC 9110 §13.1.5). */
+function requestedRange(req: IncomingMessage, etag: string, size: number): ByteRange {
+  const ifRange: unknown = req.headers['if-range'];
+  if (ifRange !== undefined && (typeof ifRange !== 'string' || ifRange.trim() !== etag))
+    return null;
+  return parseRange(req.headers.range, size);
+}
+
+async function streamFile(
+  handle: FileHandle,
+  res: ServerResponse,
+  start: number,
+  end: number,
+): Promise<void> {
+  if (end < start) {
+    res.end();
+    return;
+  }
+  const stream = handle.createReadStream({ start, end, autoClose: false });
+  try {
+    await pipeline(stream, res);
+  } catch {
+    // The device went away mid-download; it resumes with a Range request.
+  }
+}
+
+/** Handles `/bundles/<sha>`; returns the status sent. */
+export async function handleBundle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: DeviceContext,
+  state: DeviceState,
+  path: string,
+): Promise<number> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD');
+  const limited = sendRateLimited(res, state.limiters.ip, clientIp(req), ctx.now().getTime());
+  if (limited !== null) return limited;
+  const sha = path.slice(BUNDLES_PREFIX.length);
+  const file = SHA256_HEX.test(sha) ? ctx.store.bundleFile(sha) : null;
+  if (file === null) return sendError(res, 404, NOT_FOUND);
+  let handle: FileHandle;
+  try {
+    handle = await open(file.path, 'r');
+  } catch {
+    return sendError(res, 404, NOT_FOUND);
+  }
+  try {
+    return await sendFile(req, res, handle, sha, file.size);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function sendFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handle: FileHandle,
+  sha: string,
+  size: number,
+): Promise<number> {
+  const etag = `"${sha}"`;
+  if (notModified(req, etag)) {
+    res.writeHead(304, cacheHeaders(etag));
+    res.end();
+    return 304;
+  }
+  const range = requestedRange(req, etag, size);
+  if (range === 'unsatisfiable') {
+    return sendError(
+      res,
+      416,
+      { error: 'range_not_satisfiable', message: `The bundle is ${size} bytes long.` },
+      { 'content-range': `bytes */${size}` },
+    );
+  }
+  const start = range === null ? 0 : range.start;
+  const end = range === null ? size - 1 : range.end;
+  const status = range === null ? 200 : 206;
+  res.writeHead(status, {
+    ...cacheHeaders(etag),
+    'content-type': 'application/octet-stream',
+    'content-length': end - start + 1,
+    ...(range === null ? {} : { 'content-range': `bytes ${start}-${end}/${size}` }),
+  });
+  if (req.method === 'HEAD') res.end();
+  else await streamFile(handle, res, start, end);
+  return status;
+}

@@ -1,0 +1,187 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DeviceFacingRelease } from '../store/device-store';
+import { resolveChannel } from './channels';
+import type { DeviceContext, DeviceState } from './context';
+import { NO_UPDATE, decideUpdate, type UpdateDecision } from './decide';
+import type { MemoEntry } from './answer-cache';
+import {
+  bodyText,
+  clientIp,
+  parseJsonText,
+  readBodyThen,
+  sendBodyError,
+  sendError,
+  sendJson,
+  sendMethodNotAllowed,
+  type BodyResult,
+} from './http';
+import { parseDeviceInfo } from './info';
+import { sendRateLimited } from './limits';
+
+/**
+ * `POST /updates` (capgo-protocol §3): the info object in, the decision out. Success is
+ * `{version, url, session_key, checksum}`; "no update" is HTTP 200 `{error, message, kind}`
+ * (§3.2). This is the hot path: constant answers are pre-serialized, the success body of a
+ * release is serialized once per release and public URL, and a repeated check with the same body
+ * reuses its decision (answer-cache.ts) while the channel's view is unchanged.
+ */
+
+/** The info object is small; 16 KiB leaves room for long custom ids and future fields. */
+export const UPDATES_BODY_LIMIT = 16 * 1024;
+
+const noUpdateBodies = new WeakMap<UpdateDecision, Buffer>();
+
+/** The pre-serialized body of a constant "no update" decision. */
+function noUpdateBody(decision: UpdateDecision & { install: false }): Buffer {
+  let bytes = noUpdateBodies.get(decision);
+  if (bytes === undefined) {
+    bytes = Buffer.from(JSON.stringify(decision.answer), 'utf8');
+    noUpdateBodies.set(decision, bytes);
+  }
+  return bytes;
+}
+
+interface SuccessCache {
+  base: string;
+  bytes: Buffer;
+}
+
+const successBodies = new WeakMap<DeviceFacingRelease, SuccessCache>();
+
+/** `https://host/` → `https://host`: bundle URLs are `<base>/bundles/<sha>`. */
+function trimBase(base: string): string {
+  let end = base.length;
+  while (end > 0 && base.charCodeAt(end - 1) === 0x2f) end--;
+  return end === base.length ? base : base.slice(0, end);
+}
+
+/**
+ * The success answer for a release (capgo-protocol §3.1). `checksum` is the V3 RSA-signed sha256
+ * and `session_key` the wrapped AES key (§7); both come from the approved statement's bundle.
+ */
+export function successBody(release: DeviceFacingRelease, publicBase: string): Buffer {
+  const cached = successBodies.get(release);
+  if (cached !== undefined && cached.base === publicBase) return cached.bytes;
+  const bytes = Buffer.from(
+    JSON.stringify({
+      version: release.version,
+      url: `${trimBase(publicBase)}/bundles/${release.bundle.encryptedSha256}`,
+      session_key: release.bundle.sessionKey,
+      checksum: release.bundle.checksum,
+    }),
+    'utf8',
+  );
+  successBodies.set(release, { base: publicBase, bytes });
+  return bytes;
+}
+
+/** Sends a decision: 200 either way (capgo-protocol §3.2). */
+function sendDecision(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: DeviceContext,
+  decision: UpdateDecision,
+): number {
+  if (decision.install)
+    return sendJson(res, 200, successBody(decision.release, ctx.publicUrl(req)));
+  return sendJson(res, 200, noUpdateBody(decision));
+}
+
+/**
+ * Answers from the memo when this exact body was answered before against the channel view the
+ * store still serves (see answer-cache.ts); null when it must be decided afresh.
+ */
+function answerFromMemo(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: DeviceContext,
+  state: DeviceState,
+  hit: MemoEntry,
+  nowMs: number,
+): number | null {
+  if (resolveChannel(ctx.store, hit.appId, hit.requested) !== hit.channel) return null;
+  return (
+    sendRateLimited(res, state.limiters.updates, hit.deviceId, nowMs) ??
+    sendDecision(req, res, ctx, hit.decision)
+  );
+}
+
+/** Parses, validates and decides (DESIGN §6); memoizes the answer of a valid body. */
+function answerFresh(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: DeviceContext,
+  state: DeviceState,
+  text: string,
+  nowMs: number,
+): number {
+  const json = parseJsonText(text);
+  if (!json.ok) {
+    return (
+      sendRateLimited(res, state.limiters.ip, clientIp(req), nowMs) ?? sendBodyError(res, json)
+    );
+  }
+  const info = parseDeviceInfo(json.value);
+  if ('error' in info) {
+    return (
+      sendRateLimited(res, state.limiters.ip, clientIp(req), nowMs) ?? sendError(res, 400, info)
+    );
+  }
+  const limited = sendRateLimited(res, state.limiters.updates, info.deviceId, nowMs);
+  if (limited !== null) return limited;
+  const { store } = ctx;
+  if (!store.appExists(info.appId)) return sendDecision(req, res, ctx, NO_UPDATE.appNotFound);
+  const channel = resolveChannel(store, info.appId, info.defaultChannel);
+  if (channel === null) return sendDecision(req, res, ctx, NO_UPDATE.noChannel);
+  const decision = decideUpdate(info, channel);
+  state.memo.set(text, {
+    deviceId: info.deviceId,
+    appId: info.appId,
+    requested: info.defaultChannel,
+    channel,
+    decision,
+  });
+  return sendDecision(req, res, ctx, decision);
+}
+
+/** Answers a read /updates body (synchronous: everything after the read is in memory). */
+function answerUpdates(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: DeviceContext,
+  state: DeviceState,
+  body: BodyResult | null,
+): number {
+  if (body === null) return 0;
+  if (!body.ok) return sendBodyError(res, body);
+  const nowMs = ctx.now().getTime();
+  const text = bodyText(body.bytes);
+  const hit = state.memo.get(text);
+  if (hit !== undefined) {
+    const answered = answerFromMemo(req, res, ctx, state, hit, nowMs);
+    if (answered !== null) return answered;
+  }
+  return answerFresh(req, res, ctx, state, text, nowMs);
+}
+
+/**
+ * Handles `POST /updates`; resolves with the status sent (0 when the client went away). One
+ * promise per request: the body is read with callbacks and answered synchronously.
+ */
+export function handleUpdates(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: DeviceContext,
+  state: DeviceState,
+): Promise<number> {
+  if (req.method !== 'POST') return Promise.resolve(sendMethodNotAllowed(res, 'POST'));
+  return new Promise((resolve, reject) => {
+    readBodyThen(req, UPDATES_BODY_LIMIT, (body) => {
+      try {
+        resolve(answerUpdates(req, res, ctx, state, body));
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * Token buckets per client key (usually the client IP), for answering 429 with `Retry-After`
+ * (RFC 6585 §4, RFC 9110 §10.2.3). Memory is bounded: when `maxKeys` buckets exist, the ones that
+ * are full again (idle clients) are dropped first, then the oldest.
+ */
+
+export interface RateLimitOptions {
+  /** Burst size: requests allowed at once. */
+  readonly capacity: number;
+  /** Tokens added per second. */
+  readonly refillPerSecond: number;
+  /** Most buckets kept in memory (default 10,000). */
+  readonly maxKeys?: number;
+}
+
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+interface Bucket {
+  tokens: number;
+  /** Milliseconds timestamp of the last refill. */
+  at: number;
+}
+
+/**
+ * @example
+ * const limiter = new RateLimiter({ capacity: 60, refillPerSecond: 10 });
+ * const decision = limiter.take(req.socket.remoteAddress ?? '');
+ * if (!decision.allowed) res.setHeader('retry-after', String(decision.retryAfterSeconds));
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly maxKeys: number;
+
+  constructor(private readonly options: RateLimitOptions) {
+    if (!(options.capacity >= 1) || !(options.refillPerSecond > 0)) {
+      throw new RangeError('A rate limit needs capacity ≥ 1 and a positive refill rate.');
+    }
+    this.maxKeys = options.maxKeys ?? 10_000;
+  }
+
+  /** Takes `cost` tokens for `key` at `nowMs` (default: the clock), or says how long to wait. */
+  take(key: string, cost = 1, nowMs: number = Date.now()): RateDecision {
+    const bucket = this.refilled(key, nowMs);
+    if (bucket.tokens >= cost) {
+      bucket.tokens -= cost;
+      return { allowed: true };
+    }
+    const missing = cost - bucket.tokens;
+    return {
+      allowed: false,
+      retryAfterSeconds: Math.max(1, Math.ceil(missing / this.options.refillPerSecond)),
+    };
+  }
+
+  private refilled(key: string, nowMs: number): Bucket {
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) {
+      this.makeRoom(nowMs);
+      bucket = { tokens: this.options.capacity, at: nowMs };
+      this.buckets.set(key, bucket);
+      return bucket;
+    }
+    const elapsed = Math.max(0, nowMs - bucket.at) / 1000;
+    bucket.tokens = Math.min(
+      this.options.capacity,
+      bucket.tokens + elapsed * this.options.refillPerSecond,
+    );
+    bucket.at = nowMs;
+    return bucket;
+  }
+
+  private makeRoom(nowMs: number): void {
+    if (this.buckets.size < this.maxKeys) return;
+    const fullAfterMs = (this.options.capacity / this.options.refillPerSecond) * 1000;
+    for (const [key, bucket] of this.buckets) {
+      if (nowMs - bucket.at >= fullAfterMs) this.buckets.delete(key);
+    }
+    // Still full: drop the oldest insertion (Map iterates in insertion order).
+    while (this.buckets.size >= this.maxKeys) {
+      const oldest = this.buckets.keys().next();
+      if (oldest.done === true) break;
+      this.buckets.delete(oldest.value);
+    }
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * The server's release control (DESIGN §3, §4, §6): what a statement, its approvals and a push must
+ * satisfy before anything changes what devices receive. Transport-free: the admin routes call it,
+ * and it throws AirlockError with stable codes that the HTTP edge maps to statuses.
+ *
+ * A push applies a statement only when, at `now`:
+ * 1. it is not expired, and its seq is the channel's next position with `prev` the current head;
+ * 2. `evaluatePolicy` is satisfied under the current trust root (distinct keys, roles, proposer);
+ * 3. per kind: a release's version is greater (semver §11) than every earlier release on the
+ *    channel, its encrypted bundle was uploaded with the stated hash and size, and, when the app
+ *    registered a bundle public key, the bundle passes the device's own checks (session key, V3
+ *    checksum, zip path rules, no native code) with a matching key id; a rollback targets an
+ *    earlier applied release of the channel; a rollout or pause needs a release; pause and resume
+ *    need the channel unpaused and paused respectively.
+ * The store then re-checks the position inside the applying transaction (racing pushes).
+ */
+import {
+  AirlockError,
+  calcKeyId,
+  evaluatePolicy,
+  findPolicy,
+  hasExpired,
+  parseStatement,
+  statementId,
+  trustedMembers,
+  verifyApproval,
+  verifyEncryptedBundle,
+  verifyRootUpdate,
+} from '../core';
+import type {
+  Approval,
+  ChannelStatus,
+  PushResult,
+  ReleaseStatement,
+  SignedTrustRoot,
+  Statement,
+  StatementStatus,
+  TrustRoot,
+} from '../shared/schemas';
+import type { ErrorCode } from '../shared/errors';
+import { compareSemver, parseSemver } from './device/semver';
+import type { ServerStore, StoredStatement } from './store/types';
+
+function fail(code: ErrorCode, message: string): never {
+  throw new AirlockError(code, message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Approvals
+
+/**
+ * Checks approvals before they are stored: each must be for this statement, by a member, with a
+ * valid signature, from a role the policy counts, and not the proposer's own unless the policy
+ * lets it count; one per key. Returns the approvals that are new (a repeat of a stored approval is
+ * a no-op). The first problem refuses the whole set, so a refused request stores nothing.
+ */
+export function screenApprovals(
+  statement: Statement,
+  id: string,
+  stored: readonly Approval[],
+  incoming: readonly Approval[],
+  root: TrustRoot,
+): Approval[] {
+  const members = trustedMembers(root);
+  const policy = findPolicy(root, statement.app, statement.channel, statement.kind);
+  const fresh: Approval[] = [];
+  const seen = new Set<string>();
+  for (const approval of incoming) {
+    if (approval.statement !== id) {
+      fail(
+        'APPROVAL_WRONG_STATEMENT',
+        `An approval is for statement ${approval.statement}, not ${id}.`,
+      );
+    }
+    const member = members.get(approval.keyId);
+    if (member === undefined) {
+      fail('UNKNOWN_KEY', `The approving key ${approval.keyId} is not a member of the trust root.`);
+    }
+    // RFC 8032 §5.1.7 strict, id and key id recomputed (DESIGN §3).
+    if (!verifyApproval(statement, approval, member.publicKey)) {
+      fail('SIGNATURE_INVALID', `The approval by ${approval.keyId} does not verify.`);
+    }
+    if (policy === null) {
+      fail(
+        'POLICY_NOT_FOUND',
+        `No policy covers ${statement.kind} on ${statement.app}/${statement.channel}.`,
+      );
+    }
+    if (member.keyId === statement.proposer && !policy.proposerCounts) {
+      fail('APPROVAL_BY_PROPOSER', "The proposer's own approval does not count under this policy.");
+    }
+    if (!policy.roles.some((role) => member.roles.has(role))) {
+      fail(
+        'APPROVAL_NOT_COUNTED',
+        `The approving key needs one of the roles ${policy.roles.join(', ')}.`,
+      );
+    }
+    const previous = stored.find((known) => known.keyId === member.keyId);
+    if (seen.has(member.keyId) || (previous !== undefined && previous.sig !== approval.sig)) {
+      fail('DUPLICATE_APPROVAL', `The key ${member.keyId} has approved this statement already.`);
+    }
+    seen.add(member.keyId);
+    if (previous === undefined) fresh.push(approval);
+  }
+  return fresh;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service
+
+export interface SubmitInput {
+  readonly statement: unknown;
+  readonly approvals: readonly Approval[];
+}
+
+export class ReleaseControl {
+  constructor(
+    private readonly store: ServerStore,
+    private readonly now: () => Date,
+  ) {}
+
+  /** POST /statements: a proposal signed (the request) by its proposer. */
+  async submit(
+    signerKeyId: string,
+    input: SubmitInput,
+  ): Promise<{ created: boolean; status: StatementStatus }> {
+    const statement = parseStatement(input.statement);
+    const now = this.now();
+    if (statement.proposer !== signerKeyId) {
+      fail('FORBIDDEN', "A statement must be submitted by its proposer's key.");
+    }
+    if (statement.kind === 'pause' && statement.automatic === true) {
+      fail('FORBIDDEN', 'Only the server issues automatic pauses (DESIGN §6).');
+    }
+    const channel = this.channelOf(statement);
+    if (hasExpired(statement.expiresAt, now)) {
+      fail('STATEMENT_EXPIRED', `The statement expired at ${statement.expiresAt}.`);
+    }
+    const id = statementId(statement);
+    const existing = await this.store.statement(id);
+    const stored = existing?.approvals ?? [];
+    const fresh = screenApprovals(statement, id, stored, input.approvals, this.store.currentRoot());
+    if (existing === null) {
+      assertNextPosition(statement, channel);
+      await this.store.submitStatement(id, statement, fresh, now);
+    } else if (fresh.length > 0) {
+      await this.store.addApprovals(id, fresh, now);
+    }
+    return { created: existing === null, status: await this.status(id) };
+  }
+
+  /** POST /statements/<id>/approvals. */
+  async addApprovals(id: string, approvals: readonly Approval[]): Promise<StatementStatus> {
+    const stored = await this.stored(id);
+    if (stored.applied === null) {
+      if (hasExpired(stored.statement.expiresAt, this.now())) {
+        fail('STATEMENT_EXPIRED', `The statement expired at ${stored.statement.expiresAt}.`);
+      }
+      const fresh = screenApprovals(
+        stored.statement,
+        id,
+        stored.approvals,
+        approvals,
+        this.store.currentRoot(),
+      );
+      if (fresh.length > 0) await this.store.addApprovals(id, fresh, this.now());
+    }
+    return this.status(id);
+  }
+
+  /** GET /statements/<id>: the statement, its approvals, its state and the verdict now. */
+  async status(id: string): Promise<StatementStatus> {
+    const stored = await this.stored(id);
+    const verdict = evaluatePolicy(stored.statement, stored.approvals, this.store.currentRoot(), {
+      now: this.now(),
+    });
+    return {
+      id,
+      statement: stored.statement,
+      approvals: [...stored.approvals],
+      state: this.stateOf(stored),
+      verdict: { ...verdict, counted: [...verdict.counted], rejected: [...verdict.rejected] },
+    };
+  }
+
+  /** POST /statements/<id>/push: apply now, if every rule in the module comment holds. */
+  async push(id: string, approvals: readonly Approval[]): Promise<PushResult> {
+    const stored = await this.stored(id);
+    if (stored.applied !== null) return pushResult(stored.applied, true);
+    const { statement } = stored;
+    const root = this.store.currentRoot();
+    const fresh = screenApprovals(statement, id, stored.approvals, approvals, root);
+    const all = [...stored.approvals, ...fresh];
+    const now = this.now();
+    if (hasExpired(statement.expiresAt, now)) {
+      fail('STATEMENT_EXPIRED', `The statement expired at ${statement.expiresAt}.`);
+    }
+    const channel = this.channelOf(statement);
+    assertNextPosition(statement, channel);
+    const verdict = evaluatePolicy(statement, all, root, { now });
+    if (!verdict.satisfied) {
+      fail('POLICY_NOT_SATISFIED', `The policy is not satisfied: ${verdict.summary}.`);
+    }
+    await this.checkKind(statement, channel);
+    const counted = new Set(verdict.counted);
+    const recorded = all.filter((approval) => counted.delete(approval.keyId));
+    const outcome = await this.store.applyStatement(
+      { id, statement, approvals: recorded, newApprovals: fresh },
+      now,
+    );
+    if (outcome.result === 'seq_conflict') {
+      fail(
+        'SEQ_CONFLICT',
+        `Another statement took seq ${statement.seq} first; the head is now seq ${outcome.head.seq}.`,
+      );
+    }
+    return pushResult(outcome.entry, outcome.result === 'already_applied');
+  }
+
+  /** POST /root: version current + 1 with the root threshold of old and new admins (DESIGN §4). */
+  async updateRoot(signed: SignedTrustRoot): Promise<{ version: number }> {
+    const now = this.now();
+    const verdict = verifyRootUpdate(this.store.currentRoot(), signed, now);
+    if (!verdict.valid) {
+      fail(
+        'ROOT_UPDATE_INVALID',
+        `The trust root update is refused: ${verdict.reasons.join('; ')}.`,
+      );
+    }
+    await this.store.appendRoot(signed, now);
+    return { version: signed.root.version };
+  }
+
+  private async stored(id: string): Promise<StoredStatement> {
+    const stored = await this.store.statement(id);
+    if (stored === null) fail('NOT_FOUND', `There is no statement ${id}.`);
+    return stored;
+  }
+
+  private channelOf(statement: Statement): ChannelStatus {
+    const channel = this.store.channelStatus(statement.app, statement.channel);
+    if (channel === null) {
+      fail('NOT_FOUND', `There is no channel ${statement.channel} in ${statement.app}.`);
+    }
+    return channel;
+  }
+
+  private stateOf(stored: StoredStatement): StatementStatus['state'] {
+    if (stored.applied !== null) return 'applied';
+    const channel = this.store.channelStatus(stored.statement.app, stored.statement.channel);
+    const fits =
+      channel !== null &&
+      stored.statement.seq === channel.seq + 1 &&
+      stored.statement.prev === channel.head;
+    return fits ? 'pending' : 'stale';
+  }
+
+  /** Rule 3, per kind. */
+  private async checkKind(statement: Statement, channel: ChannelStatus): Promise<void> {
+    switch (statement.kind) {
+      case 'release':
+        return this.checkRelease(statement);
+      case 'rollback': {
+        const releases = await this.store.appliedReleases(statement.app, statement.channel);
+        if (!releases.some((release) => release.id === statement.target)) {
+          fail(
+            'ROLLBACK_TARGET_INVALID',
+            'A rollback must target an earlier release of this channel.',
+          );
+        }
+        return;
+      }
+      case 'rollout':
+        if (channel.current === null) fail('NO_RELEASE', 'There is no release to roll out.');
+        return;
+      case 'pause':
+        if (channel.current === null) fail('NO_RELEASE', 'There is no release to pause.');
+        if (channel.paused) fail('INVALID_TRANSITION', 'The channel is paused already.');
+        return;
+      case 'resume':
+        if (!channel.paused) fail('INVALID_TRANSITION', 'The channel is not paused.');
+        return;
+    }
+  }
+
+  private async checkRelease(statement: ReleaseStatement): Promise<void> {
+    const { version, bundle } = statement.release;
+    const next = parseSemver(version);
+    if (next === null) fail('STATEMENT_INVALID', `${version} is not a semantic version.`);
+    for (const earlier of await this.store.appliedReleases(statement.app, statement.channel)) {
+      const previous = parseSemver(earlier.version);
+      if (previous !== null && compareSemver(next, previous) <= 0) {
+        fail(
+          'VERSION_NOT_GREATER',
+          `Version ${version} is not greater than ${earlier.version}, released before.`,
+        );
+      }
+    }
+    const file = this.store.bundleFile(bundle.encryptedSha256);
+    if (file === null) {
+      fail(
+        'BUNDLE_MISSING',
+        `Upload the bundle ${bundle.encryptedSha256} before pushing its release.`,
+      );
+    }
+    if (file.size !== bundle.encryptedSize) {
+      fail(
+        'BUNDLE_MISMATCH',
+        `The uploaded bundle has ${file.size} bytes, the statement says ${bundle.encryptedSize}.`,
+      );
+    }
+    const publicKeyPem = this.store.bundlePublicKey(statement.app);
+    if (publicKeyPem === null) return;
+    if (calcKeyId(publicKeyPem) !== bundle.keyId) {
+      fail('BUNDLE_MISMATCH', "The bundle's key id is not the app's bundle key.");
+    }
+    // DESIGN §3: the device's own checks, again on the server (checksum, paths, native code).
+    const verified = await verifyEncryptedBundle(file.path, {
+      publicKeyPem,
+      sessionKey: bundle.sessionKey,
+      checksum: bundle.checksum,
+    });
+    if (
+      verified.sha256 !== bundle.sha256 ||
+      verified.size !== bundle.size ||
+      verified.files !== bundle.files
+    ) {
+      fail(
+        'BUNDLE_MISMATCH',
+        'The decrypted bundle does not match the statement (hash, size or file count).',
+      );
+    }
+  }
+}
+
+/** Rule 1: the statement must take the channel's next position, on the current head. */
+function assertNextPosition(statement: Statement, channel: ChannelStatus): void {
+  if (statement.seq !== channel.seq + 1 || statement.prev !== channel.head) {
+    fail(
+      'STALE',
+      `The statement is for seq ${statement.seq} after ${statement.prev ?? 'nothing'}, but the channel is at seq ${channel.seq} with head ${channel.head ?? 'nothing'}.`,
+    );
+  }
+}
+
+function pushResult(
+  entry: { id: string; seq: number; checkpoint: PushResult['checkpoint'] },
+  alreadyApplied: boolean,
+): PushResult {
+  return { id: entry.id, seq: entry.seq, alreadyApplied, checkpoint: entry.checkpoint };
+}

@@ -1,0 +1,797 @@
+import Database from 'better-sqlite3';
+import {
+  AirlockError,
+  bytesToBase64,
+  canonicalize,
+  checkpointSigningBytes,
+  rootId,
+  statementId,
+  statementSigningBytes,
+} from '../../core';
+import type {
+  Approval,
+  BundleRef,
+  ChannelSettings,
+  ChannelStatus,
+  LogEntry,
+  LogPage,
+  ServerKey,
+  SignedCheckpoint,
+  SignedTrustRoot,
+  Statement,
+  TrustRoot,
+} from '../../shared/schemas';
+import { ChannelSettingsSchema } from '../../shared/schemas/server-api';
+import { nextChannelState, type ChannelState } from '../channel-state';
+import type { DataDirPaths } from '../data-dir';
+import { FAILURE_ACTIONS, SUCCESS_ACTIONS } from '../device/stats-actions';
+import type { ServerSigner } from '../server-key';
+import { BundleFiles } from './bundle-files';
+import type { DeviceFacingChannel, DeviceFacingRelease, StatsRow } from './device-store';
+import { migrate } from './migrate';
+import type {
+  AppliedRelease,
+  ApplyInput,
+  ApplyOutcome,
+  AppSummary,
+  NewApp,
+  ServerStore,
+  StoredStatement,
+} from './types';
+
+/**
+ * The embedded store (DESIGN §6): better-sqlite3 in WAL mode plus content-addressed bundle files.
+ * Device-facing reads come from memory: one immutable view object per channel, replaced after
+ * every committed change of that channel.
+ */
+
+interface ChannelRow {
+  id: number;
+  app: string;
+  name: string;
+  settings: string;
+  seq: number;
+  head: string | null;
+  current_release: string | null;
+  rollout_percent: number | null;
+  paused: number;
+  rolled_back: number;
+}
+
+interface LogRow {
+  seq: number;
+  statement: string;
+  body: string;
+  approvals: string;
+  server_sig: string | null;
+  applied_at: string;
+  checkpoint: string;
+}
+
+interface AppInfo {
+  readonly bundlePublicKey: string | null;
+  readonly bundleKeyId: string | null;
+  /** In creation order: the first is the default channel. */
+  readonly channels: string[];
+}
+
+export interface SqliteStoreOptions {
+  /** The clock for changes the server makes by itself (automatic pauses). */
+  readonly now?: () => Date;
+}
+
+const AUTOMATIC_PAUSE_LIFETIME_MS = 24 * 60 * 60 * 1000;
+const NONCE_SWEEP_EVERY = 64;
+
+/** Runs `work` now and hands back its result or error as a settled promise. */
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+function viewKey(app: string, channel: string): string {
+  return `${app}\n${channel}`;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (
+    error instanceof Database.SqliteError &&
+    (error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || error.code === 'SQLITE_CONSTRAINT_UNIQUE')
+  );
+}
+
+function stateOf(row: ChannelRow): ChannelState {
+  return {
+    seq: row.seq,
+    head: row.head,
+    currentRelease: row.current_release,
+    rolloutPercent: row.rollout_percent,
+    paused: row.paused === 1,
+    rolledBack: row.rolled_back === 1,
+  };
+}
+
+/**
+ * Opens (and migrates) the store in a data directory created by `initServer`.
+ * @example const store = openSqliteStore(dataDirPaths(dir), loadServerKey(paths.serverKey));
+ */
+export function openSqliteStore(
+  paths: DataDirPaths,
+  signer: ServerSigner,
+  options: SqliteStoreOptions = {},
+): SqliteServerStore {
+  return new SqliteServerStore(paths, signer, options);
+}
+
+/** How long a signed head checkpoint is served before it is signed again with a fresh time. */
+const HEAD_RESIGN_MS = 60_000;
+
+export class SqliteServerStore implements ServerStore {
+  readonly serverKey: ServerKey;
+  private readonly db: Database.Database;
+  private readonly files: BundleFiles;
+  private readonly now: () => Date;
+  private root: TrustRoot;
+  private readonly apps = new Map<string, AppInfo>();
+  private readonly views = new Map<string, DeviceFacingChannel>();
+  private nonceWrites = 0;
+  private readonly headCache = new Map<string, SignedCheckpoint>();
+
+  constructor(
+    paths: DataDirPaths,
+    private readonly signer: ServerSigner,
+    options: SqliteStoreOptions,
+  ) {
+    this.serverKey = signer.info;
+    this.now = options.now ?? (() => new Date());
+    this.db = new Database(paths.db, { fileMustExist: true });
+    this.db.pragma('journal_mode = WAL');
+    // A signed checkpoint handed to a client must survive a power loss, not only a crash.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+    this.files = new BundleFiles(paths.bundles, paths.bundlesTmp);
+    this.files.cleanTemp();
+    this.root = this.loadCurrentRoot();
+    this.loadApps();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Initialisation (used by initServer)
+
+  /** Stores trust root version 1 (trusted on init, no signatures: DESIGN §4). */
+  static initialize(paths: DataDirPaths, first: SignedTrustRoot, now: Date): void {
+    const db = new Database(paths.db);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+      db.prepare('INSERT INTO roots (version, signed, root_id, added_at) VALUES (?, ?, ?, ?)').run(
+        first.root.version,
+        canonicalize(first),
+        rootId(first.root),
+        now.toISOString(),
+      );
+    } finally {
+      db.close();
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Caches
+
+  private loadCurrentRoot(): TrustRoot {
+    const row = this.db.prepare('SELECT signed FROM roots ORDER BY version DESC LIMIT 1').get() as
+      { signed: string } | undefined;
+    if (row === undefined) {
+      throw new AirlockError('INTERNAL', 'The server database holds no trust root.');
+    }
+    return (JSON.parse(row.signed) as SignedTrustRoot).root;
+  }
+
+  private loadApps(): void {
+    const apps = this.db
+      .prepare('SELECT app, bundle_public_key, bundle_key_id FROM apps')
+      .all() as { app: string; bundle_public_key: string | null; bundle_key_id: string | null }[];
+    for (const app of apps) {
+      this.apps.set(app.app, {
+        bundlePublicKey: app.bundle_public_key,
+        bundleKeyId: app.bundle_key_id,
+        channels: [],
+      });
+    }
+    const rows = this.db.prepare('SELECT * FROM channels ORDER BY id').all() as ChannelRow[];
+    for (const row of rows) {
+      this.apps.get(row.app)?.channels.push(row.name);
+      this.refreshView(row);
+    }
+  }
+
+  private channelRow(app: string, channel: string): ChannelRow | undefined {
+    return this.db
+      .prepare('SELECT * FROM channels WHERE app = ? AND name = ?')
+      .get(app, channel) as ChannelRow | undefined;
+  }
+
+  /** Rebuilds the device view of one channel from its row and swaps it in. */
+  private refreshView(row: ChannelRow): void {
+    this.views.set(viewKey(row.app, row.name), this.buildView(row));
+  }
+
+  private buildView(row: ChannelRow): DeviceFacingChannel {
+    const settings = ChannelSettingsSchema.parse(JSON.parse(row.settings));
+    let current: DeviceFacingRelease | null = null;
+    if (row.current_release !== null) {
+      const release = this.statementBody(row.current_release);
+      if (release?.kind === 'release') {
+        current = {
+          statementId: row.current_release,
+          version: release.release.version,
+          minNativeVersion: release.release.minNativeVersion,
+          rolloutPercent: row.rollout_percent ?? release.release.rollout.percent,
+          bundle: release.release.bundle,
+        };
+      }
+    }
+    return {
+      app: row.app,
+      channel: row.name,
+      numericId: row.id,
+      settings,
+      current,
+      paused: row.paused === 1,
+      rolledBack: row.rolled_back === 1,
+    };
+  }
+
+  private statementBody(id: string): Statement | null {
+    const row = this.db.prepare('SELECT body FROM statements WHERE id = ?').get(id) as
+      { body: string } | undefined;
+    return row === undefined ? null : (JSON.parse(row.body) as Statement);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // DeviceStore
+
+  appExists(app: string): boolean {
+    return this.apps.has(app);
+  }
+
+  bundleKeyId(app: string): string | null {
+    return this.apps.get(app)?.bundleKeyId ?? null;
+  }
+
+  bundlePublicKey(app: string): string | null {
+    return this.apps.get(app)?.bundlePublicKey ?? null;
+  }
+
+  defaultChannel(app: string): string | null {
+    return this.apps.get(app)?.channels[0] ?? null;
+  }
+
+  channel(app: string, channel: string): DeviceFacingChannel | null {
+    return this.views.get(viewKey(app, channel)) ?? null;
+  }
+
+  channels(app: string): readonly DeviceFacingChannel[] {
+    const names = this.apps.get(app)?.channels ?? [];
+    return names.flatMap((name) => this.views.get(viewKey(app, name)) ?? []);
+  }
+
+  bundleFile(encryptedSha256: string): { path: string; size: number } | null {
+    return this.files.file(encryptedSha256);
+  }
+
+  addStats(rows: readonly StatsRow[]): void {
+    if (rows.length === 0) return;
+    const upsert = this.db.prepare(
+      `INSERT INTO stats (app, channel, version, action, hour, count) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (app, channel, version, action, hour) DO UPDATE SET count = count + excluded.count`,
+    );
+    this.db.transaction(() => {
+      for (const row of rows) {
+        upsert.run(row.app, row.channel, row.version, row.action, row.hour, row.count);
+      }
+    })();
+  }
+
+  outcomes(app: string, channel: string, version: string): { successes: number; failures: number } {
+    const rows = this.db
+      .prepare(
+        `SELECT action, SUM(count) AS total FROM stats
+         WHERE app = ? AND channel = ? AND version = ? GROUP BY action`,
+      )
+      .all(app, channel, version) as { action: string; total: number }[];
+    let successes = 0;
+    let failures = 0;
+    for (const row of rows) {
+      if (SUCCESS_ACTIONS.has(row.action)) successes += row.total;
+      else if (FAILURE_ACTIONS.has(row.action)) failures += row.total;
+    }
+    return { successes, failures };
+  }
+
+  applyAutomaticPause(app: string, channel: string, reason: string): boolean {
+    const view = this.channel(app, channel);
+    const row = this.channelRow(app, channel);
+    if (view === null || row === undefined || view.paused || view.current === null) return false;
+    const now = this.now();
+    // DESIGN §6: a server-signed pause, marked automatic; it only reduces exposure.
+    const statement: Statement = {
+      v: 1,
+      kind: 'pause',
+      automatic: true,
+      app,
+      channel,
+      seq: row.seq + 1,
+      prev: row.head,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + AUTOMATIC_PAUSE_LIFETIME_MS).toISOString(),
+      proposer: this.serverKey.keyId,
+    };
+    const serverSig = bytesToBase64(this.signer.signSync(statementSigningBytes(statement)));
+    const outcome = this.applySync(
+      {
+        id: statementId(statement),
+        statement,
+        approvals: [],
+        newApprovals: [],
+        serverSig,
+        note: reason,
+      },
+      now,
+    );
+    return outcome.result === 'applied';
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Trust root
+
+  rootChain(): Promise<SignedTrustRoot[]> {
+    return settle(() =>
+      (
+        this.db.prepare('SELECT signed FROM roots ORDER BY version').all() as { signed: string }[]
+      ).map((row) => JSON.parse(row.signed) as SignedTrustRoot),
+    );
+  }
+
+  currentRoot(): TrustRoot {
+    return this.root;
+  }
+
+  appendRoot(signed: SignedTrustRoot, now: Date): Promise<void> {
+    return settle(() => {
+      this.db
+        .transaction(() => {
+          const { version } = this.db
+            .prepare('SELECT MAX(version) AS version FROM roots')
+            .get() as { version: number };
+          if (signed.root.version !== version + 1) {
+            throw new AirlockError(
+              'STALE',
+              `Trust root version ${signed.root.version} does not follow version ${version}.`,
+            );
+          }
+          this.db
+            .prepare('INSERT INTO roots (version, signed, root_id, added_at) VALUES (?, ?, ?, ?)')
+            .run(signed.root.version, canonicalize(signed), rootId(signed.root), now.toISOString());
+        })
+        .immediate();
+      this.root = signed.root;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Nonces
+
+  useNonce(keyId: string, nonce: string, expires: number, now: Date): Promise<boolean> {
+    return settle(() => {
+      const nowSeconds = Math.floor(now.getTime() / 1000);
+      this.nonceWrites += 1;
+      if (this.nonceWrites % NONCE_SWEEP_EVERY === 0) {
+        this.db.prepare('DELETE FROM nonces WHERE expires < ?').run(nowSeconds);
+      }
+      const existing = this.db
+        .prepare('SELECT expires FROM nonces WHERE key_id = ? AND nonce = ?')
+        .get(keyId, nonce) as { expires: number } | undefined;
+      // An expired entry may linger until the next sweep; its signature is refused anyway.
+      if (existing !== undefined) return false;
+      this.db
+        .prepare('INSERT INTO nonces (key_id, nonce, expires) VALUES (?, ?, ?)')
+        .run(keyId, nonce, expires);
+      return true;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Apps and channels
+
+  createApp(input: NewApp, now: Date): Promise<void> {
+    return settle(() => {
+      const time = now.toISOString();
+      this.db
+        .transaction(() => {
+          if (this.apps.has(input.app)) {
+            throw new AirlockError('ALREADY_EXISTS', `The app ${input.app} exists already.`);
+          }
+          this.db
+            .prepare(
+              'INSERT INTO apps (app, bundle_public_key, bundle_key_id, created_at) VALUES (?, ?, ?, ?)',
+            )
+            .run(input.app, input.bundlePublicKey, input.bundleKeyId, time);
+          for (const channel of input.channels) this.insertChannel(input.app, channel, time);
+        })
+        .immediate();
+      this.apps.set(input.app, {
+        bundlePublicKey: input.bundlePublicKey,
+        bundleKeyId: input.bundleKeyId,
+        channels: [],
+      });
+      for (const channel of input.channels) this.channelAdded(input.app, channel.name);
+    });
+  }
+
+  private insertChannel(
+    app: string,
+    channel: { name: string; settings: ChannelSettings },
+    time: string,
+  ): void {
+    try {
+      this.db
+        .prepare('INSERT INTO channels (app, name, settings, created_at) VALUES (?, ?, ?, ?)')
+        .run(app, channel.name, JSON.stringify(channel.settings), time);
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new AirlockError(
+          'ALREADY_EXISTS',
+          `The channel ${channel.name} of ${app} exists already.`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  private channelAdded(app: string, name: string): void {
+    const row = this.channelRow(app, name);
+    if (row === undefined) return;
+    this.apps.get(app)?.channels.push(name);
+    this.refreshView(row);
+  }
+
+  createChannel(app: string, name: string, settings: ChannelSettings, now: Date): Promise<void> {
+    return settle(() => {
+      if (!this.apps.has(app)) throw new AirlockError('NOT_FOUND', `There is no app ${app}.`);
+      this.insertChannel(app, { name, settings }, now.toISOString());
+      this.channelAdded(app, name);
+    });
+  }
+
+  updateChannelSettings(app: string, channel: string, settings: ChannelSettings): Promise<void> {
+    return settle(() => {
+      const result = this.db
+        .prepare('UPDATE channels SET settings = ? WHERE app = ? AND name = ?')
+        .run(JSON.stringify(settings), app, channel);
+      if (result.changes !== 1) {
+        throw new AirlockError('NOT_FOUND', `There is no channel ${channel} in ${app}.`);
+      }
+      const row = this.channelRow(app, channel);
+      if (row !== undefined) this.refreshView(row);
+    });
+  }
+
+  listApps(): Promise<AppSummary[]> {
+    return settle(() =>
+      [...this.apps.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([app, info]) => ({
+          app,
+          bundleKeyId: info.bundleKeyId,
+          defaultChannel: info.channels[0] ?? '',
+          channels: [...info.channels],
+        })),
+    );
+  }
+
+  channelStatus(app: string, channel: string): ChannelStatus | null {
+    const view = this.channel(app, channel);
+    const row = this.channelRow(app, channel);
+    if (view === null || row === undefined) return null;
+    const current = view.current;
+    return {
+      app,
+      channel,
+      settings: view.settings,
+      seq: row.seq,
+      head: row.head,
+      current:
+        current === null
+          ? null
+          : {
+              statementId: current.statementId,
+              version: current.version,
+              minNativeVersion: current.minNativeVersion,
+              rolloutPercent: current.rolloutPercent,
+              encryptedSha256: current.bundle.encryptedSha256,
+            },
+      paused: view.paused,
+      rolledBack: view.rolledBack,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Bundles
+
+  putBundle(
+    sha256: string,
+    body: AsyncIterable<Uint8Array>,
+    maxBytes: number,
+  ): Promise<{ created: boolean; size: number }> {
+    return this.files.put(sha256, body, maxBytes);
+  }
+
+  /** The bundle a release names, when its file is present with the right size. */
+  releaseBundlePresent(bundle: BundleRef): boolean {
+    const file = this.files.file(bundle.encryptedSha256);
+    return file !== null && file.size === bundle.encryptedSize;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Statements
+
+  statement(id: string): Promise<StoredStatement | null> {
+    return settle(() => {
+      const row = this.db
+        .prepare('SELECT body, submitted_at FROM statements WHERE id = ?')
+        .get(id) as { body: string; submitted_at: string } | undefined;
+      if (row === undefined) return null;
+      const statement = JSON.parse(row.body) as Statement;
+      return {
+        id,
+        statement,
+        approvals: this.storedApprovals(id),
+        submittedAt: row.submitted_at,
+        applied: this.appliedEntry(id),
+      };
+    });
+  }
+
+  private storedApprovals(id: string): Approval[] {
+    return (
+      this.db
+        .prepare('SELECT key_id, sig FROM approvals WHERE statement = ? ORDER BY rowid')
+        .all(id) as { key_id: string; sig: string }[]
+    ).map((row) => ({ statement: id, keyId: row.key_id, sig: row.sig }));
+  }
+
+  private appliedEntry(id: string): LogEntry | null {
+    const row = this.db
+      .prepare(
+        `SELECT l.seq, l.statement, s.body, l.approvals, l.server_sig, l.applied_at, l.checkpoint
+         FROM log l JOIN statements s ON s.id = l.statement WHERE l.statement = ?`,
+      )
+      .get(id) as LogRow | undefined;
+    return row === undefined ? null : logEntryOf(row);
+  }
+
+  submitStatement(
+    id: string,
+    statement: Statement,
+    approvals: readonly Approval[],
+    now: Date,
+  ): Promise<{ created: boolean }> {
+    return settle(() =>
+      this.db
+        .transaction(() => {
+          const created = this.insertStatement(id, statement, now);
+          this.insertApprovals(id, approvals, now);
+          return { created };
+        })
+        .immediate(),
+    );
+  }
+
+  private insertStatement(id: string, statement: Statement, now: Date): boolean {
+    const result = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO statements (id, app, channel, seq, kind, version, body, submitted_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        id,
+        statement.app,
+        statement.channel,
+        statement.seq,
+        statement.kind,
+        statement.kind === 'release' ? statement.release.version : null,
+        canonicalize(statement),
+        now.toISOString(),
+      );
+    return result.changes === 1;
+  }
+
+  private insertApprovals(id: string, approvals: readonly Approval[], now: Date): void {
+    const insert = this.db.prepare(
+      'INSERT OR IGNORE INTO approvals (statement, key_id, sig, added_at) VALUES (?, ?, ?, ?)',
+    );
+    for (const approval of approvals)
+      insert.run(id, approval.keyId, approval.sig, now.toISOString());
+  }
+
+  addApprovals(id: string, approvals: readonly Approval[], now: Date): Promise<void> {
+    return settle(() => {
+      this.db.transaction(() => this.insertApprovals(id, approvals, now)).immediate();
+    });
+  }
+
+  appliedReleases(app: string, channel: string): Promise<AppliedRelease[]> {
+    return settle(
+      () =>
+        this.db
+          .prepare(
+            `SELECT s.id AS id, l.seq AS seq, s.version AS version
+             FROM log l JOIN channels c ON c.id = l.channel_id JOIN statements s ON s.id = l.statement
+             WHERE c.app = ? AND c.name = ? AND s.kind = 'release' ORDER BY l.seq`,
+          )
+          .all(app, channel) as AppliedRelease[],
+    );
+  }
+
+  applyStatement(input: ApplyInput, now: Date): Promise<ApplyOutcome> {
+    return settle(() => this.applySync(input, now));
+  }
+
+  /**
+   * DESIGN §3: the log row, approvals, checkpoint and channel head in ONE transaction (BEGIN
+   * IMMEDIATE, so concurrent writers queue); seq/prev re-checked inside, so two racing pushes for
+   * one position cannot both apply. The device view is swapped only after the commit.
+   */
+  private applySync(input: ApplyInput, now: Date): ApplyOutcome {
+    const { statement, id } = input;
+    const outcome = this.db
+      .transaction((): ApplyOutcome => {
+        const existing = this.appliedEntry(id);
+        if (existing !== null) return { result: 'already_applied', entry: existing };
+        const row = this.channelRow(statement.app, statement.channel);
+        if (row === undefined) {
+          throw new AirlockError(
+            'NOT_FOUND',
+            `There is no channel ${statement.channel} in ${statement.app}.`,
+          );
+        }
+        if (statement.seq !== row.seq + 1 || statement.prev !== row.head) {
+          return { result: 'seq_conflict', head: this.headOf(row) };
+        }
+        this.insertStatement(id, statement, now);
+        this.insertApprovals(id, input.newApprovals, now);
+        const checkpoint = this.signCheckpointSync({
+          app: statement.app,
+          channel: statement.channel,
+          seq: statement.seq,
+          head: id,
+          time: now.toISOString(),
+        });
+        this.db
+          .prepare(
+            `INSERT INTO log (channel_id, seq, statement, approvals, server_sig, note, applied_at, checkpoint)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            row.id,
+            statement.seq,
+            id,
+            JSON.stringify(input.approvals),
+            input.serverSig ?? null,
+            input.note ?? null,
+            checkpoint.checkpoint.time,
+            canonicalize(checkpoint),
+          );
+        const next = nextChannelState(stateOf(row), id, statement);
+        this.db
+          .prepare(
+            `UPDATE channels SET seq = ?, head = ?, current_release = ?, rollout_percent = ?,
+             paused = ?, rolled_back = ? WHERE id = ?`,
+          )
+          .run(
+            next.seq,
+            next.head,
+            next.currentRelease,
+            next.rolloutPercent,
+            next.paused ? 1 : 0,
+            next.rolledBack ? 1 : 0,
+            row.id,
+          );
+        return { result: 'applied', entry: this.appliedEntry(id) as LogEntry };
+      })
+      .immediate();
+    if (outcome.result === 'applied') {
+      const row = this.channelRow(statement.app, statement.channel);
+      if (row !== undefined) this.refreshView(row);
+    }
+    return outcome;
+  }
+
+  /**
+   * The channel's head, vouched for recently: a checkpoint of the current seq and head with the
+   * current time, re-signed at most once a minute per channel. A mirror compares its time with its
+   * clock to detect a frozen log (DESIGN §3 "freeze"; TUF's timestamp role serves the same end).
+   */
+  private freshHead(app: string, channel: string, row: ChannelRow): SignedCheckpoint | null {
+    if (row.head === null) return null;
+    const key = `${app}\u0000${channel}`;
+    const now = this.now();
+    const cached = this.headCache.get(key);
+    if (
+      cached !== undefined &&
+      cached.checkpoint.seq === row.seq &&
+      cached.checkpoint.head === row.head &&
+      now.getTime() - Date.parse(cached.checkpoint.time) < HEAD_RESIGN_MS
+    ) {
+      return cached;
+    }
+    const fresh = this.signCheckpointSync({
+      app,
+      channel,
+      seq: row.seq,
+      head: row.head,
+      time: now.toISOString(),
+    });
+    this.headCache.set(key, fresh);
+    return fresh;
+  }
+
+  private signCheckpointSync(checkpoint: SignedCheckpoint['checkpoint']): SignedCheckpoint {
+    const sig = this.signer.signSync(checkpointSigningBytes(checkpoint));
+    return { checkpoint, keyId: this.serverKey.keyId, sig: bytesToBase64(sig) };
+  }
+
+  private headOf(row: ChannelRow): {
+    seq: number;
+    id: string | null;
+    checkpoint: SignedCheckpoint | null;
+  } {
+    const entry = row.head === null ? null : this.appliedEntry(row.head);
+    return { seq: row.seq, id: row.head, checkpoint: entry?.checkpoint ?? null };
+  }
+
+  logPage(app: string, channel: string, after: number, limit: number): Promise<LogPage | null> {
+    return settle(() => {
+      const row = this.channelRow(app, channel);
+      if (row === undefined) return null;
+      const rows = this.db
+        .prepare(
+          `SELECT l.seq, l.statement, s.body, l.approvals, l.server_sig, l.applied_at, l.checkpoint
+           FROM log l JOIN statements s ON s.id = l.statement
+           WHERE l.channel_id = ? AND l.seq > ? ORDER BY l.seq LIMIT ?`,
+        )
+        .all(row.id, after, limit + 1) as LogRow[];
+      const more = rows.length > limit;
+      return {
+        app,
+        channel,
+        entries: rows.slice(0, limit).map(logEntryOf),
+        head: this.freshHead(app, channel, row),
+        more,
+      };
+    });
+  }
+}
+
+function logEntryOf(row: LogRow): LogEntry {
+  const entry: LogEntry = {
+    seq: row.seq,
+    id: row.statement,
+    statement: JSON.parse(row.body) as Statement,
+    approvals: JSON.parse(row.approvals) as Approval[],
+    appliedAt: row.applied_at,
+    checkpoint: JSON.parse(row.checkpoint) as SignedCheckpoint,
+  };
+  return row.server_sig === null ? entry : { ...entry, serverSig: row.server_sig };
+}

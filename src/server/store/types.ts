@@ -1,0 +1,135 @@
+import type {
+  Approval,
+  ChannelSettings,
+  ChannelStatus,
+  LogEntry,
+  LogPage,
+  ServerKey,
+  SignedCheckpoint,
+  SignedTrustRoot,
+  Statement,
+  TrustRoot,
+} from '../../shared/schemas';
+import type { DeviceStore } from './device-store';
+
+/**
+ * Everything the server keeps (DESIGN §6): the device-facing part (`DeviceStore`, synchronous and
+ * served from memory) plus the admin side. Admin methods return promises so that a PostgreSQL +
+ * S3 store can implement the same interface; the SQLite store settles them at once.
+ *
+ * Invariants every implementation keeps:
+ * - applying a statement is atomic: log row, approvals, checkpoint and channel head together;
+ * - a log position is taken once: a second statement for the same seq gets `seq_conflict`;
+ * - a bundle becomes visible only complete and hash-checked.
+ */
+export interface ServerStore extends DeviceStore {
+  /** The server's own key (checkpoints, automatic pauses). */
+  readonly serverKey: ServerKey;
+
+  // Trust root (DESIGN §4)
+  /** The whole chain, version 1 first. */
+  rootChain(): Promise<SignedTrustRoot[]>;
+  /** The newest trust root (what requests and approvals are judged by). */
+  currentRoot(): TrustRoot;
+  /** Appends version `signed.root.version`; refuses (STALE) unless it is current + 1. */
+  appendRoot(signed: SignedTrustRoot, now: Date): Promise<void>;
+
+  // Request nonces (RFC 9421 replay protection)
+  /** Records a nonce until `expires` (seconds); false when it was seen already. */
+  useNonce(keyId: string, nonce: string, expires: number, now: Date): Promise<boolean>;
+
+  // Apps and channels
+  createApp(input: NewApp, now: Date): Promise<void>;
+  createChannel(app: string, name: string, settings: ChannelSettings, now: Date): Promise<void>;
+  updateChannelSettings(app: string, channel: string, settings: ChannelSettings): Promise<void>;
+  listApps(): Promise<AppSummary[]>;
+  /** The app's bundle public key (PKCS#1 PEM), or null. */
+  bundlePublicKey(app: string): string | null;
+  channelStatus(app: string, channel: string): ChannelStatus | null;
+
+  // Bundles
+  /**
+   * Streams `body` into storage under `sha256`. Visible only when complete: the SHA-256 of what
+   * arrived must be `sha256` and its size at most `maxBytes` (else BUNDLE_MISMATCH /
+   * PAYLOAD_TOO_LARGE, and nothing is kept). `created` is false when the bundle was there already.
+   */
+  putBundle(
+    sha256: string,
+    body: AsyncIterable<Uint8Array>,
+    maxBytes: number,
+  ): Promise<{ created: boolean; size: number }>;
+
+  // Statements and the log (DESIGN §3)
+  statement(id: string): Promise<StoredStatement | null>;
+  /** Stores a pending statement; `created` is false when it was stored already. */
+  submitStatement(
+    id: string,
+    statement: Statement,
+    approvals: readonly Approval[],
+    now: Date,
+  ): Promise<{ created: boolean }>;
+  /** Adds approvals to a pending statement; one per key (a repeat of a stored one is a no-op). */
+  addApprovals(id: string, approvals: readonly Approval[], now: Date): Promise<void>;
+  /** Applied release statements of app/channel, in log order. */
+  appliedReleases(app: string, channel: string): Promise<AppliedRelease[]>;
+  /**
+   * Applies `statement` at its seq, in one transaction: log row, new approvals, checkpoint signed
+   * with the server key, channel head; then swaps the device view. Re-checks seq/prev inside.
+   */
+  applyStatement(input: ApplyInput, now: Date): Promise<ApplyOutcome>;
+  logPage(app: string, channel: string, after: number, limit: number): Promise<LogPage | null>;
+
+  close(): void;
+}
+
+export interface NewApp {
+  readonly app: string;
+  readonly bundlePublicKey: string | null;
+  /** Capgo key_id of `bundlePublicKey`. */
+  readonly bundleKeyId: string | null;
+  readonly channels: readonly { name: string; settings: ChannelSettings }[];
+}
+
+export interface AppSummary {
+  readonly app: string;
+  readonly bundleKeyId: string | null;
+  readonly defaultChannel: string;
+  readonly channels: readonly string[];
+}
+
+export interface StoredStatement {
+  readonly id: string;
+  readonly statement: Statement;
+  /** Approvals gathered so far (pending), or recorded with the log entry (applied). */
+  readonly approvals: readonly Approval[];
+  readonly submittedAt: string;
+  /** The log entry when applied, else null. */
+  readonly applied: LogEntry | null;
+}
+
+export interface AppliedRelease {
+  readonly id: string;
+  readonly seq: number;
+  readonly version: string;
+}
+
+export interface ApplyInput {
+  readonly id: string;
+  readonly statement: Statement;
+  /** The approvals recorded with the log entry (those that count). */
+  readonly approvals: readonly Approval[];
+  /** Approvals to store with the statement as well (new ones that came with the push). */
+  readonly newApprovals: readonly Approval[];
+  /** The server's signature over the statement (automatic pauses only). */
+  readonly serverSig?: string;
+  /** A note kept with the log row (e.g. why an automatic pause happened); not part of the log. */
+  readonly note?: string;
+}
+
+export type ApplyOutcome =
+  | { readonly result: 'applied'; readonly entry: LogEntry }
+  | { readonly result: 'already_applied'; readonly entry: LogEntry }
+  | {
+      readonly result: 'seq_conflict';
+      readonly head: { seq: number; id: string | null; checkpoint: SignedCheckpoint | null };
+    };

@@ -1,0 +1,63 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { LogPage } from '../../src/shared/schemas';
+
+/**
+ * A test server that stands in front of a real Airlock server and serves its log altered: the
+ * "compromised or broken server" a console's mirror must catch (issue 4). Everything else passes
+ * through unchanged. 127.0.0.1 only.
+ */
+export interface TamperProxy {
+  readonly url: string;
+  /** How to alter log pages from now on (null: pass through). */
+  tamper: ((page: LogPage, after: number) => LogPage) | null;
+  close(): Promise<void>;
+}
+
+export async function startTamperProxy(target: () => string): Promise<TamperProxy> {
+  const proxy: { tamper: TamperProxy['tamper'] } = { tamper: null };
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      const url = new URL(req.url ?? '/', target());
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (typeof value === 'string' && name !== 'host' && name !== 'connection') {
+          headers[name] = value;
+        }
+      }
+      const upstream = await fetch(url, {
+        method: req.method ?? 'GET',
+        headers,
+        ...(body.length > 0 ? { body } : {}),
+      });
+      let text = await upstream.text();
+      const tamper = proxy.tamper;
+      if (tamper !== null && upstream.ok && /\/log$/.test(url.pathname)) {
+        const after = Number(url.searchParams.get('after') ?? '0');
+        text = JSON.stringify(tamper(JSON.parse(text) as LogPage, after));
+      }
+      res.writeHead(upstream.status, {
+        'content-type': upstream.headers.get('content-type') ?? 'application/json',
+      });
+      res.end(text);
+    })().catch((error: unknown) => {
+      res.writeHead(502, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'proxy', message: String(error) }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get tamper() {
+      return proxy.tamper;
+    },
+    set tamper(value) {
+      proxy.tamper = value;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,224 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AirlockError, bytesToHex, rootId, sha256 } from '../../../src/core';
+import { dataDirPaths } from '../../../src/server/data-dir';
+import { initServer } from '../../../src/server/init';
+import { loadServerKey } from '../../../src/server/server-key';
+import { BundleFiles } from '../../../src/server/store/bundle-files';
+import { migrate } from '../../../src/server/store/migrate';
+import { MIGRATIONS } from '../../../src/server/store/migrations';
+import { openSqliteStore } from '../../../src/server/store/sqlite-store';
+import type { SignedTrustRoot } from '../../../src/shared/schemas';
+import { testIdentity } from '../core/test-identities';
+
+// TEST-ONLY identities.
+const alice = testIdentity('store alice');
+const bob = testIdentity('store bob');
+
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'airlock-store-unit-'));
+});
+
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function codeOf(work: () => unknown): string {
+  try {
+    work();
+  } catch (error) {
+    return error instanceof AirlockError ? (error as AirlockError).code : String(error);
+  }
+  return 'OK';
+}
+
+async function rejectionCode(work: Promise<unknown>): Promise<string> {
+  try {
+    await work;
+  } catch (error) {
+    return error instanceof AirlockError ? (error as AirlockError).code : String(error);
+  }
+  return 'OK';
+}
+
+describe('migrations (STYLE rule 11)', () => {
+  it('migration 0010 creates the schema from an empty database, once', () => {
+    const db = new Database(':memory:');
+    expect(migrate(db)).toBe(10);
+    expect(db.pragma('user_version', { simple: true })).toBe(10);
+    const tables = (
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
+        name: string;
+      }[]
+    ).map((row) => row.name);
+    expect(tables).toEqual(
+      expect.arrayContaining([
+        'apps',
+        'approvals',
+        'channels',
+        'log',
+        'nonces',
+        'roots',
+        'stats',
+        'statements',
+      ]),
+    );
+    expect(migrate(db)).toBe(10);
+  });
+
+  it('refuses a database from a newer Airlock', () => {
+    const db = new Database(':memory:');
+    db.pragma('user_version = 9999');
+    expect(codeOf(() => migrate(db))).toBe('DB_FROM_FUTURE');
+  });
+
+  it('runs all pending migrations in one transaction: a failing one leaves nothing', () => {
+    const db = new Database(':memory:');
+    const broken = [
+      ...MIGRATIONS,
+      { version: 20, name: 'broken', sql: 'CREATE TABLE x (a); SELECT nope FROM nowhere;' },
+    ];
+    expect(() => migrate(db, broken)).toThrow();
+    expect(db.pragma('user_version', { simple: true })).toBe(0);
+    expect(
+      db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'").get(),
+    ).toEqual({ n: 0 });
+  });
+
+  it('refuses migrations out of order', () => {
+    const db = new Database(':memory:');
+    const unordered = [
+      { version: 20, name: 'b', sql: '' },
+      { version: 10, name: 'a', sql: '' },
+    ];
+    expect(codeOf(() => migrate(db, unordered))).toBe('INTERNAL');
+  });
+});
+
+describe('#initServer', () => {
+  it('creates the key (0600), the database with root v1 unsigned, and the bundle folders', async () => {
+    const dataDir = join(dir, 'data');
+    const now = new Date('2026-11-24T10:00:00Z');
+    const result = await initServer({
+      dataDir,
+      admins: [alice.publicKeyHex, bob.publicKeyHex],
+      rootThreshold: 2,
+      now,
+    });
+    const paths = dataDirPaths(dataDir);
+    expect(statSync(paths.serverKey).mode & 0o777).toBe(0o600);
+    expect(loadServerKey(paths.serverKey).info).toEqual(result.serverKey);
+    const store = openSqliteStore(paths, loadServerKey(paths.serverKey));
+    try {
+      const [first] = (await store.rootChain()) as [SignedTrustRoot];
+      expect(first.signatures).toEqual([]);
+      expect(rootId(first.root)).toBe(result.rootId);
+      expect(first.root).toMatchObject({
+        version: 1,
+        rootThreshold: 2,
+        expiresAt: '2027-11-24T10:00:00Z',
+      });
+      expect(first.root.members.map((member) => member.keyId)).toEqual([alice.keyId, bob.keyId]);
+      expect(first.root.policies).toHaveLength(5);
+      expect(
+        first.root.policies.every((policy) => policy.threshold === 1 && !policy.proposerCounts),
+      ).toBe(true);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('refuses a non-empty data directory, bad keys, and a threshold above the admins', async () => {
+    writeFileSync(join(dir, 'something'), 'x');
+    expect(await rejectionCode(initServer({ dataDir: dir, admins: [alice.publicKeyHex] }))).toBe(
+      'DATA_DIR_EXISTS',
+    );
+    const fresh = join(dir, 'fresh');
+    expect(await rejectionCode(initServer({ dataDir: fresh, admins: ['00'.repeat(32)] }))).toBe(
+      'KEY_INVALID',
+    );
+    expect(await rejectionCode(initServer({ dataDir: fresh, admins: [] }))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(
+      await rejectionCode(
+        initServer({ dataDir: fresh, admins: [alice.publicKeyHex, alice.publicKeyHex] }),
+      ),
+    ).toBe('INVALID_ARGUMENT');
+    expect(
+      await rejectionCode(
+        initServer({ dataDir: fresh, admins: [alice.publicKeyHex], rootThreshold: 2 }),
+      ),
+    ).toBe('INVALID_INPUT');
+  });
+});
+
+describe('#loadServerKey', () => {
+  it('refuses a key file that other users can read', async () => {
+    const dataDir = join(dir, 'data');
+    await initServer({ dataDir, admins: [alice.publicKeyHex] });
+    const { serverKey } = dataDirPaths(dataDir);
+    chmodSync(serverKey, 0o644);
+    expect(codeOf(() => loadServerKey(serverKey))).toBe('SERVER_KEY_UNSAFE');
+  });
+});
+
+describe('BundleFiles', () => {
+  function source(...chunks: Uint8Array[]): AsyncIterable<Uint8Array> {
+    return (async function* generate() {
+      for (const chunk of chunks) {
+        await Promise.resolve();
+        yield chunk;
+      }
+    })();
+  }
+
+  it('publishes a complete, hash-checked file under bundles/<aa>/<sha256>', async () => {
+    const files = new BundleFiles(join(dir, 'bundles'), join(dir, 'bundles', 'tmp'));
+    const bytes = new TextEncoder().encode('encrypted bundle bytes');
+    const sha = bytesToHex(sha256(bytes));
+    expect(await files.put(sha, source(bytes.subarray(0, 5), bytes.subarray(5)), 1000)).toEqual({
+      created: true,
+      size: bytes.length,
+    });
+    expect(files.file(sha)).toEqual({
+      path: join(dir, 'bundles', sha.slice(0, 2), sha),
+      size: bytes.length,
+    });
+    expect(await files.put(sha, source(bytes), 1000)).toEqual({
+      created: false,
+      size: bytes.length,
+    });
+    expect(readdirSync(join(dir, 'bundles', 'tmp'))).toEqual([]);
+  });
+
+  it('keeps nothing when the bytes do not match or are too large', async () => {
+    const files = new BundleFiles(join(dir, 'bundles'), join(dir, 'bundles', 'tmp'));
+    const bytes = new TextEncoder().encode('some bytes');
+    const wrong = 'ab'.repeat(32);
+    expect(await rejectionCode(files.put(wrong, source(bytes), 1000))).toBe('BUNDLE_MISMATCH');
+    const sha = bytesToHex(sha256(bytes));
+    expect(await rejectionCode(files.put(sha, source(bytes), 4))).toBe('PAYLOAD_TOO_LARGE');
+    expect(files.file(wrong)).toBeNull();
+    expect(files.file(sha)).toBeNull();
+    expect(readdirSync(join(dir, 'bundles', 'tmp'))).toEqual([]);
+  });
+
+  it('finds nothing for names that are not a lowercase hex SHA-256', () => {
+    const files = new BundleFiles(join(dir, 'bundles'), join(dir, 'bundles', 'tmp'));
+    for (const name of ['../server.db', 'AB'.repeat(32), 'ab', ''])
+      expect(files.file(name)).toBeNull();
+  });
+
+  it('removes leftovers of interrupted uploads at start-up', () => {
+    const files = new BundleFiles(join(dir, 'bundles'), join(dir, 'bundles', 'tmp'));
+    writeFileSync(join(dir, 'bundles', 'tmp', 'abc.part'), 'partial');
+    files.cleanTemp();
+    expect(readdirSync(join(dir, 'bundles', 'tmp'))).toEqual([]);
+  });
+});
