@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DeviceFacingRelease } from '../store/device-store';
+import type { DeviceFacingRelease, DeviceStore } from '../store/device-store';
 import { resolveChannel } from './channels';
 import type { DeviceContext, DeviceState } from './context';
 import { NO_UPDATE, decideUpdate, type UpdateDecision } from './decide';
@@ -88,6 +88,21 @@ function sendDecision(
 }
 
 /**
+ * True while the store would still resolve this device to the very view the answer was decided
+ * against (see resolveChannel): the view is unchanged (the store replaces it on every statement),
+ * and a requested channel that did not exist still does not.
+ */
+function memoStillValid(store: DeviceStore, hit: MemoEntry): boolean {
+  const { channel, requested } = hit;
+  if (store.channel(hit.appId, channel.channel) !== channel) return false;
+  return (
+    requested === undefined ||
+    requested === channel.channel ||
+    store.channel(hit.appId, requested) === null
+  );
+}
+
+/**
  * Answers from the memo when this exact body was answered before against the channel view the
  * store still serves (see answer-cache.ts); null when it must be decided afresh.
  */
@@ -99,7 +114,7 @@ function answerFromMemo(
   hit: MemoEntry,
   nowMs: number,
 ): number | null {
-  if (resolveChannel(ctx.store, hit.appId, hit.requested) !== hit.channel) return null;
+  if (!memoStillValid(ctx.store, hit)) return null;
   return (
     sendRateLimited(res, state.limiters.updates, hit.deviceId, nowMs) ??
     sendDecision(req, res, ctx, hit.decision)

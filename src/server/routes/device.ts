@@ -58,32 +58,52 @@ function sendInternalError(res: ServerResponse): number {
   });
 }
 
+/** One log line per request (brief: {method, path, status, ms}), written when it is answered. */
+function logRequest(
+  ctx: DeviceContext,
+  log: Record<string, unknown>,
+  started: number,
+  status: number,
+): boolean {
+  log.status = status;
+  log.ms = Math.round((performance.now() - started) * 1000) / 1000;
+  ctx.log(log);
+  return true;
+}
+
+const NOT_MINE: Promise<boolean> = Promise.resolve(false);
+
 /**
- * Serves a device request. Returns false, without touching `res`, when the path is not a device
- * endpoint; the server then routes it elsewhere.
+ * Serves a device request. Resolves false, without touching `res`, when the path is not a device
+ * endpoint (the server then routes it elsewhere); else true once answered and logged. Not an
+ * async function: on the /updates hot path each promise layer counts.
  * @example
  *   const server = createServer((req, res) => {
  *     void handleDeviceRequest(req, res, ctx).then((handled) => handled || notFound(res));
  *   });
  */
-export async function handleDeviceRequest(
+export function handleDeviceRequest(
   req: IncomingMessage,
   res: ServerResponse,
   ctx: DeviceContext,
 ): Promise<boolean> {
   const path = pathOf(req.url ?? '/');
   const route = routeFor(path);
-  if (route === undefined) return false;
+  if (route === undefined) return NOT_MINE;
   const started = performance.now();
   const log: Record<string, unknown> = { method: req.method, path, status: 0, ms: 0 };
+  let pending: Promise<number>;
   try {
-    log.status = await route(req, res, ctx, deviceState(ctx), log, path);
+    pending = route(req, res, ctx, deviceState(ctx), log, path);
   } catch (error) {
-    // Store or I/O failure, never bad input: log the cause here, answer a generic 500.
-    log.status = sendInternalError(res);
-    log.error = error instanceof Error ? error.message : String(error);
+    pending = Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
-  log.ms = Math.round((performance.now() - started) * 1000) / 1000;
-  ctx.log(log);
-  return true;
+  return pending.then(
+    (status) => logRequest(ctx, log, started, status),
+    (error: unknown) => {
+      // Store or I/O failure, never bad input: the cause goes to the log, a generic 500 out.
+      log.error = error instanceof Error ? error.message : String(error);
+      return logRequest(ctx, log, started, sendInternalError(res));
+    },
+  );
 }

@@ -171,6 +171,16 @@ describe('POST /updates', () => {
     expect(other.status).toBe(200);
   });
 
+  it('answers a repeated check the same way until the channel changes', async () => {
+    const body = { ...INFO, device_id: DEVICE.replace('6f', '1f') };
+    expect(await json(await post('/updates', body))).toMatchObject({ version: '1.4.2' });
+    expect(await json(await post('/updates', body))).toMatchObject({ version: '1.4.2' });
+    store.update(APP, 'production', { paused: true });
+    expect(await json(await post('/updates', body))).toMatchObject({ error: 'channel_paused' });
+    store.update(APP, 'production', { paused: false, current: fakeRelease('1.5.0') });
+    expect(await json(await post('/updates', body))).toMatchObject({ version: '1.5.0' });
+  });
+
   it('leaves other paths to the server', async () => {
     const response = await fetch(`${base}/api/v1/root`);
     expect(await response.text()).toBe('not mine');
