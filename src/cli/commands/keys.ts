@@ -2,6 +2,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { AirlockError } from '../../core/errors';
 import { createOsKeychain } from '../../main/keys/keychain';
 import { KeyStore, type KeyInfo } from '../../main/keys/key-store';
+import type { AuditAction } from '../../main/db/repositories/audit.repo';
+import { ConsoleServices } from '../../main/services/console';
 import { oneOf, parseCommand, required, UsageError } from '../args';
 import { confirm, printJson, printLine, readPassphrase } from '../io';
 
@@ -17,6 +19,20 @@ airlock keys delete <keyId> [--yes]`;
 
 function keyStore(): KeyStore {
   return new KeyStore(createOsKeychain());
+}
+
+/** The console's audit trail records every key action (issue 4); public facts only. */
+function audit(action: AuditAction, key: KeyInfo, details: Record<string, unknown> = {}): void {
+  const services = ConsoleServices.open();
+  try {
+    services.record(action, key.type === 'identity' ? key.keyId : 'local', {
+      keyId: key.keyId,
+      type: key.type,
+      ...details,
+    });
+  } finally {
+    services.close();
+  }
 }
 
 /** What a key looks like on stdout: public facts only (DESIGN section 2). */
@@ -46,6 +62,7 @@ async function create(argv: string[]): Promise<void> {
   );
   const type = oneOf(required(values.type, '--type', usage), KEY_TYPES, '--type');
   const key = await keyStore().create(type, values.label);
+  audit('key.created', key);
   printKeyId(key, values.json);
 }
 
@@ -109,6 +126,7 @@ async function importKey(argv: string[]): Promise<void> {
     );
   });
   const key = await keyStore().importBundleKey(pem, values.label);
+  audit('key.imported', key);
   printKeyId(key, values.json);
 }
 
@@ -138,6 +156,7 @@ async function backup(argv: string[]): Promise<void> {
     },
   );
   printLine(`Encrypted backup of ${key.type} key ${key.fingerprint} written to ${out}`);
+  audit('key.backed_up', key, { file: out });
 }
 
 async function restore(argv: string[]): Promise<void> {
@@ -169,6 +188,7 @@ async function restore(argv: string[]): Promise<void> {
   }
   const passphrase = await readPassphrase('decrypt the backup', false);
   const key = await keyStore().restore(envelope, passphrase);
+  audit('key.restored', key);
   printKeyId(key, values.json);
 }
 
@@ -191,6 +211,7 @@ async function remove(argv: string[]): Promise<void> {
     }
   }
   await store.delete(key.keyId);
+  audit('key.deleted', key);
   printLine(`Deleted ${key.type} key ${key.fingerprint}`);
 }
 

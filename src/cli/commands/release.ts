@@ -381,6 +381,10 @@ export async function approveCommand(argv: string[]): Promise<void> {
   warnIfNotCounting(status.statement, root, signer.keyId);
   const approval = await createApproval(status.statement, signer);
   const after = await client.addApprovals(id, [approval]);
+  await withConsole((services) => {
+    services.record('approval.signed', signer.keyId, { statementId: id, server: client.baseUrl });
+    return Promise.resolve();
+  });
   if (values.json === true) {
     printJson({ statementId: id, approval, state: after.state, verdict: after.verdict });
     return;

@@ -412,6 +412,7 @@ describe('offline-first: the outbox', () => {
     };
     const actions = new Set(entries.entries.map((entry) => entry.action));
     for (const action of [
+      'key.created',
       'server.connected',
       'statement.proposed',
       'request.exported',
