@@ -297,12 +297,12 @@ describe('#verifyLogEntries', () => {
   });
 
   it('verifies a long log in one call (speed is measured by npm run bench:log, not here)', async () => {
-    const steps: Step[] = Array.from({ length: 1000 }, (_, index) => ({
+    const steps: Step[] = Array.from({ length: 200 }, (_, index) => ({
       kind: 'rollout',
       percent: (index % 100) + 1,
       approvers: [rita, sam],
     }));
-    expect(verify(await buildLog(steps))).toMatchObject({ ok: true, verified: 1000 });
+    expect(verify(await buildLog(steps))).toMatchObject({ ok: true, verified: 200 });
   });
 });
 
