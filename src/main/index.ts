@@ -1,9 +1,103 @@
-import { app, BrowserWindow, session } from 'electron';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  Menu,
+  session,
+  type MenuItemConstructorOptions,
+} from 'electron';
+import { toErrorShape } from '../core/errors';
+import { createHandlers, type ConsoleDialogs } from './ipc/handlers';
+import { registerIpc } from './ipc/register';
+import { createOsKeychain } from './keys/keychain';
+import { KeyStore } from './keys/key-store';
 import { denyAllPermissions } from './security';
+import { ConsoleServices } from './services/console';
 import { createMainWindow } from './window';
 
-// Electron lifecycle only (STYLE: main/index.ts). Services live in files that do not import electron.
-const rendererUrl = process.env['ELECTRON_RENDERER_URL'];
+// Electron lifecycle only (STYLE: main/index.ts): single instance, menu, data directory, IPC and
+// the one window. Services and handlers live in files that do not import electron.
+
+// A packaged app never loads a URL from its environment: that would hand the IPC to any page.
+const devServerUrl = app.isPackaged ? undefined : process.env['ELECTRON_RENDERER_URL'];
+// The page window.ts loads when there is no dev server; only it may call the IPC (register.ts).
+const rendererFileUrl = pathToFileURL(join(__dirname, '../renderer/index.html')).href;
+
+// DESIGN §7: the data directory is the OS per-user application-data folder, the same one the CLI
+// uses (src/main/paths.ts), unless AIRLOCK_HOME says otherwise.
+app.setPath('userData', join(app.getPath('appData'), 'Airlock'));
+
+function dataDirectory(): string {
+  const override = process.env['AIRLOCK_HOME'];
+  return override !== undefined && override !== '' ? override : app.getPath('userData');
+}
+
+/** The usual menus and their shortcuts; developer tools only outside a packaged app. */
+function applicationMenu(): Menu {
+  const view: MenuItemConstructorOptions[] = [
+    { role: 'reload' },
+    { role: 'forceReload' },
+    ...(app.isPackaged ? [] : [{ role: 'toggleDevTools' } as const]),
+    { type: 'separator' },
+    { role: 'resetZoom' },
+    { role: 'zoomIn' },
+    { role: 'zoomOut' },
+    { type: 'separator' },
+    { role: 'togglefullscreen' },
+  ];
+  const template: MenuItemConstructorOptions[] = [
+    ...(process.platform === 'darwin' ? [{ role: 'appMenu' } as const] : []),
+    { role: 'fileMenu' },
+    { role: 'editMenu' },
+    { label: 'View', submenu: view },
+    { role: 'windowMenu' },
+  ];
+  return Menu.buildFromTemplate(template);
+}
+
+const dialogs: ConsoleDialogs = {
+  async chooseFolder({ title }) {
+    const window = BrowserWindow.getFocusedWindow() ?? BrowserWindow.getAllWindows()[0];
+    const options = { title, properties: ['openDirectory' as const] };
+    const result =
+      window === undefined
+        ? await dialog.showOpenDialog(options)
+        : await dialog.showOpenDialog(window, options);
+    return result.canceled ? null : (result.filePaths[0] ?? null);
+  },
+};
+
+function start(): void {
+  denyAllPermissions(session.defaultSession);
+  Menu.setApplicationMenu(applicationMenu());
+  let services: ConsoleServices;
+  try {
+    services = ConsoleServices.open(dataDirectory());
+  } catch (error) {
+    dialog.showErrorBox('Airlock cannot open its data', toErrorShape(error).message);
+    app.quit();
+    return;
+  }
+  app.on('will-quit', () => services.close());
+  const handlers = createHandlers({
+    services,
+    keys: new KeyStore(createOsKeychain()),
+    dialogs,
+    appVersion: app.getVersion(),
+  });
+  registerIpc(
+    handlers,
+    { ...(devServerUrl === undefined ? {} : { devServerUrl }), rendererFileUrl },
+    // Logged for whoever debugs; the window only ever sees "An unexpected internal error occurred."
+    { onInternalError: (channel, error) => console.error(`airlock: ${channel} failed:`, error) },
+  );
+  createMainWindow(devServerUrl);
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) createMainWindow(devServerUrl);
+  });
+}
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
@@ -16,13 +110,13 @@ if (!app.requestSingleInstanceLock()) {
     }
   });
 
-  void app.whenReady().then(() => {
-    denyAllPermissions(session.defaultSession);
-    createMainWindow(rendererUrl);
-    app.on('activate', () => {
-      if (BrowserWindow.getAllWindows().length === 0) createMainWindow(rendererUrl);
-    });
+  // Defence in depth for any web contents, not only the main window: no <webview>, no popups.
+  app.on('web-contents-created', (_event, contents) => {
+    contents.on('will-attach-webview', (event) => event.preventDefault());
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
   });
+
+  void app.whenReady().then(start);
 
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
