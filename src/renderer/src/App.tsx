@@ -1,15 +1,138 @@
-/**
- * The console's screens (DESIGN section 7) are built on the console services; until they land, the
- * window says plainly what works today.
- */
+import { useEffect, useRef, useState } from 'react';
+import { ErrorBanner } from './components/ErrorBanner';
+import { ApprovalsScreen } from './features/approvals/ApprovalsScreen';
+import { AuditScreen } from './features/audit/AuditScreen';
+import { HistoryScreen } from './features/history/HistoryScreen';
+import { KeysScreen } from './features/keys/KeysScreen';
+import { OutboxScreen } from './features/outbox/OutboxScreen';
+import { OverviewScreen, type ChannelRef } from './features/overview/OverviewScreen';
+import { ServersScreen } from './features/servers/ServersScreen';
+import { api, useQuery } from './lib/api';
+import { useTheme } from './lib/theme';
+
+const SCREENS = [
+  { id: 'overview', label: 'Apps and channels' },
+  { id: 'approvals', label: 'Approvals' },
+  { id: 'history', label: 'Release history' },
+  { id: 'outbox', label: 'Outbox and sync' },
+  { id: 'keys', label: 'Keys' },
+  { id: 'servers', label: 'Servers' },
+  { id: 'audit', label: 'Audit log' },
+] as const;
+
+type ScreenId = (typeof SCREENS)[number]['id'];
+
+/** How often the top bar asks main whether a server answers. */
+const STATUS_POLL_MS = 15_000;
+
+/** The console shell: sidebar, top bar with the online state, and one screen at a time. */
 export function App(): React.JSX.Element {
+  const [screen, setScreen] = useState<ScreenId | null>(null);
+  const [historyChannel, setHistoryChannel] = useState<ChannelRef | null>(null);
+  const theme = useTheme();
+  const status = useQuery('status', () => api().app.status());
+  const { refetch: refetchStatus } = status;
+  const heading = useRef<HTMLElement>(null);
+
+  useEffect(() => {
+    const timer = window.setInterval(refetchStatus, STATUS_POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [refetchStatus]);
+
+  // First run: without an identity key, open on the Keys screen.
+  const identityKeys = status.data?.keys.identity ?? null;
+  const shown: ScreenId | null =
+    screen ?? (identityKeys === null ? null : identityKeys === 0 ? 'keys' : 'overview');
+
+  function go(id: ScreenId): void {
+    setScreen(id);
+    // Move focus to the new screen so keyboard and screen-reader users land on its content.
+    window.requestAnimationFrame(() => heading.current?.focus());
+  }
+
+  const data = status.data;
+  const online = data?.online ?? false;
+  const pending = (data?.outbox.pending ?? 0) + (data?.outbox.failed ?? 0);
+
   return (
-    <main>
-      <h1>Airlock</h1>
-      <p>
-        The desktop console is not built yet. Keys and bundles work today through the{' '}
-        <code>airlock</code> command: run <code>npx airlock --help</code>.
-      </p>
-    </main>
+    <div className="shell">
+      <header className="topbar">
+        <span className="brand">Airlock</span>
+        <span
+          className={`pill ${online ? 'pill-online' : 'pill-offline'}`}
+          role="status"
+          aria-live="polite"
+          title={
+            data === null
+              ? undefined
+              : data.servers.length === 0
+                ? 'No server connected'
+                : data.servers
+                    .map(
+                      (server) =>
+                        `${server.url}: ${server.reachable ? 'reachable' : (server.error ?? 'unreachable')}`,
+                    )
+                    .join('\n')
+          }
+        >
+          {data === null ? 'Checking…' : online ? 'Online' : 'Offline'}
+        </span>
+        {pending > 0 && (
+          <button type="button" className="button-quiet" onClick={() => go('outbox')}>
+            {pending} waiting in the outbox
+          </button>
+        )}
+        {data !== null && !data.keychain.available && (
+          <span className="pill pill-offline">Keychain unavailable</span>
+        )}
+        <span className="spacer" />
+        <button
+          type="button"
+          className="button-quiet"
+          onClick={theme.cycle}
+          aria-label={`Theme: ${theme.choice}. Change theme`}
+          data-theme-choice={theme.choice}
+        >
+          Theme: {theme.choice === 'system' ? 'system' : theme.choice}
+        </button>
+      </header>
+      <nav className="sidebar" aria-label="Main">
+        <ul>
+          {SCREENS.map((entry) => (
+            <li key={entry.id}>
+              <button
+                type="button"
+                className="nav-item"
+                aria-current={shown === entry.id ? 'page' : undefined}
+                onClick={() => go(entry.id)}
+              >
+                {entry.label}
+              </button>
+            </li>
+          ))}
+        </ul>
+        {data !== null && <p className="sidebar-foot muted">v{data.appVersion}</p>}
+      </nav>
+      <main className="content" ref={heading} tabIndex={-1}>
+        <ErrorBanner error={status.error} />
+        {data !== null && !data.keychain.available && data.keychain.message !== null && (
+          <p className="banner banner-info">{data.keychain.message}</p>
+        )}
+        {shown === 'overview' && (
+          <OverviewScreen
+            onOpenHistory={(channel) => {
+              setHistoryChannel(channel);
+              go('history');
+            }}
+          />
+        )}
+        {shown === 'approvals' && <ApprovalsScreen />}
+        {shown === 'history' && <HistoryScreen initial={historyChannel} />}
+        {shown === 'outbox' && <OutboxScreen onChanged={refetchStatus} />}
+        {shown === 'keys' && <KeysScreen onChanged={refetchStatus} />}
+        {shown === 'servers' && <ServersScreen onChanged={refetchStatus} />}
+        {shown === 'audit' && <AuditScreen />}
+      </main>
+    </div>
   );
 }
