@@ -176,10 +176,7 @@ async function pinnedServer(services: ConsoleServices, url: string): Promise<Ser
   return connected.server;
 }
 
-/**
- * Where a new statement goes on app/channel: the server's head when it answers, else the head of
- * the verified mirror (offline-first, DESIGN §7).
- */
+/** The channel's head for a new statement, warning when the server could not be reached. */
 async function channelPosition(
   services: ConsoleServices,
   client: ServerClient,
@@ -187,16 +184,13 @@ async function channelPosition(
   app: string,
   channel: string,
 ): Promise<Pick<ChannelStatus, 'app' | 'channel' | 'seq' | 'head'>> {
-  try {
-    return await client.getChannel(app, channel);
-  } catch (error) {
-    if (!(error instanceof AirlockError && error.code === 'IO_ERROR')) throw error;
-    const head = services.mirrorHead(server, app, channel);
+  const position = await services.channelPosition(client, server, app, channel);
+  if (position.offline !== null) {
     warn(
-      `${error.message} Building on the verified mirror's head (seq ${head.seq}); the statement waits in the outbox.`,
+      `${position.offline} Building on the verified mirror's head (seq ${position.seq}); the statement waits in the outbox.`,
     );
-    return { app, channel, seq: head.seq, head: head.head };
   }
+  return { app, channel, seq: position.seq, head: position.head };
 }
 
 export interface ProposeOptions {
@@ -217,31 +211,7 @@ async function proposeThroughOutbox(
   json: boolean,
   opts: ProposeOptions = {},
 ): Promise<void> {
-  const id = statementId(statement);
-  services.db.transaction(() => {
-    services.saveStatement(statement, server);
-    services.record('statement.proposed', signer.keyId, {
-      statementId: id,
-      kind: statement.kind,
-      app: statement.app,
-      channel: statement.channel,
-      seq: statement.seq,
-    });
-    if (opts.bundle !== undefined) {
-      const { path, info, files } = opts.bundle;
-      services.rememberBundle(path, info, files);
-      services.queue(
-        server.url,
-        { kind: 'upload-bundle', encryptedSha256: info.encryptedSha256, path },
-        signer.keyId,
-      );
-    }
-    services.queue(
-      server.url,
-      { kind: 'submit-statement', statementId: id, statement, approvals: [] },
-      signer.keyId,
-    );
-  })();
+  const id = services.recordProposal(statement, server, signer.keyId, opts.bundle);
   const others = signerResolver();
   const delivery = await services.deliver(
     server.url,

@@ -386,10 +386,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
     return report;
   }
 
-  /**
-   * Where a new statement goes on app/channel: the server's head when it answers, else the head of
-   * the verified mirror (offline-first, DESIGN §7), with a warning.
-   */
+  /** The channel's head for a new statement; a warning when it comes from the mirror. */
   async function channelPosition(
     client: ServerClient,
     server: ServerRecord,
@@ -397,17 +394,13 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
     channel: string,
     warnings: string[],
   ): Promise<{ seq: number; head: string | null }> {
-    try {
-      const status = await client.getChannel(app, channel);
-      return { seq: status.seq, head: status.head };
-    } catch (error) {
-      if (!isUnreachable(error)) throw error;
-      const head = services.mirrorHead(server, app, channel);
+    const position = await services.channelPosition(client, server, app, channel);
+    if (position.offline !== null) {
       warnings.push(
-        `${messageOf(error)} The statement builds on the verified mirror's head (seq ${head.seq}) and waits in the outbox.`,
+        `${position.offline} The statement builds on the verified mirror's head (seq ${position.seq}) and waits in the outbox.`,
       );
-      return { seq: head.seq, head: head.head };
     }
+    return { seq: position.seq, head: position.head };
   }
 
   /** The fields every statement carries, on the channel's current head (DESIGN §3). */
@@ -446,31 +439,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
     },
     ctx: HandlerContext,
   ): Promise<ProposeResult> {
-    const id = statementId(statement);
-    services.db.transaction(() => {
-      services.saveStatement(statement, server);
-      services.record('statement.proposed', signer.keyId, {
-        statementId: id,
-        kind: statement.kind,
-        app: statement.app,
-        channel: statement.channel,
-        seq: statement.seq,
-      });
-      if (opts.bundle !== undefined) {
-        const { path, info, files } = opts.bundle;
-        services.rememberBundle(path, info, files);
-        services.queue(
-          server.url,
-          { kind: 'upload-bundle', encryptedSha256: info.encryptedSha256, path },
-          signer.keyId,
-        );
-      }
-      services.queue(
-        server.url,
-        { kind: 'submit-statement', statementId: id, statement, approvals: [] },
-        signer.keyId,
-      );
-    })();
+    const id = services.recordProposal(statement, server, signer.keyId, opts.bundle);
     const delivery = await deliver(server.url, signers(undefined, signer), ctx);
     const refused = delivery.failed.find(({ item: { payload } }) =>
       payload.kind === 'upload-bundle'

@@ -184,6 +184,26 @@ export class ConsoleServices {
       : (JSON.parse(row.entry_json) as { statement: Statement }).statement;
   }
 
+  /**
+   * Where a new statement goes on app/channel: the server's head when it answers, else the head of
+   * the verified mirror (offline-first, DESIGN §7); `offline` then says why the server was not used.
+   */
+  async channelPosition(
+    client: ServerClient,
+    server: ServerRecord,
+    app: string,
+    channel: string,
+  ): Promise<{ seq: number; head: string | null; offline: string | null }> {
+    try {
+      const status = await client.getChannel(app, channel);
+      return { seq: status.seq, head: status.head, offline: null };
+    } catch (error) {
+      if (!(error instanceof AirlockError && error.code === 'IO_ERROR')) throw error;
+      const head = this.mirrorHead(server, app, channel);
+      return { seq: head.seq, head: head.head, offline: error.message };
+    }
+  }
+
   // -------------------------------------------------------------------------------------------
   // Bundles, statements and approvals held locally
 
@@ -281,6 +301,47 @@ export class ConsoleServices {
     if (stored.serverUrl === null) return null;
     const server = this.requireServer(stored.serverUrl);
     return evaluatePolicy(stored.statement, stored.approvals, server.root, { now });
+  }
+
+  /**
+   * Records a new statement proposed by `proposerKeyId` and queues it (after its bundle, when it
+   * has one) for the server, in one transaction; the shared half of propose, rollout and rollback.
+   */
+  recordProposal(
+    statement: Statement,
+    server: ServerRecord,
+    proposerKeyId: string,
+    bundle?: { path: string; info: BundleRef; files: readonly BundleFile[] | null },
+  ): string {
+    const id = statementId(statement);
+    this.db.transaction(() => {
+      this.saveStatement(statement, server);
+      this.record('statement.proposed', proposerKeyId, {
+        statementId: id,
+        kind: statement.kind,
+        app: statement.app,
+        channel: statement.channel,
+        seq: statement.seq,
+      });
+      if (bundle !== undefined) {
+        this.rememberBundle(bundle.path, bundle.info, bundle.files);
+        this.queue(
+          server.url,
+          {
+            kind: 'upload-bundle',
+            encryptedSha256: bundle.info.encryptedSha256,
+            path: bundle.path,
+          },
+          proposerKeyId,
+        );
+      }
+      this.queue(
+        server.url,
+        { kind: 'submit-statement', statementId: id, statement, approvals: [] },
+        proposerKeyId,
+      );
+    })();
+    return id;
   }
 
   // -------------------------------------------------------------------------------------------
