@@ -1,9 +1,9 @@
-import { useState } from 'react';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useRef } from 'react';
 
 /**
- * A list that renders only the rows in view (plus a few either side), for long histories. Rows
- * have one fixed height; positions are set through the CSSOM, which the page's CSP allows (it
- * forbids inline style attributes in HTML, not element.style).
+ * A list that renders only the rows in view (plus a few either side), for long histories; the
+ * windowing is TanStack Virtual's. Rows have one fixed height.
  */
 export function WindowedList<T>(props: {
   items: readonly T[];
@@ -17,53 +17,50 @@ export function WindowedList<T>(props: {
   label: string;
 }): React.JSX.Element {
   const { items, total, rowHeight, height, renderRow, onVisibleEnd, label } = props;
-  const [scrollTop, setScrollTop] = useState(0);
-  const overscan = 5;
-  const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
-  const last = Math.min(total - 1, Math.ceil((scrollTop + height) / rowHeight) + overscan);
-
-  const rows: React.ReactNode[] = [];
-  for (let index = first; index <= last; index += 1) {
-    const item = items[index];
-    rows.push(
-      <div
-        key={index}
-        role="listitem"
-        className="wrow"
-        ref={(node) => {
-          if (node !== null) {
-            node.style.top = `${index * rowHeight}px`;
-            node.style.height = `${rowHeight}px`;
-          }
-        }}
-      >
-        {item === undefined ? <span className="muted">Loading…</span> : renderRow(item, index)}
-      </div>,
-    );
-  }
+  const scroller = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: total,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => rowHeight,
+    overscan: 5,
+    // Before the first layout (and in tests without layout) assume the list's own height.
+    initialRect: { width: 0, height },
+  });
+  const rows = virtualizer.getVirtualItems();
 
   return (
     <div
       className="wlist"
       role="list"
       aria-label={label}
+      aria-rowcount={total}
       tabIndex={0}
-      ref={(node) => {
-        if (node !== null) node.style.height = `${height}px`;
-      }}
+      ref={scroller}
+      style={{ height }}
       onScroll={(event) => {
-        const top = event.currentTarget.scrollTop;
-        setScrollTop(top);
-        onVisibleEnd?.(Math.ceil((top + height) / rowHeight));
+        onVisibleEnd?.(Math.ceil((event.currentTarget.scrollTop + height) / rowHeight));
       }}
     >
-      <div
-        className="wlist-inner"
-        ref={(node) => {
-          if (node !== null) node.style.height = `${total * rowHeight}px`;
-        }}
-      >
-        {rows}
+      <div className="wlist-inner" style={{ height: virtualizer.getTotalSize() }}>
+        {rows.map((row) => {
+          const item = items[row.index];
+          return (
+            <div
+              key={row.key}
+              role="listitem"
+              aria-posinset={row.index + 1}
+              aria-setsize={total}
+              className="wrow"
+              style={{ top: row.start, height: rowHeight }}
+            >
+              {item === undefined ? (
+                <span className="muted">Loading…</span>
+              ) : (
+                renderRow(item, row.index)
+              )}
+            </div>
+          );
+        })}
       </div>
     </div>
   );

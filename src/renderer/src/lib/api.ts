@@ -1,11 +1,19 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import {
+  QueryClient,
+  useMutation,
+  useQuery as useTanstackQuery,
+  useQueryClient,
+} from '@tanstack/react-query';
+import { useCallback } from 'react';
 import type { RendererApi } from '../../../shared/api';
 import type { AppErrorShape } from '../../../shared/errors';
 import type { Result } from '../../../shared/result';
 
 /**
  * The window's only door to main: `window.api` (named functions, each resolving to a Result; see
- * src/shared/api.ts). Screens never look at `ok` themselves: they get `{ data, error }`.
+ * src/shared/api.ts). Screens never look at `ok` themselves: they get `{ data, error }`. Caching,
+ * de-duplication and stale answers are TanStack Query's job (issue 5: well-kept libraries for data
+ * fetching); this file only adapts Results to it.
  */
 export function api(): RendererApi {
   return window.api;
@@ -36,6 +44,27 @@ export async function unwrap<T>(call: Promise<Result<T>>): Promise<Outcome<T>> {
   }
 }
 
+/** A Result error carried through TanStack Query, which reports failures by throwing. */
+class CallFailed extends Error {
+  constructor(readonly shape: AppErrorShape) {
+    super(shape.message);
+  }
+}
+
+/**
+ * The window's query cache. Errors are answers from main (a refused input, an unreachable
+ * server), not flaky transport, so nothing is retried behind the user's back; screens refetch
+ * when they change something, and `useRefreshAll` refreshes every screen after a sync.
+ */
+export function createQueryClient(): QueryClient {
+  return new QueryClient({
+    defaultOptions: {
+      queries: { retry: false, refetchOnWindowFocus: false, staleTime: 0 },
+      mutations: { retry: false },
+    },
+  });
+}
+
 export interface QueryState<T> {
   readonly data: T | null;
   readonly error: AppErrorShape | null;
@@ -45,38 +74,49 @@ export interface QueryState<T> {
 }
 
 /**
- * Loads `load()` when mounted and whenever `key` changes; `key === null` skips the call. Answers
- * that arrive after a newer call started (or after unmount) are dropped.
+ * Loads `load()` under `key` (shared by every screen asking the same thing); `key === null` skips
+ * the call. The previous data stays on screen while a refetch runs.
  */
 export function useQuery<T>(key: string | null, load: () => Promise<Result<T>>): QueryState<T> {
-  const [state, setState] = useState<{
-    data: T | null;
-    error: AppErrorShape | null;
-    loading: boolean;
-  }>({ data: null, error: null, loading: key !== null });
-  const [tick, setTick] = useState(0);
-  const loadRef = useRef(load);
-  loadRef.current = load;
+  const query = useTanstackQuery({
+    queryKey: [key ?? '(disabled)'],
+    enabled: key !== null,
+    queryFn: async (): Promise<T> => {
+      const outcome = await unwrap(load());
+      if (outcome.error !== null) throw new CallFailed(outcome.error);
+      return outcome.data;
+    },
+  });
+  const { refetch: refetchQuery } = query;
+  const refetch = useCallback(
+    function refetch() {
+      void refetchQuery();
+    },
+    [refetchQuery],
+  );
+  const failure = query.error;
+  return {
+    data: key === null ? null : (query.data ?? null),
+    error:
+      failure === null
+        ? null
+        : failure instanceof CallFailed
+          ? failure.shape
+          : { code: 'INTERNAL', message: failure.message },
+    loading: key !== null && query.isFetching,
+    refetch,
+  };
+}
 
-  useEffect(() => {
-    if (key === null) {
-      setState({ data: null, error: null, loading: false });
-      return undefined;
-    }
-    let current = true;
-    setState((previous) => ({ ...previous, loading: true }));
-    void unwrap(loadRef.current()).then((outcome) => {
-      if (current) setState({ data: outcome.data, error: outcome.error, loading: false });
-    });
-    return () => {
-      current = false;
-    };
-  }, [key, tick]);
-
-  const refetch = useCallback(function refetch() {
-    setTick((value) => value + 1);
-  }, []);
-  return { ...state, refetch };
+/** Marks every loaded answer stale and refetches what is on screen (after a sync or a push). */
+export function useRefreshAll(): () => void {
+  const client = useQueryClient();
+  return useCallback(
+    function refreshAll() {
+      void client.invalidateQueries();
+    },
+    [client],
+  );
 }
 
 export interface ActionState<A extends unknown[], T> {
@@ -92,22 +132,17 @@ export interface ActionState<A extends unknown[], T> {
 export function useAction<A extends unknown[], T>(
   call: (...args: A) => Promise<Result<T>>,
 ): ActionState<A, T> {
-  const [state, setState] = useState<{
-    pending: boolean;
-    error: AppErrorShape | null;
-    data: T | null;
-  }>({ pending: false, error: null, data: null });
-  const callRef = useRef(call);
-  callRef.current = call;
-
-  const run = useCallback(async function run(...args: A): Promise<Outcome<T>> {
-    setState((previous) => ({ ...previous, pending: true, error: null }));
-    const outcome = await unwrap(callRef.current(...args));
-    setState({ pending: false, error: outcome.error, data: outcome.data });
-    return outcome;
-  }, []);
-  const reset = useCallback(function reset() {
-    setState({ pending: false, error: null, data: null });
-  }, []);
-  return { ...state, run, reset };
+  const mutation = useMutation({
+    mutationFn: (args: A): Promise<Outcome<T>> => unwrap(call(...args)),
+  });
+  const { mutateAsync, reset } = mutation;
+  const run = useCallback((...args: A) => mutateAsync(args), [mutateAsync]);
+  const outcome = mutation.data ?? null;
+  return {
+    pending: mutation.isPending,
+    error: outcome?.error ?? null,
+    data: outcome?.data ?? null,
+    run,
+    reset,
+  };
 }
