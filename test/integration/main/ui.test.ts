@@ -1,19 +1,17 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invokeHandler, type HandlerTable } from '../../../src/main/ipc/handle';
-import { createHandlers } from '../../../src/main/ipc/handlers';
-import { createOsKeychain } from '../../../src/main/keys/keychain';
-import { KeyStore } from '../../../src/main/keys/key-store';
-import { ConsoleServices } from '../../../src/main/services/console';
-import type { RendererApi } from '../../../src/shared/api';
-import type { IpcChannel } from '../../../src/shared/ipc/channels';
-import type { IpcRequestInput, IpcResponse } from '../../../src/shared/ipc/contract';
-import { startBridge, type Bridge } from '../../e2e/bridge';
+import {
+  call,
+  makeConsole,
+  openWindow,
+  type BridgeWindow,
+  type ConsoleWindow,
+  type TestConsole,
+} from '../../e2e/console-window';
 import { sampleWebBuild, writeTree } from '../../helpers/bundle-fixtures';
-import { REPO_ROOT } from '../../helpers/cli';
 import { addMembers, callApi, startTestServer, type TestServer } from '../../helpers/server';
 
 /**
@@ -23,127 +21,42 @@ import { addMembers, callApi, startTestServer, type TestServer } from '../../hel
  * officer. Screenshots of each screen land in test-results/screenshots/.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(REPO_ROOT, 'test-results', 'screenshots');
 const APP = 'com.example.ui';
 const CHANNEL = 'production';
 
-interface Console {
-  services: ConsoleServices;
-  keys: KeyStore;
-  table: HandlerTable;
-}
-
 let work: string;
 let webDir: string;
-let user: Console;
-let officer: Console;
-let bridge: Bridge;
-let browser: Browser;
+let user: TestConsole;
+let officer: TestConsole;
+let window: ConsoleWindow;
 let page: Page;
 let server: TestServer | undefined;
 /** The release proposed through the window. */
 let statementId = '';
-const consoleErrors: string[] = [];
 
-function makeConsole(name: string): Console {
-  const services = ConsoleServices.open(join(work, name));
-  // Its own keychain service: these keys never mix with other tests' (the keyring is throwaway).
-  const keys = new KeyStore(createOsKeychain(`airlock-ui-test-${name}-${process.pid}`));
-  const table = createHandlers({
-    services,
-    keys,
-    dialogs: { chooseFolder: () => Promise.resolve(webDir) },
-    appVersion: '0.0.0-ui',
-    probeTimeoutMs: 2_000,
-  });
-  return { services, keys, table };
+function open(label: string): Promise<void> {
+  return window.open(label);
 }
 
-async function call<C extends IpcChannel>(
-  who: Console,
-  channel: C,
-  input: IpcRequestInput<C>,
-): Promise<IpcResponse<C>> {
-  const result = await invokeHandler(who.table, channel, input);
-  if (!result.ok) throw new Error(`${channel}: ${result.error.code}: ${result.error.message}`);
-  return result.value;
-}
-
-interface BridgeWindow {
-  api: RendererApi;
-  __airlockBridge: { ready: Promise<boolean> };
-}
-
-async function open(label: string): Promise<void> {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: label }).click();
-  await expect
-    .poll(() =>
-      page
-        .getByRole('navigation', { name: 'Main' })
-        .getByRole('button', { name: label })
-        .getAttribute('aria-current'),
-    )
-    .toBe('page');
-  await page.getByRole('heading', { level: 1, name: label }).waitFor();
-  // Wait for the screen's first answer.
-  await page.getByText('Loading…').first().waitFor({ state: 'detached' });
-}
-
-async function shoot(name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+function shoot(name: string): Promise<void> {
+  return window.shoot(name);
 }
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'airlock-ui-'));
-  mkdirSync(SHOTS, { recursive: true });
   webDir = join(work, 'www');
   writeTree(webDir, sampleWebBuild());
-  user = makeConsole('user');
-  officer = makeConsole('officer');
-  bridge = await startBridge({ handlers: user.table, platform: 'linux' });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  const context = await browser.newContext({
-    viewport: { width: 1200, height: 800 },
-    colorScheme: 'light',
-  });
-  await context.addInitScript(bridge.initScript);
-  page = await context.newPage();
-  await page.goto(bridge.url);
-  await page.evaluate(() => (globalThis as unknown as BridgeWindow).__airlockBridge.ready);
-  // From here on: the blank page before the first load also runs the bridge's init script, and its
-  // event stream (origin null) is refused by the bridge, as it should be.
-  page.on('console', (message) => {
-    if (message.type() !== 'error' && message.type() !== 'warning') return;
-    const text = message.text();
-    // index.html's CSP names frame-ancestors for the Electron build; Chromium notes that a <meta>
-    // CSP cannot carry it. And the page has no icon: Chromium's own favicon request 404s.
-    if (text.includes("'frame-ancestors' is ignored when delivered via a <meta> element")) return;
-    if (message.location().url.endsWith('/favicon.ico')) return;
-    consoleErrors.push(`${message.type()}: ${text} (${message.location().url})`);
-  });
-  page.on('pageerror', (error) => consoleErrors.push(`pageerror: ${error.message}`));
+  user = makeConsole(work, 'user', () => webDir);
+  officer = makeConsole(work, 'officer', () => webDir);
+  window = await openWindow(user);
+  page = window.page;
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await bridge?.close();
+  await window?.close();
   await server?.dispose();
-  for (const who of [user, officer]) {
-    if (who === undefined) continue;
-    for (const key of await who.keys.list()) await who.keys.delete(key.keyId);
-    who.services.close();
-  }
+  await user?.dispose();
+  await officer?.dispose();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -396,6 +309,6 @@ describe('the console window', () => {
       await open(label);
       expect(await page.getByRole('alert').count(), label).toBe(0);
     }
-    expect(consoleErrors).toEqual([]);
+    expect(window.consoleErrors).toEqual([]);
   });
 });
