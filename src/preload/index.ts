@@ -42,8 +42,10 @@ const api = {
     review: (input) => call(Ch.approvalsReview, input),
     approve: (input) => call(Ch.approvalsApprove, input),
     import: (input) => call(Ch.approvalsImport, input),
+    exportRequest: (input) => call(Ch.approvalsExportRequest, input),
   },
   history: { list: (input) => call(Ch.historyList, input) },
+  health: { series: (input) => call(Ch.healthSeries, input) },
   sync: { run: (input) => call(Ch.syncRun, input) },
   outbox: {
     list: (input) => call(Ch.outboxList, input),

@@ -16,6 +16,7 @@ import {
 } from '../../core/statement';
 import { IpcChannels as Ch } from '../../shared/ipc/channels';
 import type {
+  FileOffer,
   FindingView,
   IpcResponseInput,
   KeyView,
@@ -203,6 +204,37 @@ function verifiedPush(
   };
 }
 
+/**
+ * The members of `root` that verifiers count (DESIGN §3): a listed key id that is not the hash of
+ * its key is ignored by every check, so it is not shown as a member either.
+ */
+function rootMembers(
+  root: TrustRoot,
+): IpcResponseInput<typeof Ch.serversList>['servers'][number]['members'] {
+  const trusted = trustedMembers(root);
+  return root.members
+    .filter((member) => trusted.has(member.keyId))
+    .map((member) => ({
+      keyId: member.keyId,
+      name: member.name,
+      roles: member.roles,
+      fingerprint: formatFingerprint(member.keyId),
+    }));
+}
+
+/**
+ * A signing request file (DESIGN §5) for a statement this console holds: the one place that names
+ * and writes it, for `releases:propose … exportRequest` and `approvals:export-request` alike.
+ */
+function requestOffer(services: ConsoleServices, id: string): FileOffer {
+  const signing = services.signingRequest(id);
+  const { statement } = signing;
+  return {
+    fileName: `${statement.app}-${statement.channel}-seq${statement.seq}.airlock-request.json`,
+    content: `${JSON.stringify(signing, null, 2)}\n`,
+  };
+}
+
 interface UnappliedRow {
   id: string;
   url: string | null;
@@ -383,7 +415,39 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
         error,
       });
     }
+    await mirrorPushedChannels(serverUrl, report);
     return report;
+  }
+
+  /**
+   * After a push applied, mirrors its channel at once, so that history, rollback targets and the
+   * inbox show the applied statement without waiting for the next sync. Verified like any sync
+   * (DESIGN §4); a failure here loses nothing (the push stands) and the next sync catches up.
+   */
+  async function mirrorPushedChannels(serverUrl: string, report: DeliveryReport): Promise<void> {
+    const channels = new Map<string, { app: string; channel: string }>();
+    for (const item of report.delivered) {
+      if (item.payload.kind !== 'push') continue;
+      const stored = services.statement(item.payload.statementId);
+      if (stored === null) continue;
+      const { app, channel } = stored.statement;
+      channels.set(`${app}\n${channel}`, { app, channel });
+    }
+    if (channels.size === 0) return;
+    const server = services.requireServer(serverUrl);
+    for (const { app, channel } of channels.values()) {
+      try {
+        await services.sync(server, app, channel);
+      } catch (error) {
+        services.record('mirror.finding', 'local', {
+          url: serverUrl,
+          app,
+          channel,
+          kind: 'sync-after-push-failed',
+          detail: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
   }
 
   /** The channel's head for a new statement; a warning when it comes from the mirror. */
@@ -452,14 +516,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       (item) => item.payload.kind === 'submit-statement' && item.payload.statementId === id,
     )?.result as StatementStatus | undefined;
     const stored = services.statement(id) as StoredStatement;
-    let request = null;
-    if (opts.exportRequest) {
-      const signing = services.signingRequest(id);
-      request = {
-        fileName: `${statement.app}-${statement.channel}-seq${statement.seq}.airlock-request.json`,
-        content: `${JSON.stringify(signing, null, 2)}\n`,
-      };
-    }
+    const request = opts.exportRequest ? requestOffer(services, id) : null;
     return {
       statementId: id,
       seq: statement.seq,
@@ -654,10 +711,17 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
           fingerprint: formatFingerprint(server.pinnedRootId),
           rootVersion: server.root.version,
           serverKeyId: server.serverKeyId,
-          members: server.root.members.map((member) => ({
-            keyId: member.keyId,
-            name: member.name,
-            roles: member.roles,
+          rootThreshold: server.root.rootThreshold,
+          rootExpiresAt: server.root.expiresAt,
+          members: rootMembers(server.root),
+          policies: server.root.policies.map((policy) => ({
+            app: policy.app,
+            channel: policy.channel,
+            kind: policy.kind,
+            threshold: policy.threshold,
+            roles: policy.roles,
+            require: policy.require ?? {},
+            proposerCounts: policy.proposerCounts,
           })),
         })),
       });
@@ -1081,6 +1145,37 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       };
     },
 
+    [Ch.approvalsExportRequest]: function approvalsExportRequest(input) {
+      const server = requireServer(input.server);
+      const id = input.statementId;
+      const stored = services.statement(id);
+      if (stored === null || stored.serverUrl !== server.url) {
+        throw new AirlockError(
+          'NOT_FOUND',
+          `This console holds no statement ${id.slice(0, 16)}… for ${server.url}.`,
+        );
+      }
+      // A request for what the verified log already settled would only waste an officer's time.
+      const { app, channel, seq } = stored.statement;
+      const logged = services.db
+        .prepare<[number, string, string, number], { statement_id: string }>(
+          'SELECT statement_id FROM log_entries WHERE server_id = ? AND app = ? AND channel = ? AND seq = ?',
+        )
+        .get(server.id, app, channel, seq);
+      if (logged !== undefined) {
+        throw logged.statement_id === id
+          ? new AirlockError(
+              'INVALID_ARGUMENT',
+              `Statement ${id.slice(0, 16)}… is already applied (seq ${seq}); there is nothing to approve.`,
+            )
+          : new AirlockError(
+              'STALE',
+              `Statement ${id.slice(0, 16)}… lost its place: seq ${seq} of ${app}/${channel} holds another statement. Propose it again.`,
+            );
+      }
+      return Promise.resolve(requestOffer(services, id));
+    },
+
     // -----------------------------------------------------------------------------------------
     // History, sync, outbox, audit, findings
 
@@ -1136,6 +1231,32 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
           };
         }),
       });
+    },
+
+    [Ch.healthSeries]: async function healthSeries(input) {
+      const server = requireServer(input.server);
+      // A signed read (DESIGN §6): the server shows its counters to trust-root members only.
+      const signer = await identity(input.identity);
+      const health = await services
+        .client(server.url, signer)
+        .getChannelHealth(input.app, input.channel, input.hours)
+        .catch((error: unknown) => {
+          if (!isUnreachable(error)) throw error;
+          // Unlike proposals, nothing can wait in the outbox: the counters live on the server.
+          throw new AirlockError(
+            'IO_ERROR',
+            `Cannot reach the Airlock server at ${server.url}: health data comes from the server only, so there is none to show offline. Check that the server is running, then try again.`,
+            { cause: error },
+          );
+        });
+      // The server is untrusted (STYLE rule 13): the answer must be about the channel asked for.
+      if (health.app !== input.app || health.channel !== input.channel) {
+        throw new AirlockError(
+          'INVALID_INPUT',
+          `The server answered with the health of another channel than ${input.app}/${input.channel}.`,
+        );
+      }
+      return { server: server.url, ...health };
     },
 
     [Ch.syncRun]: async function syncRun(input, ctx) {

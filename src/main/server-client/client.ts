@@ -5,12 +5,14 @@ import { signRequest } from '../../core/http-signature';
 import type { IdentitySigner } from '../../core/statement';
 import {
   ApiErrorSchema,
+  ChannelHealthSchema,
   ChannelStatusSchema,
   LogPageSchema,
   PushResultSchema,
   RootChainSchema,
   StatementStatusSchema,
   type Approval,
+  type ChannelHealth,
   type ChannelSettings,
   type ChannelStatus,
   type CreateAppRequest,
@@ -73,6 +75,11 @@ export interface ServerClient {
   listApps(): Promise<AppSummary[]>;
   /** `GET /api/v1/apps/<app>/channels/<channel>`: what devices get right now. */
   getChannel(app: string, channel: string): Promise<ChannelStatus>;
+  /**
+   * `GET /api/v1/apps/<app>/channels/<channel>/health?hours=N`: outcomes per released version,
+   * hourly over the last `hours` (1–720; the server's default 168 when omitted).
+   */
+  getChannelHealth(app: string, channel: string, hours?: number): Promise<ChannelHealth>;
   /**
    * `PUT /api/v1/bundles/<encryptedSha256>`: streams the file after checking, by streaming it once
    * first, that its SHA-256 is `encryptedSha256` (the digest is also what the request signs).
@@ -274,6 +281,15 @@ export function createServerClient(options: ServerClientOptions): ServerClient {
         method: 'GET',
         path: `/api/v1/apps/${segment(app)}/channels/${segment(channel)}`,
         schema: ChannelStatusSchema,
+        signed: true,
+      }),
+    getChannelHealth: (app, channel, hours) =>
+      request({
+        method: 'GET',
+        path: `/api/v1/apps/${segment(app)}/channels/${segment(channel)}/health${
+          hours === undefined ? '' : `?hours=${String(hours)}`
+        }`,
+        schema: ChannelHealthSchema,
         signed: true,
       }),
     uploadBundle,

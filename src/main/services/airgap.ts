@@ -12,6 +12,7 @@ import {
 } from '../../core/statement';
 import type { FileListDiff } from '../../core/bundle';
 import type { ErrorCode } from '../../shared/errors';
+import { MAX_FILE_TEXT_BYTES } from '../../shared/files';
 import {
   APPROVAL_FILE_FORMAT,
   ApprovalFileSchema,
@@ -35,7 +36,7 @@ import {
  */
 
 /** Limit on request and approval files: statements and approvals are small (DESIGN §5). */
-export const MAX_FILE_BYTES = 8 * 1024 * 1024;
+export const MAX_FILE_BYTES = MAX_FILE_TEXT_BYTES;
 
 export interface SummaryExtras {
   /** The version the channel runs now, when the proposer's console knows it. */

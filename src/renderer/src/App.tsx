@@ -2,20 +2,26 @@ import { useEffect, useRef, useState } from 'react';
 import { ErrorBanner } from './components/ErrorBanner';
 import { ApprovalsScreen } from './features/approvals/ApprovalsScreen';
 import { AuditScreen } from './features/audit/AuditScreen';
+import { HealthScreen } from './features/health/HealthScreen';
 import { HistoryScreen } from './features/history/HistoryScreen';
 import { KeysScreen } from './features/keys/KeysScreen';
+import { MembersScreen } from './features/members/MembersScreen';
 import { OutboxScreen } from './features/outbox/OutboxScreen';
 import { OverviewScreen, type ChannelRef } from './features/overview/OverviewScreen';
+import { NewReleaseScreen } from './features/release/NewReleaseScreen';
 import { ServersScreen } from './features/servers/ServersScreen';
 import { api, useQuery } from './lib/api';
 import { useTheme } from './lib/theme';
 
 const SCREENS = [
   { id: 'overview', label: 'Apps and channels' },
+  { id: 'release', label: 'New release' },
   { id: 'approvals', label: 'Approvals' },
   { id: 'history', label: 'Release history' },
+  { id: 'health', label: 'Health' },
   { id: 'outbox', label: 'Outbox and sync' },
   { id: 'keys', label: 'Keys' },
+  { id: 'members', label: 'Members and policies' },
   { id: 'servers', label: 'Servers' },
   { id: 'audit', label: 'Audit log' },
 ] as const;
@@ -29,6 +35,7 @@ const STATUS_POLL_MS = 15_000;
 export function App(): React.JSX.Element {
   const [screen, setScreen] = useState<ScreenId | null>(null);
   const [historyChannel, setHistoryChannel] = useState<ChannelRef | null>(null);
+  const [releaseChannel, setReleaseChannel] = useState<ChannelRef | null>(null);
   const theme = useTheme();
   const status = useQuery('status', () => api().app.status());
   const { refetch: refetchStatus } = status;
@@ -124,12 +131,21 @@ export function App(): React.JSX.Element {
               setHistoryChannel(channel);
               go('history');
             }}
+            onNewRelease={(channel) => {
+              setReleaseChannel(channel);
+              go('release');
+            }}
           />
+        )}
+        {shown === 'release' && (
+          <NewReleaseScreen channel={releaseChannel} onProposed={refetchStatus} />
         )}
         {shown === 'approvals' && <ApprovalsScreen />}
         {shown === 'history' && <HistoryScreen initial={historyChannel} />}
+        {shown === 'health' && <HealthScreen initial={historyChannel} />}
         {shown === 'outbox' && <OutboxScreen onChanged={refetchStatus} />}
         {shown === 'keys' && <KeysScreen onChanged={refetchStatus} />}
+        {shown === 'members' && <MembersScreen />}
         {shown === 'servers' && <ServersScreen onChanged={refetchStatus} />}
         {shown === 'audit' && <AuditScreen />}
       </main>

@@ -6,14 +6,18 @@ import {
   ChannelSettingsSchema,
   CreateAppRequestSchema,
   CreateChannelRequestSchema,
+  HEALTH_HOURS_DEFAULT,
+  HEALTH_HOURS_MAX,
   PushRequestSchema,
   RootUpdateRequestSchema,
   SubmitStatementRequestSchema,
+  type ChannelHealth,
   type ChannelStatus,
   type LogPage,
   type RootChain,
 } from '../../shared/schemas/server-api';
 import type { Principal } from '../auth';
+import { wilsonLowerBound } from '../device/wilson';
 import { HttpError } from '../http/errors';
 import { parseWith } from '../http/io';
 import type { ReleaseControl } from '../release-control';
@@ -67,6 +71,7 @@ const APPROVERS: readonly Role[] = ['admin', 'release_manager', 'signing_officer
 const SEGMENT = '([^/]+)';
 const LOG_PAGE_DEFAULT = 100;
 const LOG_PAGE_MAX = 1000;
+const HOUR_MS = 3_600_000;
 
 function param(input: RouteInput, index: number): string {
   return input.params[index] ?? '';
@@ -145,6 +150,55 @@ async function updateSettings(ctx: AdminContext, input: RouteInput): Promise<Rou
 
 function channelStatus(ctx: AdminContext, input: RouteInput): Promise<RouteReply> {
   return Promise.resolve(ok(channelStatusOr404(ctx, param(input, 0), param(input, 1))));
+}
+
+/**
+ * Adoption and failures per released version (DESIGN §6 stats, §7 health charts). Any member may
+ * read it, like the channel status (DESIGN §4): counts only, no device ids. The window is the last
+ * `hours` hours, the current one included; the totals cover every outcome since each release, as
+ * the automatic pause counts them.
+ */
+async function channelHealth(ctx: AdminContext, input: RouteInput): Promise<RouteReply> {
+  const [app, channel] = [param(input, 0), param(input, 1)];
+  const hours = intParam(input.query, 'hours', HEALTH_HOURS_DEFAULT, HEALTH_HOURS_MAX);
+  if (hours < 1) {
+    throw new HttpError(
+      400,
+      'INVALID_INPUT',
+      `Query parameter "hours" must be an integer from 1 to ${HEALTH_HOURS_MAX}.`,
+    );
+  }
+  const status = channelStatusOr404(ctx, app, channel);
+  const sinceHour = (Math.floor(ctx.now().getTime() / HOUR_MS) - (hours - 1)) * HOUR_MS;
+  const versions = await ctx.store.channelHealth(app, channel, sinceHour);
+  const autoPause = status.settings.autoPause;
+  const health: ChannelHealth = {
+    app,
+    channel,
+    hours,
+    since: new Date(sinceHour).toISOString(),
+    currentVersion: status.current?.version ?? null,
+    failureThreshold: autoPause?.failureThreshold ?? null,
+    minSamples: autoPause?.minSamples ?? null,
+    versions: versions.map((entry) => {
+      const total = entry.successes + entry.failures;
+      return {
+        version: entry.version,
+        totals: {
+          successes: entry.successes,
+          failures: entry.failures,
+          successRate: total === 0 ? null : entry.successes / total,
+          failureLowerBound: total === 0 ? null : wilsonLowerBound(entry.failures, total),
+        },
+        series: entry.series.map((point) => ({
+          hour: new Date(point.hour).toISOString(),
+          successes: point.successes,
+          failures: point.failures,
+        })),
+      };
+    }),
+  };
+  return ok(health);
 }
 
 async function uploadBundle(ctx: AdminContext, input: RouteInput): Promise<RouteReply> {
@@ -236,6 +290,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   route('POST', `/apps/${SEGMENT}/channels`, MANAGERS, 'json', createChannel),
   route('GET', `/apps/${SEGMENT}/channels/${SEGMENT}`, ANY_MEMBER, 'none', channelStatus),
   route('PUT', `/apps/${SEGMENT}/channels/${SEGMENT}/settings`, MANAGERS, 'json', updateSettings),
+  route('GET', `/apps/${SEGMENT}/channels/${SEGMENT}/health`, ANY_MEMBER, 'none', channelHealth),
   route('GET', `/apps/${SEGMENT}/channels/${SEGMENT}/log`, null, 'none', logPage),
   route('PUT', `/bundles/${SEGMENT}`, PROPOSERS, 'stream', uploadBundle),
   route('POST', '/statements', PROPOSERS, 'json', submitStatement),

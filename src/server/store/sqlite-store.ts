@@ -37,6 +37,7 @@ import type {
   NewApp,
   ServerStore,
   StoredStatement,
+  VersionOutcomes,
 } from './types';
 
 /**
@@ -79,6 +80,8 @@ export interface SqliteStoreOptions {
   /** The clock for changes the server makes by itself (automatic pauses). */
   readonly now?: () => Date;
 }
+
+type HourOutcomes = VersionOutcomes['series'][number];
 
 const AUTOMATIC_PAUSE_LIFETIME_MS = 24 * 60 * 60 * 1000;
 const NONCE_SWEEP_EVERY = 64;
@@ -524,6 +527,63 @@ export class SqliteServerStore implements ServerStore {
       paused: view.paused,
       rolledBack: view.rolledBack,
     };
+  }
+
+  channelHealth(app: string, channel: string, sinceHour: number): Promise<VersionOutcomes[]> {
+    return settle(() => {
+      const success = [...SUCCESS_ACTIONS];
+      const failure = [...FAILURE_ACTIONS];
+      const marks = (list: readonly string[]): string => list.map(() => '?').join(', ');
+      // One grouped pass: hours before the window fold into one NULL bucket per version (totals
+      // only). DESIGN §6: `version_name` comes from unauthenticated devices, so only versions this
+      // channel's signed log released are reported, which also bounds the answer's size.
+      const rows = this.db
+        .prepare(
+          `WITH released AS (
+             SELECT s.version AS version, MIN(l.seq) AS seq
+             FROM log l JOIN channels c ON c.id = l.channel_id JOIN statements s ON s.id = l.statement
+             WHERE c.app = ? AND c.name = ? AND s.kind = 'release'
+             GROUP BY s.version
+           )
+           SELECT r.version AS version,
+             CASE WHEN st.hour >= ? THEN st.hour END AS bucket,
+             COALESCE(SUM(CASE WHEN st.action IN (${marks(success)}) THEN st.count END), 0) AS successes,
+             COALESCE(SUM(CASE WHEN st.action IN (${marks(failure)}) THEN st.count END), 0) AS failures
+           FROM released r
+           LEFT JOIN stats st ON st.app = ? AND st.channel = ? AND st.version = r.version
+             AND st.action IN (${marks([...success, ...failure])})
+           GROUP BY r.seq, r.version, bucket
+           ORDER BY r.seq, bucket`,
+        )
+        .all(
+          app,
+          channel,
+          sinceHour,
+          ...success,
+          ...failure,
+          app,
+          channel,
+          ...success,
+          ...failure,
+        ) as { version: string; bucket: number | null; successes: number; failures: number }[];
+      const versions = new Map<
+        string,
+        { version: string; successes: number; failures: number; series: HourOutcomes[] }
+      >();
+      for (const row of rows) {
+        let entry = versions.get(row.version);
+        if (entry === undefined) {
+          entry = { version: row.version, successes: 0, failures: 0, series: [] };
+          versions.set(row.version, entry);
+        }
+        entry.successes += row.successes;
+        entry.failures += row.failures;
+        if (row.bucket !== null && row.successes + row.failures > 0) {
+          entry.series.push({ hour: row.bucket, successes: row.successes, failures: row.failures });
+        }
+      }
+      return [...versions.values()];
+    });
   }
 
   // -------------------------------------------------------------------------------------------

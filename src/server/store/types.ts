@@ -46,6 +46,12 @@ export interface ServerStore extends DeviceStore {
   /** The app's bundle public key (PKCS#1 PEM), or null. */
   bundlePublicKey(app: string): string | null;
   channelStatus(app: string, channel: string): ChannelStatus | null;
+  /**
+   * Outcome counts of every version the channel's log released (release order), in ONE grouped
+   * query over the hourly stats: totals since the release, and per hour from `sinceHour` (ms since
+   * the epoch, start of an hour). Only released versions: devices name versions freely (DESIGN §6).
+   */
+  channelHealth(app: string, channel: string, sinceHour: number): Promise<VersionOutcomes[]>;
 
   // Bundles
   /**
@@ -105,6 +111,15 @@ export interface StoredStatement {
   readonly submittedAt: string;
   /** The log entry when applied, else null. */
   readonly applied: LogEntry | null;
+}
+
+/** Successful installs and failures of one version (src/server/device/stats-actions.ts rules). */
+export interface VersionOutcomes {
+  readonly version: string;
+  readonly successes: number;
+  readonly failures: number;
+  /** Hours at or after `sinceHour` with outcomes, oldest first; `hour` in ms since the epoch. */
+  readonly series: readonly { hour: number; successes: number; failures: number }[];
 }
 
 export interface AppliedRelease {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { MAX_FILE_TEXT_BYTES } from '../files';
 import { ApprovalSchema } from '../schemas/approval';
 import { RequestSummarySchema } from '../schemas/airgap';
-import { VerdictSchema } from '../schemas/server-api';
+import { HEALTH_HOURS_DEFAULT, HEALTH_HOURS_MAX, VerdictSchema } from '../schemas/server-api';
 import {
   AppIdSchema,
   BundleRefSchema,
@@ -9,6 +10,7 @@ import {
   RolloutSchema,
   SemverSchema,
   StatementIdSchema,
+  StatementKindSchema,
   StatementSchema,
 } from '../schemas/statement';
 import { RoleSchema } from '../schemas/trust-root';
@@ -47,7 +49,7 @@ const OperationId = z
 const FileText = z
   .string()
   .min(1, 'must not be empty')
-  .max(8 * 1024 * 1024, 'must be at most 8 MiB');
+  .max(MAX_FILE_TEXT_BYTES, 'must be at most 8 MiB');
 const Passphrase = z
   .string()
   .min(8, 'must be at least 8 characters')
@@ -167,6 +169,19 @@ export const StatusSchema = z.object({
 // ---------------------------------------------------------------------------------------------
 // Servers, apps, history
 
+/** One approval policy of a trust root (src/shared/schemas/trust-root.ts PolicySchema). */
+export const PolicyViewSchema = z.object({
+  app: z.string(),
+  channel: z.string(),
+  kind: StatementKindSchema,
+  threshold: z.int(),
+  roles: z.array(RoleSchema),
+  /** Role → approvals needed at least from that role. */
+  require: z.partialRecord(RoleSchema, z.int()),
+  proposerCounts: z.boolean(),
+});
+export type PolicyView = z.infer<typeof PolicyViewSchema>;
+
 export const ServerViewSchema = z.object({
   url: z.string(),
   /** Trust root version 1, pinned on first contact (compare out of band). */
@@ -174,7 +189,20 @@ export const ServerViewSchema = z.object({
   fingerprint: z.string(),
   rootVersion: z.int(),
   serverKeyId: z.string(),
-  members: z.array(z.object({ keyId: z.string(), name: z.string(), roles: z.array(RoleSchema) })),
+  /** Admin signatures a new trust-root version needs, and when the current version expires. */
+  rootThreshold: z.int(),
+  rootExpiresAt: z.string(),
+  members: z.array(
+    z.object({
+      keyId: z.string(),
+      name: z.string(),
+      roles: z.array(RoleSchema),
+      /** The key id formatted for people (main computes it; the window computes nothing). */
+      fingerprint: z.string(),
+    }),
+  ),
+  /** The approval policies of the current trust root, as the root states them. */
+  policies: z.array(PolicyViewSchema),
 });
 
 const ChannelLiveSchema = z.object({
@@ -222,6 +250,37 @@ const HistoryEntrySchema = z.object({
   /** A pause the server issued by itself (failure spike). */
   automatic: z.boolean(),
 });
+
+/** Adoption and failures of the versions released on a channel, as its server counts them. */
+export const HealthSeriesSchema = z.object({
+  server: z.string(),
+  app: z.string(),
+  channel: z.string(),
+  hours: z.int(),
+  /** Start of the first hour of the window. */
+  since: z.string(),
+  currentVersion: z.string().nullable(),
+  /** The channel's automatic-pause threshold (failure rate) and sample floor; null when off. */
+  failureThreshold: z.number().nullable(),
+  minSamples: z.int().nullable(),
+  /** In release order, oldest first. */
+  versions: z.array(
+    z.object({
+      version: z.string(),
+      /** Since the release (what the automatic pause judges). */
+      totals: z.object({
+        successes: Count,
+        failures: Count,
+        successRate: z.number().nullable(),
+        /** Wilson lower bound (95 %) of the failure rate. */
+        failureLowerBound: z.number().nullable(),
+      }),
+      /** Hours of the window with outcomes, oldest first. */
+      series: z.array(z.object({ hour: z.string(), successes: Count, failures: Count })),
+    }),
+  ),
+});
+export type HealthSeries = z.infer<typeof HealthSeriesSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Approvals
@@ -463,6 +522,11 @@ export const contract = {
       queued: Count,
     }),
   },
+  [IpcChannels.approvalsExportRequest]: {
+    /** A signing request (DESIGN §5) for a statement this console holds, for air-gapped approvers. */
+    request: z.strictObject({ server: ServerUrl, statementId: StatementIdSchema }),
+    response: FileOfferSchema,
+  },
 
   [IpcChannels.historyList]: {
     request: z.strictObject({
@@ -474,6 +538,18 @@ export const contract = {
       limit: z.int().min(1).max(500).default(100),
     }),
     response: z.object({ total: Count, entries: z.array(HistoryEntrySchema) }),
+  },
+
+  [IpcChannels.healthSeries]: {
+    request: z.strictObject({
+      server: ServerUrl,
+      app: AppIdSchema,
+      channel: ChannelSchema,
+      /** The window, in hours back from now (24 h, 7 days, 30 days…). */
+      hours: z.int().min(1).max(HEALTH_HOURS_MAX).default(HEALTH_HOURS_DEFAULT),
+      identity: KeyIdQuery.optional(),
+    }),
+    response: HealthSeriesSchema,
   },
 
   [IpcChannels.syncRun]: {

@@ -149,6 +149,59 @@ export const ChannelStatusSchema = z.strictObject({
 });
 export type ChannelStatus = z.infer<typeof ChannelStatusSchema>;
 
+/** The `?hours=N` window of the health route: default one week, at most 30 days. */
+export const HEALTH_HOURS_DEFAULT = 168;
+export const HEALTH_HOURS_MAX = 720;
+
+const OutcomeCount = z.int().min(0);
+
+/** Successful installs and failures of one version in one hour. */
+export const HealthPointSchema = z.strictObject({
+  /** Start of the hour (UTC), as the server counted it: its receive time, not the device's. */
+  hour: TimestampSchema,
+  successes: OutcomeCount,
+  failures: OutcomeCount,
+});
+export type HealthPoint = z.infer<typeof HealthPointSchema>;
+
+/** One version released on the channel: outcomes since its release, and per hour in the window. */
+export const VersionHealthSchema = z.strictObject({
+  version: z.string(),
+  /** Every outcome since the version was released (what the automatic pause judges). */
+  totals: z.strictObject({
+    successes: OutcomeCount,
+    failures: OutcomeCount,
+    /** successes / (successes + failures); null with no outcomes. */
+    successRate: z.number().min(0).max(1).nullable(),
+    /** Wilson lower bound (95 %) of the failure rate; null with no outcomes. */
+    failureLowerBound: z.number().min(0).max(1).nullable(),
+  }),
+  /** Hours of the window that have outcomes, oldest first. */
+  series: z.array(HealthPointSchema),
+});
+export type VersionHealth = z.infer<typeof VersionHealthSchema>;
+
+/**
+ * `GET /api/v1/apps/<app>/channels/<channel>/health?hours=N` (any member; 1 ≤ N ≤ 720, default
+ * 168): adoption and failures per version released on the channel (DESIGN §6, §7 health charts).
+ * Success and failure are the outcome rules of src/server/device/stats-actions.ts.
+ */
+export const ChannelHealthSchema = z.strictObject({
+  app: AppIdSchema,
+  channel: ChannelSchema,
+  hours: z.int().min(1).max(HEALTH_HOURS_MAX),
+  /** Start of the first hour of the window. */
+  since: TimestampSchema,
+  /** The version devices are moved to now; null before the first release. */
+  currentVersion: z.string().nullable(),
+  /** The channel's automatic-pause threshold and sample floor; null when it is turned off. */
+  failureThreshold: z.number().gt(0).lt(1).nullable(),
+  minSamples: z.int().min(1).nullable(),
+  /** Versions in release order (oldest first); only versions the channel's log released. */
+  versions: z.array(VersionHealthSchema),
+});
+export type ChannelHealth = z.infer<typeof ChannelHealthSchema>;
+
 // ---------------------------------------------------------------------------------------------
 // Statements, approvals, pushes
 

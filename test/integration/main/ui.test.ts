@@ -67,10 +67,13 @@ describe('the console window', () => {
       .poll(() => nav.getByRole('button').allTextContents())
       .toEqual([
         'Apps and channels',
+        'New release',
         'Approvals',
         'Release history',
+        'Health',
         'Outbox and sync',
         'Keys',
+        'Members and policies',
         'Servers',
         'Audit log',
       ]);
@@ -233,9 +236,10 @@ describe('the console window', () => {
     );
     expect(pushed).toMatchObject({ ok: true, value: { queued: false } });
 
+    // The push mirrored the channel already; a sync finds the log up to date.
     await open('Outbox and sync');
     await page.getByRole('button', { name: 'Sync now' }).click();
-    await page.getByText(/1 new log entries/).waitFor();
+    await page.getByText(/0 delivered, 0 failed, 0 new log entries/).waitFor();
     await shoot('outbox');
 
     await open('Apps and channels');
@@ -270,10 +274,11 @@ describe('the console window', () => {
       });
       await call(user, 'releases:push', { server: url, statementId: proposed.statementId });
     }
+
+    // Each push mirrored its channel as it applied: a sync finds nothing new.
     await open('Outbox and sync');
     await page.getByRole('button', { name: 'Sync now' }).click();
-    await page.getByText(/130 new log entries/).waitFor();
-
+    await page.getByText(/0 delivered, 0 failed, 0 new log entries/).waitFor();
     await open('Release history');
     await page.getByText('131 statements, newest first · 100 loaded').waitFor();
     const history = page.getByRole('list', { name: `History of ${APP}/${CHANNEL}` });
@@ -299,10 +304,13 @@ describe('the console window', () => {
   it('visits every screen without console errors', async () => {
     for (const label of [
       'Apps and channels',
+      'New release',
       'Approvals',
       'Release history',
+      'Health',
       'Outbox and sync',
       'Keys',
+      'Members and policies',
       'Servers',
       'Audit log',
     ]) {

@@ -13,10 +13,12 @@ const HINTS: Partial<Record<AppErrorShape['code'], string>> = {
 export function ErrorBanner(props: {
   error: AppErrorShape | null;
   onDismiss?: () => void;
+  /** Replaces the generic hint for this screen's context; null shows none. */
+  hint?: string | null;
 }): React.JSX.Element | null {
   const { error, onDismiss } = props;
   if (error === null) return null;
-  const hint = HINTS[error.code];
+  const hint = props.hint === undefined ? HINTS[error.code] : (props.hint ?? undefined);
   return (
     <div className="banner banner-error" role="alert">
       <div>

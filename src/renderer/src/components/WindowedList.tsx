@@ -1,22 +1,23 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useRef } from 'react';
+import { useEffect, useRef } from 'react';
 
 /**
  * A list that renders only the rows in view (plus a few either side), for long histories; the
  * windowing is TanStack Virtual's. Rows have one fixed height.
  */
 export function WindowedList<T>(props: {
-  items: readonly T[];
-  /** How many rows exist in total (more than `items` while pages are still loading). */
+  /** The row at `index`, or undefined while it is still loading. */
+  itemAt: (index: number) => T | undefined;
+  /** How many rows exist in total (loaded or not). */
   total: number;
   rowHeight: number;
   height: number;
   renderRow: (item: T, index: number) => React.ReactNode;
-  /** Called with the last index in view, so the owner can load the next page. */
-  onVisibleEnd?: (lastIndex: number) => void;
+  /** Called with the first and last index in view whenever they change, to load those rows. */
+  onRangeChange?: (first: number, last: number) => void;
   label: string;
 }): React.JSX.Element {
-  const { items, total, rowHeight, height, renderRow, onVisibleEnd, label } = props;
+  const { itemAt, total, rowHeight, height, renderRow, onRangeChange, label } = props;
   const scroller = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
     count: total,
@@ -27,6 +28,13 @@ export function WindowedList<T>(props: {
     initialRect: { width: 0, height },
   });
   const rows = virtualizer.getVirtualItems();
+  const first = rows[0]?.index ?? 0;
+  const last = rows[rows.length - 1]?.index ?? -1;
+  const onRange = useRef(onRangeChange);
+  onRange.current = onRangeChange;
+  useEffect(() => {
+    if (last >= first) onRange.current?.(first, last);
+  }, [first, last]);
 
   return (
     <div
@@ -37,13 +45,10 @@ export function WindowedList<T>(props: {
       tabIndex={0}
       ref={scroller}
       style={{ height }}
-      onScroll={(event) => {
-        onVisibleEnd?.(Math.ceil((event.currentTarget.scrollTop + height) / rowHeight));
-      }}
     >
       <div className="wlist-inner" style={{ height: virtualizer.getTotalSize() }}>
         {rows.map((row) => {
-          const item = items[row.index];
+          const item = itemAt(row.index);
           return (
             <div
               key={row.key}

@@ -1,3 +1,4 @@
+import { MAX_FILE_TEXT_BYTES } from '../../../shared/files';
 import type { FileOffer } from '../../../shared/ipc/contract';
 
 /**
@@ -20,14 +21,11 @@ export function saveFile(offer: FileOffer): void {
   window.setTimeout(() => URL.revokeObjectURL(url), 0);
 }
 
-/** The most a request, approval or backup file may weigh before the window refuses to read it. */
-export const MAX_FILE_BYTES = 1024 * 1024;
-
 /** Reads a file the user picked as UTF-8 text, refusing ones too large to be ours. */
 export async function readPickedFile(file: File): Promise<string> {
-  if (file.size > MAX_FILE_BYTES) {
+  if (file.size > MAX_FILE_TEXT_BYTES) {
     throw new Error(
-      `${file.name} is ${Math.ceil(file.size / 1024)} KiB; Airlock files are at most ${MAX_FILE_BYTES / 1024} KiB. Pick the file Airlock wrote.`,
+      `${file.name} is ${Math.ceil(file.size / 1024)} KiB; Airlock files are at most ${MAX_FILE_TEXT_BYTES / 1024} KiB. Pick the file Airlock wrote.`,
     );
   }
   return file.text();

@@ -1,16 +1,44 @@
-import { useState } from 'react';
+import { useId, useState } from 'react';
 import type { AppErrorShape } from '../../../../shared/errors';
+import type { IpcResponse, Review } from '../../../../shared/ipc/contract';
+import type { Statement } from '../../../../shared/schemas/statement';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
-import { api, unwrap, useQuery } from '../../lib/api';
-import { shortId, verdictLine, when } from '../../lib/format';
+import { FilePicker } from '../../components/FilePicker';
+import { api, unwrap, useAction, useQuery, useRefreshAll } from '../../lib/api';
+import { saveFile } from '../../lib/files';
+import { bytes, shortId, verdictLine, when } from '../../lib/format';
 
-/** Statements waiting for approvals, with the policy progress evaluated under the pinned root. */
+/** How many paths of each kind a file-list difference shows before "and N more". */
+const DIFF_PATHS_SHOWN = 50;
+
+/** What a statement does, in a few words. */
+function describe(statement: Statement): string {
+  switch (statement.kind) {
+    case 'release':
+      return `Release ${statement.release.version} at ${statement.release.rollout.percent}%`;
+    case 'rollout':
+      return `Rollout to ${statement.rollout.percent}%`;
+    case 'rollback':
+      return `Rollback to ${shortId(statement.target)}`;
+    case 'pause':
+      return 'Pause';
+    default:
+      return 'Resume';
+  }
+}
+
+/**
+ * Statements waiting for approvals, with the policy progress evaluated under the pinned root; and
+ * the air-gapped path (DESIGN §5): export a signing request for a proposal, review and approve a
+ * request file on an offline console, import the approval file back.
+ */
 export function ApprovalsScreen(): React.JSX.Element {
   const [refresh, setRefresh] = useState(false);
   const [round, setRound] = useState(0);
   const inbox = useQuery(`inbox ${refresh} ${round}`, () => api().approvals.inbox({ refresh }));
   const keys = useQuery('keys', () => api().keys.list());
+  const refreshAll = useRefreshAll();
   const mine = new Set(
     (keys.data?.keys ?? []).filter((key) => key.type === 'identity').map((key) => key.keyId),
   );
@@ -32,6 +60,21 @@ export function ApprovalsScreen(): React.JSX.Element {
         }.`,
       );
       setRound((value) => value + 1);
+    }
+  }
+
+  async function exportRequest(server: string, statementId: string): Promise<void> {
+    setBusy(statementId);
+    setActionError(null);
+    setNotice(null);
+    const outcome = await unwrap(api().approvals.exportRequest({ server, statementId }));
+    setBusy(null);
+    if (outcome.error !== null) setActionError(outcome.error);
+    else {
+      saveFile(outcome.data);
+      setNotice(
+        `Signing request saved as ${outcome.data.fileName}. Carry it to the approver; import the approval file they give back below.`,
+      );
     }
   }
 
@@ -58,6 +101,12 @@ export function ApprovalsScreen(): React.JSX.Element {
           {notice}
         </p>
       )}
+      <FilesPanel
+        onImported={() => {
+          setRound((value) => value + 1);
+          refreshAll();
+        }}
+      />
       {inbox.loading && inbox.data === null && <Loading />}
       {inbox.data !== null && items.length === 0 && (
         <EmptyState title="Nothing waits for approval">
@@ -67,22 +116,14 @@ export function ApprovalsScreen(): React.JSX.Element {
       <ul className="cards" aria-label="Pending statements">
         {items.map((item) => {
           const statement = item.statement;
-          const what =
-            statement.kind === 'release'
-              ? `Release ${statement.release.version} at ${statement.release.rollout.percent}%`
-              : statement.kind === 'rollout'
-                ? `Rollout to ${statement.rollout.percent}%`
-                : statement.kind === 'rollback'
-                  ? `Rollback to ${shortId(statement.target)}`
-                  : statement.kind === 'pause'
-                    ? 'Pause'
-                    : 'Resume';
           const own = mine.has(statement.proposer);
           const canApprove = item.server !== null && item.state === 'pending' && !own;
+          const canExport =
+            item.server !== null && own && (item.state === 'pending' || item.state === 'queued');
           return (
             <li key={item.statementId} className="card">
               <h2>
-                {what} · {statement.app}/{statement.channel}
+                {describe(statement)} · {statement.app}/{statement.channel}
               </h2>
               <p>
                 <strong>{verdictLine(item.verdict)}</strong>{' '}
@@ -94,20 +135,293 @@ export function ApprovalsScreen(): React.JSX.Element {
                 {item.server !== null && ` · ${item.server}`}
               </p>
               {own && <p className="muted">Your proposal: others approve it.</p>}
-              {canApprove && item.server !== null && (
-                <button
-                  type="button"
-                  className="button-primary"
-                  disabled={busy !== null}
-                  onClick={() => void approve(item.server ?? '', item.statementId)}
-                >
-                  {busy === item.statementId ? 'Approving…' : 'Approve'}
-                </button>
-              )}
+              <div className="row">
+                {canApprove && item.server !== null && (
+                  <button
+                    type="button"
+                    className="button-primary"
+                    disabled={busy !== null}
+                    onClick={() => void approve(item.server ?? '', item.statementId)}
+                  >
+                    {busy === item.statementId ? 'Approving…' : 'Approve'}
+                  </button>
+                )}
+                {canExport && (
+                  <button
+                    type="button"
+                    disabled={busy !== null}
+                    title="For approvers whose console is offline (air-gapped)"
+                    onClick={() => void exportRequest(item.server ?? '', item.statementId)}
+                  >
+                    {busy === item.statementId ? 'Exporting…' : 'Export signing request'}
+                  </button>
+                )}
+              </div>
             </li>
           );
         })}
       </ul>
     </section>
+  );
+}
+
+/** A review of a request file, with the file's text (the approval signs exactly that). */
+interface OpenRequest {
+  readonly content: string;
+  readonly fileName: string;
+  readonly review: Review;
+}
+
+/** Request and approval files: review + approve a request; import an approval. */
+function FilesPanel(props: { onImported: () => void }): React.JSX.Element {
+  const { onImported } = props;
+  const titleId = useId();
+  const review = useAction((content: string) =>
+    api().approvals.review({ source: 'request', content }),
+  );
+  const importFile = useAction((content: string) => api().approvals.import({ content }));
+  const [open, setOpen] = useState<OpenRequest | null>(null);
+
+  async function onRequest(content: string, fileName: string): Promise<void> {
+    setOpen(null);
+    importFile.reset();
+    const outcome = await review.run(content);
+    if (outcome.data !== null) setOpen({ content, fileName, review: outcome.data });
+  }
+
+  async function onApproval(content: string): Promise<void> {
+    setOpen(null);
+    review.reset();
+    const outcome = await importFile.run(content);
+    if (outcome.data !== null) onImported();
+  }
+
+  return (
+    <div className="card files-panel" role="region" aria-labelledby={titleId}>
+      <h2 id={titleId}>Request and approval files</h2>
+      <p className="muted">
+        For approvers without a network: the proposer exports a signing request, the approver
+        reviews it here and saves an approval file, the proposer imports that file and it is pushed.
+      </p>
+      <div className="row">
+        <FilePicker
+          label="Review a signing request"
+          disabled={review.pending}
+          onText={(text, fileName) => void onRequest(text, fileName)}
+        />
+        <FilePicker
+          label="Import an approval file"
+          disabled={importFile.pending}
+          onText={(text) => void onApproval(text)}
+        />
+        {(review.pending || importFile.pending) && (
+          <span className="muted" role="status">
+            Checking the file…
+          </span>
+        )}
+      </div>
+      <ErrorBanner error={review.error} onDismiss={review.reset} />
+      <ErrorBanner error={importFile.error} onDismiss={importFile.reset} />
+      {open !== null && <RequestReview request={open} onClose={() => setOpen(null)} />}
+      {importFile.data !== null && <ImportResult result={importFile.data} />}
+    </div>
+  );
+}
+
+function rootLine(review: Review): string {
+  switch (review.rootPinned) {
+    case 'match':
+      return 'It matches the trust root this console verified for that server.';
+    case 'mismatch':
+      return 'It does NOT match the trust root this console pinned for that server. Do not approve: ask the proposer where this request came from.';
+    default:
+      return 'This console does not know that server: compare the fingerprint with the one your administrator gave you before approving.';
+  }
+}
+
+/** What an officer sees before signing a request file, and the button that signs it. */
+function RequestReview(props: { request: OpenRequest; onClose: () => void }): React.JSX.Element {
+  const { request, onClose } = props;
+  const { review } = request;
+  const { statement, summary } = review;
+  const titleId = useId();
+  const approve = useAction((content: string) =>
+    api().approvals.approve({ mode: 'request', content }),
+  );
+  const [savedAs, setSavedAs] = useState<string | null>(null);
+  const blocked = review.expired || review.rootPinned === 'mismatch';
+  const nameOf = (keyId: string): string => review.names[keyId] ?? shortId(keyId);
+
+  async function onApprove(): Promise<void> {
+    const outcome = await approve.run(request.content);
+    const file = outcome.data?.approvalFile ?? null;
+    if (file !== null) {
+      saveFile(file);
+      setSavedAs(file.fileName);
+    }
+  }
+
+  return (
+    <article className="review" aria-labelledby={titleId}>
+      <h3 id={titleId}>
+        Signing request: {describe(statement)} · {statement.app}/{statement.channel}
+      </h3>
+      <p className="muted">
+        From {request.fileName} · statement{' '}
+        <span className="mono">{shortId(review.statementId)}</span>, #{statement.seq}
+      </p>
+      <dl className="facts">
+        <dt>Policy progress</dt>
+        <dd>
+          <strong>{verdictLine(review.verdict)}</strong>
+        </dd>
+        <dt>Proposed by</dt>
+        <dd>{nameOf(statement.proposer)}</dd>
+        <dt>Approved so far by</dt>
+        <dd>
+          {review.approvals.length === 0
+            ? 'nobody yet'
+            : review.approvals.map((approval) => nameOf(approval.keyId)).join(', ')}
+        </dd>
+        <dt>Trust root</dt>
+        <dd>
+          Version {review.rootVersion}, fingerprint{' '}
+          <span className="mono">{review.rootFingerprint}</span> ({review.rootPinned}).{' '}
+          {rootLine(review)}
+        </dd>
+        <dt>Expires</dt>
+        <dd>
+          {when(statement.expiresAt)}
+          {review.expired && (
+            <strong className="warn-text"> Expired: approvals for it cannot count.</strong>
+          )}
+        </dd>
+        {summary?.version !== undefined && (
+          <>
+            <dt>Version</dt>
+            <dd>
+              {summary.version}
+              {summary.currentVersion != null &&
+                ` (the channel runs ${summary.currentVersion} now)`}
+            </dd>
+          </>
+        )}
+        {summary?.rolloutPercent !== undefined && (
+          <>
+            <dt>Rollout</dt>
+            <dd>{summary.rolloutPercent}% of devices</dd>
+          </>
+        )}
+        {summary?.bundleSize !== undefined && (
+          <>
+            <dt>Bundle</dt>
+            <dd>
+              {bytes(summary.bundleSize)}
+              {summary.files !== undefined && ` in ${summary.files} files`}
+              {summary.encryptedSize !== undefined && `, ${bytes(summary.encryptedSize)} encrypted`}
+            </dd>
+          </>
+        )}
+        {summary?.notes !== undefined && (
+          <>
+            <dt>Release notes</dt>
+            <dd className="prewrap">{summary.notes}</dd>
+          </>
+        )}
+      </dl>
+      {summary?.fileDiff != null && <FileDiff diff={summary.fileDiff} />}
+      {review.notes.length > 0 && (
+        <ul className="notes" aria-label="Notes">
+          {review.notes.map((note) => (
+            <li key={note}>{note}</li>
+          ))}
+        </ul>
+      )}
+      <ErrorBanner error={approve.error} onDismiss={approve.reset} />
+      {savedAs !== null && approve.data !== null && (
+        <p className="banner banner-ok" role="status">
+          Approval saved as {savedAs}. With it: {verdictLine(approve.data.verdict)}. Carry the file
+          back to the proposer&apos;s console and import it there.
+        </p>
+      )}
+      <div className="row">
+        <button
+          type="button"
+          className="button-primary"
+          disabled={blocked || approve.pending || savedAs !== null}
+          onClick={() => void onApprove()}
+        >
+          {approve.pending ? 'Signing…' : 'Approve and save approval file'}
+        </button>
+        <button type="button" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </article>
+  );
+}
+
+type Diff = NonNullable<NonNullable<Review['summary']>['fileDiff']>;
+
+/** The file-list difference the proposer's console computed (it cannot be checked offline). */
+function FileDiff(props: { diff: Diff }): React.JSX.Element {
+  const { diff } = props;
+  const groups = [
+    { title: 'Added', paths: diff.added },
+    { title: 'Changed', paths: diff.changed },
+    { title: 'Removed', paths: diff.removed },
+  ].filter((group) => group.paths.length > 0);
+  return (
+    <div className="file-diff">
+      <p>
+        Files against the current release: {diff.added.length} added, {diff.changed.length} changed,{' '}
+        {diff.removed.length} removed, {diff.unchanged} unchanged.
+      </p>
+      {groups.map((group) => (
+        <details key={group.title}>
+          <summary>
+            {group.title} ({group.paths.length})
+          </summary>
+          <ul className="mono">
+            {group.paths.slice(0, DIFF_PATHS_SHOWN).map((path) => (
+              <li key={path}>{path}</li>
+            ))}
+            {group.paths.length > DIFF_PATHS_SHOWN && (
+              <li className="muted">and {group.paths.length - DIFF_PATHS_SHOWN} more</li>
+            )}
+          </ul>
+        </details>
+      ))}
+    </div>
+  );
+}
+
+/** What importing an approval file did: whose approval, the policy progress, the push. */
+function ImportResult(props: { result: IpcResponse<'approvals:import'> }): React.JSX.Element {
+  const { result } = props;
+  const servers = useQuery('servers', () => api().servers.list());
+  const member = (servers.data?.servers ?? [])
+    .flatMap((server) => server.members)
+    .find((candidate) => candidate.keyId === result.approver);
+  const push =
+    result.applied !== null
+      ? `Pushed: the server applied it as #${result.applied.seq}${
+          result.applied.alreadyApplied ? ' (it already was)' : ''
+        }, checkpoint ${when(result.applied.checkpointTime)}.`
+      : result.pushQueued
+        ? `The policy is satisfied; the push waits in the outbox (${result.queued} waiting) until the server answers.`
+        : 'Not enough approvals yet: nothing was pushed.';
+  return (
+    <div className="banner banner-ok import-result" role="status">
+      <p>
+        Imported the approval of{' '}
+        <strong>{member === undefined ? shortId(result.approver) : member.name}</strong>{' '}
+        <span className="mono">({member?.fingerprint ?? shortId(result.approver)})</span> for{' '}
+        <span className="mono">{shortId(result.statementId)}</span>.
+      </p>
+      <p>
+        <strong>{verdictLine(result.verdict)}</strong>. {push}
+      </p>
+    </div>
   );
 }

@@ -1,12 +1,13 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useId, useRef, useState } from 'react';
 import type { AppErrorShape } from '../../../../shared/errors';
-import type { IpcResponse } from '../../../../shared/ipc/contract';
+import type { IpcResponse, ProposeResult } from '../../../../shared/ipc/contract';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { WindowedList } from '../../components/WindowedList';
-import { api, unwrap, useQuery } from '../../lib/api';
+import { api, unwrap, useAction, useQuery } from '../../lib/api';
 import { shortId, when } from '../../lib/format';
 import type { ChannelRef } from '../overview/OverviewScreen';
+import { ProposalResult } from '../release/ProposalResult';
 
 type Entry = IpcResponse<'history:list'>['entries'][number];
 
@@ -28,45 +29,167 @@ function describe(entry: Entry): string {
   }
 }
 
+/**
+ * The rollback confirmation (a native modal <dialog>): says what happens, and proposes the
+ * rollback on confirm. Errors stay in the dialog; a proposal closes it.
+ */
+function RollbackDialog(props: {
+  channel: ChannelRef;
+  target: Entry | null;
+  onProposed: (target: Entry, result: ProposeResult) => void;
+  onClosed: () => void;
+}): React.JSX.Element {
+  const { channel, target, onProposed, onClosed } = props;
+  const dialog = useRef<HTMLDialogElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
+  const titleId = useId();
+  const [exportRequest, setExportRequest] = useState(false);
+  const rollback = useAction((to: string, withRequest: boolean) =>
+    api().rollback.propose({ ...channel, to, exportRequest: withRequest }),
+  );
+  const { reset } = rollback;
+
+  useEffect(() => {
+    const element = dialog.current;
+    if (element === null) return;
+    if (target !== null && !element.open) {
+      reset();
+      element.showModal();
+      cancel.current?.focus();
+    } else if (target === null && element.open) {
+      element.close();
+    }
+  }, [target, reset]);
+
+  async function confirm(): Promise<void> {
+    if (target === null) return;
+    const outcome = await rollback.run(target.id, exportRequest);
+    if (outcome.data !== null) {
+      onProposed(target, outcome.data);
+      dialog.current?.close();
+    }
+  }
+
+  return (
+    <dialog ref={dialog} aria-labelledby={titleId} onClose={onClosed} className="confirm">
+      {target !== null && (
+        <>
+          <h2 id={titleId}>Roll back to {target.version}?</h2>
+          <p>
+            This proposes a rollback of {channel.app}/{channel.channel} to release{' '}
+            <strong>{target.version}</strong> (statement{' '}
+            <span className="mono">{shortId(target.id)}</span>, #{target.seq}).
+          </p>
+          <p>
+            Nothing changes for devices yet: the rollback needs the approvals the channel&apos;s
+            policy asks for, then a push. It is added to the signed log as a new statement; the
+            history is never rewritten.
+          </p>
+          <label className="checkbox">
+            <input
+              type="checkbox"
+              checked={exportRequest}
+              onChange={(event) => setExportRequest(event.target.checked)}
+            />
+            Also export a signing request for offline approvers
+          </label>
+          <ErrorBanner error={rollback.error} onDismiss={rollback.reset} />
+          <div className="row dialog-actions">
+            <button ref={cancel} type="button" onClick={() => dialog.current?.close()}>
+              Cancel
+            </button>
+            <button
+              type="button"
+              className="button-primary"
+              disabled={rollback.pending}
+              onClick={() => void confirm()}
+            >
+              {rollback.pending ? 'Proposing…' : 'Propose rollback'}
+            </button>
+          </div>
+        </>
+      )}
+    </dialog>
+  );
+}
+
 /** Pages of the verified log of one channel, newest first, rendering only the rows in view. */
-function ChannelHistory(props: { channel: ChannelRef }): React.JSX.Element {
+function ChannelHistory(props: {
+  channel: ChannelRef;
+  /** The channel's current release (verified mirror): the one not offered for rollback. */
+  currentVersion: string | null;
+}): React.JSX.Element {
   const { server, app, channel: name } = props.channel;
-  const [entries, setEntries] = useState<Entry[]>([]);
+  const { currentVersion } = props;
+  const [target, setTarget] = useState<Entry | null>(null);
+  const [proposed, setProposed] = useState<{ title: string; result: ProposeResult } | null>(null);
+  // Pages of PAGE entries by page number: a jump to any position (a dragged scrollbar, End)
+  // loads the pages in view, not every page before them.
+  const [pages, setPages] = useState<ReadonlyMap<number, readonly Entry[]>>(new Map());
   const [total, setTotal] = useState<number | null>(null);
   const [error, setError] = useState<AppErrorShape | null>(null);
-  const loading = useRef(false);
+  const inFlight = useRef(new Set<number>());
+  const generation = useRef(0);
 
-  const loadFrom = useCallback(
-    async function loadFrom(offset: number): Promise<void> {
-      if (loading.current) return;
-      loading.current = true;
+  const loadPage = useCallback(
+    async function loadPage(page: number): Promise<void> {
+      if (inFlight.current.has(page)) return;
+      inFlight.current.add(page);
+      const started = generation.current;
       const outcome = await unwrap(
-        api().history.list({ server, app, channel: name, offset, limit: PAGE }),
+        api().history.list({ server, app, channel: name, offset: page * PAGE, limit: PAGE }),
       );
-      loading.current = false;
+      inFlight.current.delete(page);
+      // A reload (after a push) started meanwhile: this answer belongs to the old list.
+      if (started !== generation.current) return;
       if (outcome.error !== null) {
         setError(outcome.error);
         return;
       }
       setError(null);
       setTotal(outcome.data.total);
-      setEntries((previous) => {
-        const next = previous.slice(0, offset);
-        next.push(...outcome.data.entries);
-        return next;
-      });
+      setPages((previous) => new Map(previous).set(page, outcome.data.entries));
     },
     [server, app, name],
   );
 
-  useEffect(() => {
-    setEntries([]);
-    setTotal(null);
-    void loadFrom(0);
-  }, [loadFrom]);
+  const reload = useCallback(
+    function reload(): void {
+      generation.current += 1;
+      inFlight.current.clear();
+      setPages(new Map());
+      setTotal(null);
+      void loadPage(0);
+    },
+    [loadPage],
+  );
+
+  useEffect(reload, [reload]);
+
+  const loaded = [...pages.values()].reduce((sum, page) => sum + page.length, 0);
 
   return (
-    <div>
+    <div className="history">
+      <RollbackDialog
+        channel={props.channel}
+        target={target}
+        onProposed={(entry, result) =>
+          setProposed({
+            title: `Rollback of ${app}/${name} to ${entry.version ?? shortId(entry.id)}`,
+            result,
+          })
+        }
+        onClosed={() => setTarget(null)}
+      />
+      {proposed !== null && (
+        <ProposalResult
+          key={proposed.result.statementId}
+          channel={props.channel}
+          result={proposed.result}
+          title={proposed.title}
+          onPushed={reload}
+        />
+      )}
       <ErrorBanner error={error} />
       {total === null && error === null && <Loading />}
       {total === 0 && (
@@ -77,24 +200,24 @@ function ChannelHistory(props: { channel: ChannelRef }): React.JSX.Element {
       {total !== null && total > 0 && (
         <>
           <p className="muted">
-            {total} {total === 1 ? 'statement' : 'statements'}, newest first · {entries.length}{' '}
-            loaded
+            {total} {total === 1 ? 'statement' : 'statements'}, newest first · {loaded} loaded
           </p>
           <div className="wrow wrow-head" aria-hidden="true">
             <span>Seq</span>
             <span>Change</span>
             <span>Applied</span>
             <span>Approvals</span>
+            <span />
           </div>
           <WindowedList
             label={`History of ${app}/${name}`}
-            items={entries}
+            itemAt={(index) => pages.get(Math.floor(index / PAGE))?.[index % PAGE]}
             total={total}
             rowHeight={ROW_HEIGHT}
             height={Math.min(480, total * ROW_HEIGHT)}
-            onVisibleEnd={(last) => {
-              if (last + 20 >= entries.length && entries.length < total) {
-                void loadFrom(entries.length);
+            onRangeChange={(first, last) => {
+              for (let page = Math.floor(first / PAGE); page <= Math.floor(last / PAGE); page++) {
+                if (!pages.has(page)) void loadPage(page);
               }
             }}
             renderRow={(entry) => (
@@ -103,6 +226,19 @@ function ChannelHistory(props: { channel: ChannelRef }): React.JSX.Element {
                 <span>{describe(entry)}</span>
                 <span>{when(entry.appliedAt)}</span>
                 <span>{entry.approvals}</span>
+                <span>
+                  {entry.kind === 'release' &&
+                    entry.version !== null &&
+                    entry.version !== currentVersion && (
+                      <button
+                        type="button"
+                        className="button-small"
+                        onClick={() => setTarget(entry)}
+                      >
+                        Roll back to {entry.version}
+                      </button>
+                    )}
+                </span>
               </>
             )}
           />
@@ -153,7 +289,14 @@ export function HistoryScreen(props: { initial: ChannelRef | null }): React.JSX.
               ))}
             </select>
           </label>
-          <ChannelHistory key={keyOf(currentRef)} channel={currentRef} />
+          <ChannelHistory
+            key={keyOf(currentRef)}
+            channel={currentRef}
+            currentVersion={
+              channels.find((row) => keyOf(row) === keyOf(currentRef))?.mirror.currentVersion ??
+              null
+            }
+          />
         </>
       )}
     </section>

@@ -1,10 +1,55 @@
-import { useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
+import type { AppErrorShape } from '../../../../shared/errors';
 import type { KeyView } from '../../../../shared/ipc/contract';
 import { CopyBox } from '../../components/CopyBox';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
+import { FilePicker } from '../../components/FilePicker';
 import { api, useAction, useQuery } from '../../lib/api';
+import { saveFile } from '../../lib/files';
 import { when } from '../../lib/format';
+
+/** The shortest passphrase main accepts (src/shared/ipc/contract.ts `Passphrase`). */
+const MIN_PASSPHRASE = 8;
+/** The longest one. */
+const MAX_PASSPHRASE = 1024;
+
+/** A backup or restore error in plain words; the code stays for support. */
+function plainKeyError(error: AppErrorShape | null): AppErrorShape | null {
+  if (error === null) return null;
+  switch (error.code) {
+    case 'BACKUP_WRONG_PASSPHRASE':
+      return {
+        code: error.code,
+        message:
+          'That passphrase does not open this backup. Check it (capitals count) and try again; if it is right, the file was changed after it was saved.',
+      };
+    case 'BACKUP_INVALID':
+      return {
+        code: error.code,
+        message: `This file is not an Airlock key backup, or it is damaged. ${error.message}`,
+      };
+    case 'ALREADY_EXISTS':
+      return {
+        code: error.code,
+        message: "This key is already in this computer's keychain: there is nothing to restore.",
+      };
+    default:
+      return error;
+  }
+}
+
+/** Why a new backup passphrase cannot be used yet, or null when it can. */
+function passphraseProblem(first: string, second: string): string | null {
+  if (first.length < MIN_PASSPHRASE) {
+    return `The passphrase needs at least ${MIN_PASSPHRASE} characters.`;
+  }
+  if (first.length > MAX_PASSPHRASE) {
+    return `The passphrase may have at most ${MAX_PASSPHRASE} characters.`;
+  }
+  if (first !== second) return 'The two passphrases differ: type the same one twice.';
+  return null;
+}
 
 /** Keys, and the first-run path: create an identity key (private halves stay in the keychain). */
 export function KeysScreen(props: { onChanged: () => void }): React.JSX.Element {
@@ -18,6 +63,8 @@ export function KeysScreen(props: { onChanged: () => void }): React.JSX.Element 
   const [type, setType] = useState<KeyView['type']>('identity');
   const [label, setLabel] = useState('');
   const [shown, setShown] = useState<KeyView | null>(null);
+  const [backupOf, setBackupOf] = useState<KeyView | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
 
   const list = keys.data?.keys ?? [];
   const hasIdentity = list.some((key) => key.type === 'identity');
@@ -105,9 +152,20 @@ export function KeysScreen(props: { onChanged: () => void }): React.JSX.Element 
                 <td className="mono">{key.fingerprint}</td>
                 <td>{when(key.createdAt)}</td>
                 <td>
-                  <button type="button" onClick={() => void onShow(key)}>
-                    Export public key
-                  </button>
+                  <div className="actions">
+                    <button type="button" onClick={() => void onShow(key)}>
+                      Export public key
+                    </button>
+                    <button
+                      type="button"
+                      onClick={() => {
+                        setSaved(null);
+                        setBackupOf(key);
+                      }}
+                    >
+                      Back up
+                    </button>
+                  </div>
                 </td>
               </tr>
             ))}
@@ -131,6 +189,213 @@ export function KeysScreen(props: { onChanged: () => void }): React.JSX.Element 
           )}
         </div>
       )}
+      {saved !== null && (
+        <p className="banner banner-ok" role="status">
+          {saved}
+        </p>
+      )}
+      <BackupDialog
+        target={backupOf}
+        onClose={() => setBackupOf(null)}
+        onSaved={(fileName) =>
+          setSaved(
+            `Backup saved as ${fileName}. Keep the file and its passphrase in separate places: together they are the private key.`,
+          )
+        }
+      />
+      <RestoreSection
+        onRestored={() => {
+          keys.refetch();
+          props.onChanged();
+        }}
+      />
     </section>
+  );
+}
+
+/**
+ * Backs up one key as a passphrase-encrypted file (DESIGN §2: scrypt + AES-GCM in main; the window
+ * never sees the private key). A native modal `<dialog>`: Escape and Cancel close it.
+ */
+function BackupDialog(props: {
+  target: KeyView | null;
+  onClose: () => void;
+  onSaved: (fileName: string) => void;
+}): React.JSX.Element {
+  const { target, onClose, onSaved } = props;
+  const dialog = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  const problemId = useId();
+  const backup = useAction((keyId: string, passphrase: string) =>
+    api().keys.backup({ keyId, passphrase }),
+  );
+  const { reset } = backup;
+  const [first, setFirst] = useState('');
+  const [second, setSecond] = useState('');
+  const [tried, setTried] = useState(false);
+
+  useEffect(() => {
+    const element = dialog.current;
+    if (element === null) return;
+    if (target !== null && !element.open) {
+      setFirst('');
+      setSecond('');
+      setTried(false);
+      reset();
+      element.showModal();
+    } else if (target === null && element.open) {
+      element.close();
+    }
+  }, [target, reset]);
+
+  const problem = passphraseProblem(first, second);
+  // Say "they differ" as soon as the second one is as long as the first; the rest on submit.
+  const shownProblem =
+    tried || (second.length >= first.length && second !== '' && first !== second) ? problem : null;
+
+  async function onSubmit(event: React.FormEvent): Promise<void> {
+    event.preventDefault();
+    setTried(true);
+    if (target === null || problem !== null) return;
+    const outcome = await backup.run(target.keyId, first);
+    if (outcome.data !== null) {
+      saveFile(outcome.data);
+      setFirst('');
+      setSecond('');
+      onSaved(outcome.data.fileName);
+      onClose();
+    }
+  }
+
+  const name = target === null ? '' : target.label === '' ? target.fingerprint : target.label;
+  return (
+    <dialog ref={dialog} aria-labelledby={titleId} onClose={onClose}>
+      <form noValidate onSubmit={(event) => void onSubmit(event)}>
+        <h2 id={titleId}>Back up {name}</h2>
+        <p className="muted">
+          The backup file holds the private key encrypted with this passphrase. Anyone with both can
+          use the key; without the passphrase the file is useless, and it cannot be recovered.
+        </p>
+        <label className="field">
+          <span>Passphrase (at least {MIN_PASSPHRASE} characters)</span>
+          <input
+            type="password"
+            autoComplete="new-password"
+            value={first}
+            maxLength={MAX_PASSPHRASE}
+            onChange={(event) => setFirst(event.target.value)}
+            aria-invalid={shownProblem !== null}
+            aria-describedby={shownProblem === null ? undefined : problemId}
+          />
+        </label>
+        <label className="field">
+          <span>Repeat the passphrase</span>
+          <input
+            type="password"
+            autoComplete="new-password"
+            value={second}
+            maxLength={MAX_PASSPHRASE}
+            onChange={(event) => setSecond(event.target.value)}
+            aria-invalid={shownProblem !== null}
+            aria-describedby={shownProblem === null ? undefined : problemId}
+          />
+        </label>
+        {shownProblem !== null && (
+          <p className="field-error form-error" id={problemId} role="alert">
+            {shownProblem}
+          </p>
+        )}
+        <ErrorBanner error={plainKeyError(backup.error)} onDismiss={backup.reset} />
+        <div className="row dialog-buttons">
+          <button type="submit" className="button-primary" disabled={backup.pending}>
+            {backup.pending ? 'Encrypting…' : 'Save backup'}
+          </button>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
+
+/** Puts a backed-up key into this computer's keychain, from its file and passphrase. */
+function RestoreSection(props: { onRestored: () => void }): React.JSX.Element {
+  const { onRestored } = props;
+  const titleId = useId();
+  const restore = useAction((content: string, passphrase: string) =>
+    api().keys.restore({ content, passphrase }),
+  );
+  const [file, setFile] = useState<{ text: string; name: string } | null>(null);
+  const [passphrase, setPassphrase] = useState('');
+  const [restored, setRestored] = useState<KeyView | null>(null);
+
+  async function onSubmit(event: React.FormEvent): Promise<void> {
+    event.preventDefault();
+    if (file === null) return;
+    setRestored(null);
+    const outcome = await restore.run(file.text, passphrase);
+    if (outcome.data !== null) {
+      setRestored(outcome.data);
+      setFile(null);
+      setPassphrase('');
+      onRestored();
+    }
+  }
+
+  const tooShort = passphrase.length < MIN_PASSPHRASE;
+  return (
+    <form
+      className="card restore"
+      aria-labelledby={titleId}
+      noValidate
+      onSubmit={(event) => void onSubmit(event)}
+    >
+      <h2 id={titleId}>Restore from backup</h2>
+      <p className="muted">
+        Pick a key backup file Airlock saved (…backup.json) and type its passphrase. The key goes
+        into this computer&apos;s keychain.
+      </p>
+      <div className="row">
+        <FilePicker
+          label="Choose backup file"
+          onText={(text, name) => {
+            restore.reset();
+            setRestored(null);
+            setFile({ text, name });
+          }}
+        />
+        <span className="muted" role="status">
+          {file === null ? 'No file chosen' : `Chosen: ${file.name}`}
+        </span>
+      </div>
+      <div className="form-row">
+        <label className="field grow">
+          <span>Passphrase of the backup</span>
+          <input
+            type="password"
+            autoComplete="current-password"
+            value={passphrase}
+            maxLength={MAX_PASSPHRASE}
+            onChange={(event) => setPassphrase(event.target.value)}
+          />
+        </label>
+        <button
+          type="submit"
+          className="button-primary"
+          disabled={file === null || tooShort || restore.pending}
+        >
+          {restore.pending ? 'Restoring…' : 'Restore key'}
+        </button>
+      </div>
+      <ErrorBanner error={plainKeyError(restore.error)} onDismiss={restore.reset} />
+      {restored !== null && (
+        <p className="banner banner-ok" role="status">
+          Restored the {restored.type} key{' '}
+          {restored.label === '' ? '' : <strong>{restored.label}</strong>} (
+          <span className="mono">{restored.fingerprint}</span>).
+        </p>
+      )}
+    </form>
   );
 }

@@ -1,6 +1,8 @@
+import { Fragment, useState } from 'react';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { api, useQuery } from '../../lib/api';
+import { RolloutPanel } from '../rollout/RolloutPanel';
 
 export interface ChannelRef {
   readonly server: string;
@@ -8,11 +10,21 @@ export interface ChannelRef {
   readonly channel: string;
 }
 
-/** Every app and channel this console knows: current release, rollout, pending statements. */
+function keyOf(ref: ChannelRef): string {
+  return `${ref.server}\n${ref.app}\n${ref.channel}`;
+}
+
+/**
+ * Every app and channel this console knows: current release, rollout, pending statements; per
+ * channel its history, rollout control (a disclosure under the row) and a new release.
+ */
 export function OverviewScreen(props: {
   onOpenHistory: (channel: ChannelRef) => void;
+  /** Opens the New release screen for this channel; without it the button is not shown. */
+  onNewRelease?: (channel: ChannelRef) => void;
 }): React.JSX.Element {
   const overview = useQuery('overview', () => api().apps.overview({ live: true }));
+  const [openRollout, setOpenRollout] = useState<string | null>(null);
   const channels = overview.data?.channels ?? [];
   const unreachable = (overview.data?.servers ?? []).filter((server) => server.error !== null);
 
@@ -54,6 +66,13 @@ export function OverviewScreen(props: {
           <tbody>
             {channels.map((row) => {
               const live = row.live;
+              const ref: ChannelRef = { server: row.server, app: row.app, channel: row.channel };
+              const key = keyOf(ref);
+              const panelId = `rollout-${row.server}-${row.app}-${row.channel}`.replace(
+                /[^A-Za-z0-9_-]/g,
+                '_',
+              );
+              const expanded = openRollout === key;
               const version = live?.current?.version ?? row.mirror.currentVersion;
               const state =
                 live === null
@@ -64,35 +83,50 @@ export function OverviewScreen(props: {
                       ? 'rolled back'
                       : 'live';
               return (
-                <tr key={`${row.server} ${row.app} ${row.channel}`}>
-                  <td>{row.app}</td>
-                  <td>{row.channel}</td>
-                  <td>
-                    {version ?? <span className="muted">none</span>}{' '}
-                    <span className="muted">({state})</span>
-                  </td>
-                  <td>{live?.current ? `${live.current.rolloutPercent}%` : '—'}</td>
-                  <td>
-                    {row.pendingStatements === 0
-                      ? '0'
-                      : `${row.pendingStatements} awaiting approval or push`}
-                  </td>
-                  <td>{row.server}</td>
-                  <td>
-                    <button
-                      type="button"
-                      onClick={() =>
-                        props.onOpenHistory({
-                          server: row.server,
-                          app: row.app,
-                          channel: row.channel,
-                        })
-                      }
-                    >
-                      History
-                    </button>
-                  </td>
-                </tr>
+                <Fragment key={key}>
+                  <tr>
+                    <td>{row.app}</td>
+                    <td>{row.channel}</td>
+                    <td>
+                      {version ?? <span className="muted">none</span>}{' '}
+                      <span className="muted">({state})</span>
+                    </td>
+                    <td>{live?.current ? `${live.current.rolloutPercent}%` : '—'}</td>
+                    <td>
+                      {row.pendingStatements === 0
+                        ? '0'
+                        : `${row.pendingStatements} awaiting approval or push`}
+                    </td>
+                    <td>{row.server}</td>
+                    <td>
+                      <div className="row row-wrap">
+                        <button type="button" onClick={() => props.onOpenHistory(ref)}>
+                          History
+                        </button>
+                        <button
+                          type="button"
+                          aria-expanded={expanded}
+                          aria-controls={expanded ? panelId : undefined}
+                          onClick={() => setOpenRollout(expanded ? null : key)}
+                        >
+                          Rollout
+                        </button>
+                        {props.onNewRelease !== undefined && (
+                          <button type="button" onClick={() => props.onNewRelease?.(ref)}>
+                            New release
+                          </button>
+                        )}
+                      </div>
+                    </td>
+                  </tr>
+                  {expanded && (
+                    <tr className="rollout-row">
+                      <td colSpan={7} id={panelId}>
+                        <RolloutPanel channel={ref} live={live} onChanged={overview.refetch} />
+                      </td>
+                    </tr>
+                  )}
+                </Fragment>
               );
             })}
           </tbody>

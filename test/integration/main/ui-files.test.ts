@@ -1,0 +1,286 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatFingerprint } from '../../../src/core/crypto';
+import { APPROVAL_FILE_FORMAT, SigningRequestSchema } from '../../../src/shared/schemas';
+import {
+  call,
+  makeConsole,
+  openWindow,
+  type ConsoleWindow,
+  type TestConsole,
+} from '../../e2e/console-window';
+import { sampleWebBuild, writeTree } from '../../helpers/bundle-fixtures';
+import { addMembers, callApi, startTestServer, type TestServer } from '../../helpers/server';
+
+/**
+ * The console's Members and policies screen, key backup and restore on the Keys screen, and the
+ * air-gapped request/approval files on the Approvals screen (DESIGN §4, §5, §7), each in Debian's
+ * Chromium against the real handlers (real SQLite, real throwaway keychain) and a real server on
+ * loopback. Three consoles, each with its own data directory and keychain service: Pat proposes
+ * (admin, the main window), Olga approves air-gapped in her own window (signing officer, never
+ * connects), and a fresh third console restores Pat's key backup. Files travel as real downloads
+ * and real file-input uploads. Screenshots: members, keys-backup, approval-review.
+ */
+
+const APP = 'com.example.files';
+const CHANNEL = 'production';
+const PASSPHRASE = 'correct horse battery staple';
+
+let work: string;
+let webDir: string;
+let server: TestServer | undefined;
+let pat: TestConsole;
+let olga: TestConsole;
+let spare: TestConsole;
+let patWindow: ConsoleWindow;
+let page: Page;
+const windows: ConsoleWindow[] = [];
+let patKey = '';
+let olgaKey = '';
+let bundleKey = '';
+let url = '';
+
+/** Clicks `click` and saves the download it starts into the work folder; returns its path. */
+async function download(
+  on: Page,
+  click: () => Promise<void>,
+): Promise<{
+  path: string;
+  name: string;
+}> {
+  const [started] = await Promise.all([on.waitForEvent('download'), click()]);
+  const name = started.suggestedFilename();
+  const path = join(work, 'downloads', name);
+  await started.saveAs(path);
+  return { path, name };
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'airlock-ui-files-'));
+  webDir = join(work, 'www');
+  writeTree(webDir, sampleWebBuild());
+  pat = makeConsole(work, 'files-pat', () => webDir);
+  olga = makeConsole(work, 'files-olga', () => webDir);
+  spare = makeConsole(work, 'files-spare', () => webDir);
+  patKey = (await call(pat, 'keys:create', { type: 'identity', label: 'Pat' })).keyId;
+  olgaKey = (await call(olga, 'keys:create', { type: 'identity', label: 'Olga' })).keyId;
+  const bundle = await call(pat, 'keys:create', { type: 'bundle', label: 'app' });
+  bundleKey = bundle.keyId;
+  const patSigner = await pat.keys.identitySigner(patKey);
+  const olgaSigner = await olga.keys.identitySigner(olgaKey);
+  server = await startTestServer({ admins: [patSigner] });
+  url = server.url;
+  await addMembers(
+    url,
+    [patSigner],
+    [{ signer: olgaSigner, roles: ['signing_officer'], name: 'Olga' }],
+    undefined,
+    [
+      {
+        app: APP,
+        channel: CHANNEL,
+        kind: 'release',
+        threshold: 1,
+        roles: ['release_manager', 'signing_officer'],
+        require: { signing_officer: 1 },
+        proposerCounts: false,
+      },
+    ],
+  );
+  const created = await callApi(url, '/api/v1/apps', {
+    signer: patSigner,
+    body: { app: APP, channels: [{ name: CHANNEL }], bundlePublicKey: bundle.publicKey },
+  });
+  expect(created.status).toBe(201);
+  await call(pat, 'servers:connect', { url });
+  patWindow = await openWindow(pat);
+  windows.push(patWindow);
+  page = patWindow.page;
+});
+
+afterAll(async () => {
+  for (const window of windows) await window.close();
+  await server?.dispose();
+  await pat?.dispose();
+  await olga?.dispose();
+  await spare?.dispose();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('members, key backups and request/approval files in the console window', () => {
+  it('lists the members with their roles, marks the user, and states the policies in words', async () => {
+    await patWindow.open('Members and policies');
+    const card = page.getByRole('article', { name: url });
+    await card.waitFor();
+    const facts = (await card.locator('dl').textContent()) ?? '';
+    const { servers } = await call(pat, 'servers:list', {});
+    expect(facts).toContain('Version 2');
+    expect(facts).toContain(servers[0]?.fingerprint);
+    expect(facts).toContain('1 admin signature');
+
+    const members = page.getByRole('table', { name: `Members of ${url}` });
+    const patRow = members.getByRole('row', { name: new RegExp(formatFingerprint(patKey)) });
+    const olgaRow = members.getByRole('row', { name: new RegExp(formatFingerprint(olgaKey)) });
+    expect(await patRow.textContent()).toMatch(/^admin .*you.*admin/);
+    expect(await olgaRow.textContent()).toBe(`Olgasigning_officer${formatFingerprint(olgaKey)}`);
+
+    const policies = page.getByRole('list', { name: `Policies of ${url}` }).getByRole('listitem');
+    expect(await policies.allTextContents()).toEqual([
+      'Every app and channel, every kind of statement: 1 approval from admin, release_manager or signing_officer; the proposer cannot approve',
+      `${APP} / ${CHANNEL}, releases: 1 approval from release_manager or signing_officer, at least 1 signing_officer; the proposer cannot approve`,
+    ]);
+    // Changing membership stays a CLI task: the screen shows the command.
+    expect(await page.getByLabel('Add a member (an admin runs)').inputValue()).toBe(
+      `airlock members add --server ${url} --key <public-key hex> --name <name> --role <role>`,
+    );
+    await patWindow.shoot('members');
+  });
+
+  it('exports a signing request; the officer reviews and approves it in her window; the import pushes it', async () => {
+    const folder = await call(pat, 'dialog:choose-folder', { purpose: 'web-build' });
+    const built = await call(pat, 'bundles:build', {
+      webDir: folder.path as string,
+      bundleKeyId: bundleKey,
+    });
+    const proposed = await call(pat, 'releases:propose', {
+      server: url,
+      app: APP,
+      channel: CHANNEL,
+      version: '1.0.0',
+      bundle: built.bundle.encryptedSha256,
+    });
+    expect(proposed).toMatchObject({ seq: 1, state: 'pending' });
+
+    // Pat: export the request from the inbox card.
+    await patWindow.open('Approvals');
+    const card = page.getByRole('list', { name: 'Pending statements' }).getByRole('listitem');
+    await card.first().waitFor();
+    const request = await download(page, () =>
+      card.first().getByRole('button', { name: 'Export signing request' }).click(),
+    );
+    expect(request.name).toBe(`${APP}-${CHANNEL}-seq1.airlock-request.json`);
+    const content = readFileSync(request.path, 'utf8');
+    expect(SigningRequestSchema.parse(JSON.parse(content)).statementId).toBe(proposed.statementId);
+    await page.getByText(`Signing request saved as ${request.name}`).waitFor();
+
+    // Olga, offline, in her own window: review, then approve and save the approval file.
+    const olgaWindow = await openWindow(olga);
+    windows.push(olgaWindow);
+    const olgaPage = olgaWindow.page;
+    await olgaWindow.open('Approvals');
+    await olgaPage.getByText('Nothing waits for approval').waitFor();
+    await olgaPage.getByLabel('Review a signing request').setInputFiles(request.path);
+    const review = olgaPage.getByRole('article', {
+      name: `Signing request: Release 1.0.0 at 100% · ${APP}/${CHANNEL}`,
+    });
+    await review.waitFor();
+    const expected = await call(olga, 'approvals:review', { source: 'request', content });
+    expect(expected.verdict.summary).toMatch(/^0\/1 approvals/);
+    const text = (await review.textContent()) ?? '';
+    expect(text).toContain(expected.verdict.summary);
+    expect(text).toContain(`Proposed by${expected.names[patKey]}`);
+    expect(text).toContain('Approved so far bynobody yet');
+    expect(text).toContain(`fingerprint ${expected.rootFingerprint} (unknown)`);
+    expect(text).toContain('This console does not know that server');
+    expect(text).toContain('100% of devices');
+    expect(text).not.toContain('Expired');
+    await olgaWindow.shoot('approval-review');
+    const approval = await download(olgaPage, () =>
+      review.getByRole('button', { name: 'Approve and save approval file' }).click(),
+    );
+    expect(approval.name).toMatch(/\.airlock-approval\.json$/);
+    const file = JSON.parse(readFileSync(approval.path, 'utf8')) as {
+      format: string;
+      statementId: string;
+      approver: { keyId: string };
+    };
+    expect(file).toMatchObject({
+      format: APPROVAL_FILE_FORMAT,
+      statementId: proposed.statementId,
+      approver: { keyId: olgaKey },
+    });
+    await review.getByText(/Approval saved as .*With it: 1\/1 approvals/).waitFor();
+
+    // Pat: import the approval file; the policy is met and the push goes out.
+    await page.getByLabel('Import an approval file').setInputFiles(approval.path);
+    const result = page.locator('.import-result');
+    await result.waitFor();
+    const imported = (await result.textContent()) ?? '';
+    expect(imported).toContain(`Imported the approval of Olga (${formatFingerprint(olgaKey)})`);
+    expect(imported).toMatch(/1\/1 approvals.*Pushed: the server applied it as #1/);
+    const overview = await call(pat, 'apps:overview', {});
+    expect(overview.channels[0]?.live?.current).toMatchObject({
+      statementId: proposed.statementId,
+      version: '1.0.0',
+    });
+    for (const window of [patWindow, olgaWindow]) expect(window.consoleErrors).toEqual([]);
+  });
+
+  it('backs a key up with a passphrase asked twice, and restores it into a fresh console', async () => {
+    await patWindow.open('Keys');
+    const row = page.getByRole('table', { name: 'Keys' }).getByRole('row', { name: /Pat/ });
+    await row.getByRole('button', { name: 'Back up' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Back up Pat' });
+    await dialog.waitFor();
+    const first = dialog.getByLabel('Passphrase (at least 8 characters)');
+    const second = dialog.getByLabel('Repeat the passphrase');
+    await first.fill('short');
+    await dialog.getByRole('button', { name: 'Save backup' }).click();
+    await dialog.getByText('The passphrase needs at least 8 characters.').waitFor();
+    await first.fill(PASSPHRASE);
+    await second.fill('correct horse battery stapler');
+    await dialog.getByText('The two passphrases differ: type the same one twice.').waitFor();
+    expect(await first.getAttribute('aria-invalid')).toBe('true');
+    await patWindow.shoot('keys-backup');
+    await second.fill(PASSPHRASE);
+    expect(await dialog.getByRole('alert').count()).toBe(0);
+    const backup = await download(page, () =>
+      dialog.getByRole('button', { name: 'Save backup' }).click(),
+    );
+    expect(backup.name).toBe(`airlock-identity-key-${patKey.slice(0, 16)}.backup.json`);
+    await dialog.waitFor({ state: 'hidden' });
+    await page.getByText(`Backup saved as ${backup.name}`).waitFor();
+    // Nothing was deleted: the key is still here.
+    expect((await pat.keys.list()).map((key) => key.keyId)).toContain(patKey);
+    expect(readFileSync(backup.path, 'utf8')).not.toMatch(/PRIVATE KEY/);
+
+    // A fresh console, its own keychain: first run, no server.
+    const spareWindow = await openWindow(spare);
+    windows.push(spareWindow);
+    const sparePage = spareWindow.page;
+    await spareWindow.open('Members and policies');
+    await sparePage.getByText('No server connected').waitFor();
+    await spareWindow.open('Keys');
+    await sparePage.getByText('No keys yet').waitFor();
+    await sparePage.getByLabel('Choose backup file').setInputFiles(backup.path);
+    await sparePage.getByText(`Chosen: ${backup.name}`).waitFor();
+    const passphrase = sparePage.getByLabel('Passphrase of the backup');
+    const restore = sparePage.getByRole('button', { name: 'Restore key' });
+    await passphrase.fill('not the passphrase');
+    await restore.click();
+    const alert = sparePage.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('That passphrase does not open this backup.');
+    expect(await spare.keys.list()).toEqual([]);
+
+    await passphrase.fill(PASSPHRASE);
+    await restore.click();
+    await sparePage.getByText(/Restored the identity key Pat/).waitFor();
+    await sparePage
+      .getByRole('table', { name: 'Keys' })
+      .getByRole('row', { name: /Pat/ })
+      .waitFor();
+    expect(await sparePage.getByRole('alert').count()).toBe(0);
+    const restored = await spare.keys.list();
+    expect(restored.map((key) => key.keyId)).toEqual([patKey]);
+    // Restoring the same key again says so in plain words.
+    await sparePage.getByLabel('Choose backup file').setInputFiles(backup.path);
+    await passphrase.fill(PASSPHRASE);
+    await restore.click();
+    await sparePage.getByText('This key is already in this computer').waitFor();
+    for (const window of windows) expect(window.consoleErrors).toEqual([]);
+  });
+});

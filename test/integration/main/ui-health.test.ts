@@ -1,0 +1,212 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wilsonLowerBound } from '../../../src/server/device/wilson';
+import {
+  call,
+  makeConsole,
+  openWindow,
+  type ConsoleWindow,
+  type TestConsole,
+} from '../../e2e/console-window';
+import { sampleWebBuild, writeTree } from '../../helpers/bundle-fixtures';
+import { DeviceSim, mapLimit, seededDeviceIds } from '../../helpers/device-sim';
+import { addMembers, callApi, startTestServer, type TestServer } from '../../helpers/server';
+
+/**
+ * The Health screen (DESIGN §7: health charts, adoption and failures) in Debian's Chromium,
+ * against the real handlers and a real server on loopback. Releases go out through the console's
+ * own handlers (propose, approve on a second console, push); simulated phones then install them
+ * and report outcomes to `POST /stats` as the plugin does, and the screen shows what the server
+ * counted: the per-version table as text, and the two charts as SVG.
+ */
+
+const APP = 'com.example.health.ui';
+const CHANNEL = 'production';
+
+let work: string;
+let webDir: string;
+let user: TestConsole;
+let officer: TestConsole;
+let window: ConsoleWindow;
+let page: Page;
+let server: TestServer;
+let bundlePublicKey = '';
+
+/** Builds a bundle in the user's console and releases it: propose, approve (officer), push. */
+async function release(version: string): Promise<void> {
+  const url = server.url;
+  const keys = await call(user, 'keys:list', {});
+  const bundleKey = keys.keys.find((key) => key.type === 'bundle');
+  const folder = await call(user, 'dialog:choose-folder', { purpose: 'web-build' });
+  const built = await call(user, 'bundles:build', {
+    webDir: folder.path ?? '',
+    bundleKeyId: bundleKey?.keyId ?? '',
+  });
+  const proposed = await call(user, 'releases:propose', {
+    server: url,
+    app: APP,
+    channel: CHANNEL,
+    version,
+    bundle: built.bundle.encryptedSha256,
+  });
+  await call(officer, 'approvals:approve', {
+    mode: 'online',
+    server: url,
+    statementId: proposed.statementId,
+  });
+  const pushed = await call(user, 'releases:push', {
+    server: url,
+    statementId: proposed.statementId,
+  });
+  expect(pushed.applied).not.toBeNull();
+}
+
+function phone(index: number): DeviceSim {
+  return new DeviceSim({
+    baseUrl: server.url,
+    appId: APP,
+    publicKeyPem: bundlePublicKey,
+    // The native build ships 0.9.0 (the server does not offer a version equal to the built-in one).
+    versionBuild: '0.9.0',
+    deviceId: seededDeviceIds('ui-health', 10)[index],
+  });
+}
+
+/** The text of each cell of the per-version table, row by row. */
+async function totalsTable(): Promise<string[][]> {
+  const rows = page.getByRole('table', { name: 'Health per version' }).locator('tbody tr');
+  const cells: string[][] = [];
+  for (const row of await rows.all()) {
+    cells.push((await row.locator('th, td').allTextContents()).map((text) => text.trim()));
+  }
+  return cells;
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'airlock-ui-health-'));
+  webDir = join(work, 'www');
+  writeTree(webDir, sampleWebBuild());
+  user = makeConsole(work, 'health-user', () => webDir);
+  officer = makeConsole(work, 'health-officer', () => webDir);
+
+  const userKey = await call(user, 'keys:create', { type: 'identity', label: 'Health tester' });
+  const officerKey = await call(officer, 'keys:create', { type: 'identity', label: 'officer' });
+  const admin = await user.keys.identitySigner(userKey.keyId);
+  server = await startTestServer({ admins: [admin] });
+  await addMembers(
+    server.url,
+    [admin],
+    [
+      {
+        signer: await officer.keys.identitySigner(officerKey.keyId),
+        roles: ['signing_officer'],
+        name: 'Olga',
+      },
+    ],
+  );
+  const bundleKey = await call(user, 'keys:create', { type: 'bundle', label: 'app' });
+  bundlePublicKey = bundleKey.publicKey;
+  const created = await callApi(server.url, '/api/v1/apps', {
+    signer: admin,
+    body: { app: APP, channels: [{ name: CHANNEL }], bundlePublicKey },
+  });
+  expect(created.status).toBe(201);
+  await call(user, 'servers:connect', { url: server.url });
+  await call(officer, 'servers:connect', { url: server.url });
+  await release('1.0.0');
+  await call(user, 'sync:run', {});
+
+  window = await openWindow(user);
+  page = window.page;
+});
+
+afterAll(async () => {
+  await window?.close();
+  await server?.dispose();
+  await user?.dispose();
+  await officer?.dispose();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('the Health screen', () => {
+  it('says so when no device has reported anything yet', async () => {
+    await window.open('Health');
+    await page.getByText('No installs or failures reported yet').waitFor();
+    expect(await page.getByRole('table', { name: 'Health per version' }).count()).toBe(0);
+  });
+
+  it('shows adoption and failures per version, as a table and two charts', async () => {
+    // Four phones install 1.0.0; then 1.1.0 goes out, six phones install it and all six report it
+    // broken (the plugin rolled it back): 6 failures out of 12 outcomes.
+    const first = await mapLimit([0, 1, 2, 3], 4, (index) => phone(index).update());
+    expect(first.map((outcome) => outcome.result)).toEqual(Array(4).fill('installed'));
+    await release('1.1.0');
+    const phones = [0, 1, 2, 3, 4, 5].map(phone);
+    for (const device of phones.slice(0, 4)) device.versionName = '1.0.0';
+    const second = await mapLimit(phones, 6, (device) => device.update());
+    expect(second).toEqual(Array(6).fill(expect.objectContaining({ version: '1.1.0' })));
+    await mapLimit(phones, 6, (device) => device.reportBroken('update_fail'));
+
+    await window.open('Health');
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByRole('table', { name: 'Health per version' }).waitFor();
+    const bound = `${(wilsonLowerBound(6, 12) * 100).toFixed(1)}%`;
+    expect(await totalsTable()).toEqual([
+      ['1.0.0', '4', '0', '100%', '0%', 'Within threshold'],
+      [
+        '1.1.0 (current)',
+        '6',
+        '6',
+        '50%',
+        bound,
+        'Above threshold, too few outcomes to pause (12/50)',
+      ],
+    ]);
+    await page
+      .getByText(
+        "Pauses automatically when the failure rate's lower bound exceeds 20% after at least 50 outcomes.",
+      )
+      .waitFor();
+
+    // Both charts drew into SVG: two adoption lines, one failure bar (all in this hour).
+    const adoption = page.getByRole('figure', {
+      name: 'Adoption (successful installs, cumulative)',
+    });
+    const failures = page.getByRole('figure', { name: 'Failures per hour' });
+    await adoption.locator('svg.recharts-surface').first().waitFor();
+    await failures.locator('svg.recharts-surface').first().waitFor();
+    expect(await adoption.locator('path.recharts-line-curve').count()).toBe(2);
+    expect(await failures.locator('.recharts-bar-rectangle path').count()).toBe(1);
+    // Nothing injected a <style> element (CSP style-src 'self').
+    expect(await page.locator('style').count()).toBe(0);
+    await window.shoot('health');
+  });
+
+  it('switches the window and keeps the totals since each release', async () => {
+    await page.getByRole('radio', { name: '24 h' }).check();
+    await expect.poll(() => page.getByRole('radio', { name: '24 h' }).isChecked()).toBe(true);
+    await page.getByRole('figure', { name: 'Failures per hour' }).locator('svg').first().waitFor();
+    expect((await totalsTable()).map((row) => row.slice(0, 3))).toEqual([
+      ['1.0.0', '4', '0'],
+      ['1.1.0 (current)', '6', '6'],
+    ]);
+    await page.getByRole('radio', { name: '30 days' }).check();
+    await page.getByRole('table', { name: 'Health per version' }).waitFor();
+    expect(await page.getByRole('alert').count()).toBe(0);
+    expect(window.consoleErrors).toEqual([]);
+  });
+
+  it('says clearly that the server cannot be reached', async () => {
+    await server.stop();
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain(
+      'health data comes from the server only, so there is none to show offline',
+    );
+    expect(window.consoleErrors).toEqual([]);
+  });
+});
