@@ -28,17 +28,25 @@ export function sendJson(
     body instanceof Buffer
       ? body
       : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
-  res.writeHead(
-    status,
-    headers === undefined
-      ? { 'content-type': JSON_TYPE, 'content-length': bytes.length, 'cache-control': 'no-store' }
-      : {
-          'content-type': JSON_TYPE,
-          'content-length': bytes.length,
-          'cache-control': 'no-store',
-          ...headers,
-        },
-  );
+  if (headers === undefined) {
+    // A flat [name, value, …] list: Node takes it as is, without walking an object's keys (the
+    // /updates hot path answers this way).
+    res.writeHead(status, [
+      'content-type',
+      JSON_TYPE,
+      'content-length',
+      String(bytes.length),
+      'cache-control',
+      'no-store',
+    ]);
+  } else {
+    res.writeHead(status, {
+      'content-type': JSON_TYPE,
+      'content-length': bytes.length,
+      'cache-control': 'no-store',
+      ...headers,
+    });
+  }
   res.end(bytes);
   return status;
 }
