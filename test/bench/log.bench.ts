@@ -3,18 +3,18 @@
  * with progress; an incremental sync of 1,000 new statements ≤ 1 s), next to the raw node:crypto
  * Ed25519 verify rate of the same machine. Figures are printed, not asserted.
  *
- * 1. Build: a real server data directory. App, bundle upload and the first release go through the
- *    signed admin API (a few more statements too, to show what that path costs per statement);
- *    the rest of the log is appended with the store's own apply path in process (real code: log
- *    row, approvals, checkpoint signed with the server key, channel head). Each statement is
- *    proposed by one TEST-ONLY identity and approved by another (the default policies), mostly
- *    rollouts, with a release of the uploaded bundle (increasing versions) and a pause + resume
- *    every 100. Two shortcuts, neither visible in what is served: the server data directory lives
- *    on tmpfs (/dev/shm, when present) so the store's per-apply fsync (synchronous = FULL) costs
- *    nothing; and during the build the store signs checkpoints through node:crypto with the
- *    server's own seed (Ed25519 is deterministic: the bytes are those the server's noble signer
- *    makes, checked below), because noble's signing would dominate the build. Nothing is cached
- *    between runs.
+ * 1. Build (`buildLog` of ./statement-log.ts): a real server data directory. App, bundle upload
+ *    and the first release go through the signed admin API (a few more statements too, to show
+ *    what that path costs per statement); the rest of the log is appended with the store's own
+ *    apply path in process (real code: log row, approvals, checkpoint signed with the server key,
+ *    channel head). Each statement is proposed by one TEST-ONLY identity and approved by another
+ *    (the default policies), mostly rollouts, with a release of the uploaded bundle (increasing
+ *    versions) and a pause + resume every 100. Two shortcuts, neither visible in what is served:
+ *    the server data directory lives on tmpfs (/dev/shm, when present) so the store's per-apply
+ *    fsync (synchronous = FULL) costs nothing; and during the build the store signs checkpoints
+ *    through node:crypto with the server's own seed (Ed25519 is deterministic: the bytes are those
+ *    the server's noble signer makes, checked), because noble's signing would dominate the build.
+ *    Nothing is cached between runs.
  * 2. Full verification: a fresh console store (on the ordinary temp directory), `connectServer`,
  *    then `syncChannel` over loopback HTTP against `startServer`, with progress on stderr.
  * 3. Incremental: 1,000 new statements applied on the running server (its own store and signer),
@@ -23,38 +23,36 @@
  *    `ed25519Verify` on the same), to compare with.
  * Options: --statements N (100000), --incremental N (1000), --raw N (20000), --page-size N (1000).
  */
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createPublicKey, sign, verify } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { rsaSignerFromPrivateKey } from '../../src/core/bundle';
-import { base64ToBytes, ed25519Verify } from '../../src/core/crypto';
-import {
-  createApproval,
-  statementId,
-  statementSigningBytes,
-  type IdentitySigner,
-} from '../../src/core/statement';
+import { ed25519Verify } from '../../src/core/crypto';
+import { statementSigningBytes } from '../../src/core/statement';
 import { openStore } from '../../src/main/db/connection';
 import { createServerClient, type ServerClient } from '../../src/main/server-client';
 import { connectServer, syncChannel, type SyncReport } from '../../src/main/services/mirror';
-import { initServer, startServer } from '../../src/server';
-import { dataDirPaths } from '../../src/server/data-dir';
-import { loadServerKey, type ServerSigner } from '../../src/server/server-key';
-import { openSqliteStore } from '../../src/server/store/sqlite-store';
-import type { ServerStore } from '../../src/server/store/types';
-import type { BundleRef, Statement } from '../../src/shared/schemas';
-import { generateTestRsaKey } from '../helpers/bundle-fixtures';
-import { ReleaseDesk, makeEncryptedBundle } from '../helpers/device-sim';
-import { testIdentity, type TestIdentity } from '../helpers/server';
+import { startServer } from '../../src/server';
+import { testIdentity } from '../helpers/server';
+import {
+  appendStatements,
+  buildLog,
+  LOG_OPTIONS,
+  median,
+  nodeSigningKey,
+  print,
+  progress,
+  seconds,
+  tmpfsDir,
+  type BenchChannel,
+} from './statement-log';
 
 const { values } = parseArgs({
   options: {
-    statements: { type: 'string', default: '100000' },
+    ...LOG_OPTIONS,
     incremental: { type: 'string', default: '1000' },
     raw: { type: 'string', default: '20000' },
-    'page-size': { type: 'string', default: '1000' },
   },
 });
 
@@ -66,172 +64,12 @@ const RAW = Number(values.raw);
 const PAGE_SIZE = Number(values['page-size']);
 /** Statements pushed through the signed admin API (after the first release), to time that path. */
 const HTTP_SAMPLE = 20;
-const DAY_MS = 24 * 60 * 60 * 1000;
 const alice = testIdentity('log bench proposer'); // TEST-ONLY
 const bob = testIdentity('log bench approver'); // TEST-ONLY
+const LOG: BenchChannel = { app: APP, channel: CHANNEL, proposer: alice, approver: bob };
 
-const print = (line: string): void => void process.stdout.write(`${line}\n`);
-const progress = (line: string): void => void process.stderr.write(`${line}\n`);
-const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const perSecond = (count: number, ms: number): number => (count * 1000) / ms;
 const rate = (value: number): string => Math.round(value).toLocaleString('en-US');
-
-// ---------------------------------------------------------------------------------------------
-// Ed25519 through node:crypto (deterministic: the same signatures as noble for the same seed)
-
-/** PKCS#8 DER prefix of an Ed25519 private key; the 32-byte seed follows (RFC 8410). */
-const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
-
-function nodeSigningKey(seed: Uint8Array): KeyObject {
-  return createPrivateKey({
-    key: Buffer.concat([PKCS8_ED25519, seed]),
-    format: 'der',
-    type: 'pkcs8',
-  });
-}
-
-/** A TEST-ONLY identity signing through node:crypto. */
-function fastIdentity(identity: TestIdentity): IdentitySigner {
-  const key = nodeSigningKey(identity.seed);
-  return {
-    keyId: identity.keyId,
-    publicKey: identity.publicKey,
-    sign: (message) => new Uint8Array(sign(null, message, key)),
-  };
-}
-
-/** The server's key (read from its data directory) signing through node:crypto. */
-function fastServerSigner(keyFile: string): ServerSigner {
-  const reference = loadServerKey(keyFile);
-  const { seed } = JSON.parse(readFileSync(keyFile, 'utf8')) as { seed: string };
-  const key = nodeSigningKey(base64ToBytes(seed, 32));
-  const signSync = (message: Uint8Array): Uint8Array => new Uint8Array(sign(null, message, key));
-  const probe = new TextEncoder().encode('airlock log bench: same key, same signatures');
-  if (Buffer.compare(signSync(probe), reference.signSync(probe)) !== 0) {
-    throw new Error('node:crypto and the server signer disagree');
-  }
-  return { ...reference, signSync, sign: signSync };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Statements
-
-interface Head {
-  seq: number;
-  head: string | null;
-}
-
-/** The next statement of the mix: a release every 100, a pause + resume, otherwise rollouts. */
-function nextBody(seq: number, bundle: BundleRef): Record<string, unknown> {
-  const slot = seq % 100;
-  if (slot === 0) {
-    const version = `1.${seq / 100}.0`;
-    return {
-      kind: 'release',
-      release: { version, minNativeVersion: '1.0.0', rollout: { percent: 10 }, bundle },
-    };
-  }
-  if (slot === 50) return { kind: 'pause' };
-  if (slot === 51) return { kind: 'resume' };
-  return { kind: 'rollout', rollout: { percent: (seq % 97) + 1 } };
-}
-
-/** Appends `count` statements through the store's apply path; returns the new head. */
-async function appendStatements(
-  store: ServerStore,
-  head: Head,
-  count: number,
-  bundle: BundleRef,
-  approver: IdentitySigner,
-  onEach?: (done: number) => void,
-): Promise<Head> {
-  let { seq, head: prev } = head;
-  for (let done = 0; done < count; done += 1) {
-    const now = new Date();
-    const statement = {
-      v: 1,
-      app: APP,
-      channel: CHANNEL,
-      seq: seq + 1,
-      prev,
-      createdAt: new Date(now.getTime() - 1000).toISOString(),
-      expiresAt: new Date(now.getTime() + DAY_MS).toISOString(),
-      proposer: alice.keyId,
-      ...nextBody(seq + 1, bundle),
-    } as Statement;
-    const id = statementId(statement);
-    const approval = await createApproval(statement, approver);
-    const outcome = await store.applyStatement(
-      { id, statement, approvals: [approval], newApprovals: [approval] },
-      now,
-    );
-    if (outcome.result !== 'applied') throw new Error(`seq ${seq + 1}: ${outcome.result}`);
-    seq += 1;
-    prev = id;
-    onEach?.(done + 1);
-  }
-  return { seq, head: prev };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Phases
-
-interface Built {
-  readonly dataDir: string;
-  readonly head: Head;
-  readonly bundle: BundleRef;
-  readonly buildMs: number;
-  readonly httpMsPerStatement: number;
-}
-
-async function buildLog(root: string, work: string): Promise<Built> {
-  const started = performance.now();
-  const dataDir = join(root, 'server');
-  await initServer({ dataDir, admins: [alice.publicKeyHex, bob.publicKeyHex] });
-  const key = generateTestRsaKey(); // TEST-ONLY bundle key
-  const bundle = await makeEncryptedBundle(work, rsaSignerFromPrivateKey(key.privateKey), 'bench');
-  const server = await startServer({
-    dataDir,
-    port: 0,
-    adminRateLimit: { capacity: 1_000_000, refillPerSecond: 1_000_000 },
-  });
-  let httpMsPerStatement: number;
-  try {
-    const desk = new ReleaseDesk(server.url, alice, bob);
-    await desk.createApp(APP, key.publicKeyPem, [{ name: CHANNEL }]);
-    await desk.release(APP, CHANNEL, '1.0.0', bundle);
-    const httpStart = performance.now();
-    for (let index = 0; index < HTTP_SAMPLE; index += 1) {
-      await desk.rollout(APP, CHANNEL, index + 1);
-    }
-    httpMsPerStatement = (performance.now() - httpStart) / HTTP_SAMPLE;
-  } finally {
-    await server.close();
-  }
-  const paths = dataDirPaths(dataDir);
-  const store = openSqliteStore(paths, fastServerSigner(paths.serverKey));
-  let head: Head;
-  try {
-    const status = store.channelStatus(APP, CHANNEL);
-    if (status === null) throw new Error('the bench channel is missing');
-    const remaining = TOTAL - status.seq;
-    const step = Math.max(1, Math.ceil(remaining / 10));
-    head = await appendStatements(store, status, remaining, bundle.info, fastIdentity(bob), (n) => {
-      if (n % step === 0 || n === remaining) {
-        progress(`build: ${status.seq + n}/${TOTAL} ${seconds(performance.now() - started)}`);
-      }
-    });
-  } finally {
-    store.close();
-  }
-  return {
-    dataDir,
-    head,
-    bundle: bundle.info,
-    buildMs: performance.now() - started,
-    httpMsPerStatement,
-  };
-}
 
 /** The client, with the time spent in `getLogPage` (server + HTTP + JSON + schema) counted. */
 function timedClient(client: ServerClient): { client: ServerClient; fetchMs: () => number } {
@@ -254,11 +92,6 @@ function assertClean(report: SyncReport, seq: number): void {
   if (report.findings.length > 0 || report.seq !== seq) {
     throw new Error(`sync ended at seq ${report.seq}: ${JSON.stringify(report.findings)}`);
   }
-}
-
-/** Median of three. */
-function median(values: readonly number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 }
 
 /**
@@ -299,13 +132,12 @@ function verifyRates(count: number, size: number): Record<'node' | 'core', numbe
 }
 
 async function main(): Promise<void> {
-  const shm = '/dev/shm';
-  const root = mkdtempSync(join(existsSync(shm) ? shm : tmpdir(), 'airlock-log-bench-'));
+  const root = tmpfsDir('airlock-log-bench-');
   const work = mkdtempSync(join(tmpdir(), 'airlock-log-bench-'));
   try {
     print(`log bench: ${TOTAL} statements, incremental ${INCREMENTAL}, page size ${PAGE_SIZE}`);
     print(`server data on ${root}; console store on ${work}`);
-    const built = await buildLog(root, work);
+    const built = await buildLog(LOG, { root, work, total: TOTAL, httpSample: HTTP_SAMPLE });
     print(
       `build: ${TOTAL} statements in ${seconds(built.buildMs)} ` +
         `(signed admin API: ${built.httpMsPerStatement.toFixed(1)} ms/statement, ` +
@@ -339,7 +171,14 @@ async function main(): Promise<void> {
 
       // Incremental: new statements on the running server, then a sync.
       const appendStart = performance.now();
-      const head = await appendStatements(server.store, built.head, INCREMENTAL, built.bundle, bob);
+      const head = await appendStatements(
+        server.store,
+        LOG,
+        built.head,
+        INCREMENTAL,
+        built.bundle,
+        bob,
+      );
       const appendMs = performance.now() - appendStart;
       const incStart = performance.now();
       const incremental = await syncChannel(db, client, record, APP, CHANNEL, {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { IdentitySigner } from '../../src/core/statement';
 import { invokeHandler, type HandlerTable } from '../../src/main/ipc/handle';
 import { createHandlers } from '../../src/main/ipc/handlers';
 import { createOsKeychain } from '../../src/main/keys/keychain';
@@ -8,15 +9,19 @@ import { KeyStore } from '../../src/main/keys/key-store';
 import { ConsoleServices } from '../../src/main/services/console';
 import type { RendererApi } from '../../src/shared/api';
 import type { IpcChannel } from '../../src/shared/ipc/channels';
-import type { IpcRequestInput, IpcResponse } from '../../src/shared/ipc/contract';
+import type { IpcRequestInput, IpcResponse, ProposeResult } from '../../src/shared/ipc/contract';
+import type { AppErrorShape } from '../../src/shared/errors';
+import type { Policy } from '../../src/shared/schemas';
+import { sampleWebBuild, writeTree } from '../helpers/bundle-fixtures';
 import { REPO_ROOT } from '../helpers/cli';
+import { addMembers, callApi, startTestServer, type TestServer } from '../helpers/server';
 import { startBridge, type Bridge } from './bridge';
 
 /**
  * TEST-ONLY. One console (its own data directory, its own keychain service, the real handler
  * table) and, when asked, its window: the built renderer in Debian's Chromium through the
- * loopback bridge (DESIGN §10). Shared by the UI tests, the end-to-end test and the history
- * benchmark.
+ * loopback bridge (DESIGN §10); and a team of two consoles on a real test server (`setUpTeam`).
+ * Shared by the UI tests, the handler tests, the end-to-end test and the history benchmark.
  */
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -82,6 +87,17 @@ export async function call<C extends IpcChannel>(
   const result = await invokeHandler(who.table, channel, input);
   if (!result.ok) throw new Error(`${channel}: ${result.error.code}: ${result.error.message}`);
   return result.value;
+}
+
+/** Calls a channel of `who`'s handler table directly; the error it answers (throws on success). */
+export async function refusal<C extends IpcChannel>(
+  who: { readonly table: HandlerTable },
+  channel: C,
+  input: IpcRequestInput<C>,
+): Promise<AppErrorShape> {
+  const result = await invokeHandler(who.table, channel, input);
+  if (result.ok) throw new Error(`${channel} unexpectedly succeeded`);
+  return result.error;
 }
 
 /** The page's globals the bridge defines (for `page.evaluate`). */
@@ -154,6 +170,214 @@ export async function openWindow(
     async close() {
       await browser.close();
       await bridge.close();
+    },
+  };
+}
+
+/** The row of `app`'s (first) channel in the "Apps and channels" table. */
+export function overviewRow(page: Page, app: string): Locator {
+  return page
+    .getByRole('table', { name: 'Channels' })
+    .getByRole('row', { name: new RegExp(app.replaceAll('.', '\\.')) })
+    .first();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A team: the proposer's and a signing officer's consoles on one real test server
+
+/** Releases of `app`/`channel` need an approval from a signing officer (not the proposer's). */
+export function signingOfficerPolicy(app: string, channel: string): Policy {
+  return {
+    app,
+    channel,
+    kind: 'release',
+    threshold: 1,
+    roles: ['release_manager', 'signing_officer'],
+    require: { signing_officer: 1 },
+    proposerCounts: false,
+  };
+}
+
+export interface TeamServerOptions {
+  /** The app created on the server, with these channels (default: `production` only). */
+  readonly app: string;
+  readonly channels?: readonly string[];
+  /** Labels of the identity keys the fixture creates (default `user` and `officer`). */
+  readonly labels?: { readonly user?: string; readonly officer?: string };
+  /** Policies added to the trust root with the officer (default: none; the server's own apply). */
+  readonly policies?: readonly Policy[];
+  /**
+   * Which consoles connect to the server (default: both). False for one that connects through
+   * its window, or never (an air-gapped officer).
+   */
+  readonly connect?: { readonly user?: boolean; readonly officer?: boolean };
+}
+
+/** A test server whose admin is the user and whose signing officer ("Olga") is the officer. */
+export interface TeamServer {
+  readonly server: TestServer;
+  readonly url: string;
+  readonly app: string;
+  /** The app's first channel. */
+  readonly channel: string;
+  /** The user's identity key: the server's first admin. */
+  readonly userKey: string;
+  readonly admin: IdentitySigner;
+  /** The officer's identity key: a member with the role signing_officer, named Olga. */
+  readonly officerKey: string;
+  readonly officerSigner: IdentitySigner;
+  /** The user's bundle key: the app's bundle public key. */
+  readonly bundleKey: { readonly keyId: string; readonly publicKey: string };
+  /**
+   * The user builds the web build folder (the folder dialog's answer) with the bundle key and
+   * proposes it as `version` on the first channel.
+   */
+  propose(version: string, options?: { exportRequest?: boolean }): Promise<ProposeResult>;
+  /** The officer approves `statementId` online; the user pushes it. */
+  approveAndPush(statementId: string): Promise<IpcResponse<'releases:push'>>;
+  /** Stops the server and deletes its data. */
+  dispose(): Promise<void>;
+}
+
+/** The first identity key of `who`, created with `label` when it has none. */
+async function identityKey(who: TestConsole, label: string): Promise<string> {
+  const existing = (await who.keys.list()).find((key) => key.type === 'identity');
+  if (existing !== undefined) return existing.keyId;
+  return (await call(who, 'keys:create', { type: 'identity', label })).keyId;
+}
+
+/**
+ * Starts a real test server for `user` and `officer`: the user's identity key is its admin, the
+ * officer's a signing officer named Olga (each key the console's first, created when it has none),
+ * with `policies`; a bundle key in the user's console; the app created with its channels; the
+ * consoles connected as `connect` says.
+ */
+export async function startTeamServer(
+  user: TestConsole,
+  officer: TestConsole,
+  options: TeamServerOptions,
+): Promise<TeamServer> {
+  const channels = options.channels ?? ['production'];
+  const channel = channels[0] ?? 'production';
+  const userKey = await identityKey(user, options.labels?.user ?? 'user');
+  const officerKey = await identityKey(officer, options.labels?.officer ?? 'officer');
+  const admin = await user.keys.identitySigner(userKey);
+  const officerSigner = await officer.keys.identitySigner(officerKey);
+  const server = await startTestServer({ admins: [admin] });
+  try {
+    const url = server.url;
+    await addMembers(
+      url,
+      [admin],
+      [{ signer: officerSigner, roles: ['signing_officer'], name: 'Olga' }],
+      undefined,
+      options.policies,
+    );
+    const bundle = await call(user, 'keys:create', { type: 'bundle', label: 'app' });
+    const created = await callApi(url, '/api/v1/apps', {
+      signer: admin,
+      body: {
+        app: options.app,
+        channels: channels.map((name) => ({ name })),
+        bundlePublicKey: bundle.publicKey,
+      },
+    });
+    if (created.status !== 201) {
+      throw new Error(`creating ${options.app}: ${created.status} ${JSON.stringify(created.json)}`);
+    }
+    if (options.connect?.user ?? true) await call(user, 'servers:connect', { url });
+    if (options.connect?.officer ?? true) await call(officer, 'servers:connect', { url });
+    return {
+      server,
+      url,
+      app: options.app,
+      channel,
+      userKey,
+      admin,
+      officerKey,
+      officerSigner,
+      bundleKey: { keyId: bundle.keyId, publicKey: bundle.publicKey },
+      async propose(version, proposal = {}) {
+        const folder = await call(user, 'dialog:choose-folder', { purpose: 'web-build' });
+        if (folder.path === null) throw new Error('the folder dialog chose nothing');
+        const built = await call(user, 'bundles:build', {
+          webDir: folder.path,
+          bundleKeyId: bundle.keyId,
+        });
+        return call(user, 'releases:propose', {
+          server: url,
+          app: options.app,
+          channel,
+          version,
+          bundle: built.bundle.encryptedSha256,
+          exportRequest: proposal.exportRequest ?? false,
+        });
+      },
+      async approveAndPush(statementId) {
+        await call(officer, 'approvals:approve', { mode: 'online', server: url, statementId });
+        return call(user, 'releases:push', { server: url, statementId });
+      },
+      dispose: () => server.dispose(),
+    };
+  } catch (error) {
+    await server.dispose();
+    throw error;
+  }
+}
+
+export interface TeamOptions extends TeamServerOptions {
+  /** Console names (data directories and keychain services under `work`). */
+  readonly names: { readonly user: string; readonly officer: string };
+  /**
+   * The folder both consoles' folder dialog chooses, written with the sample web build (default
+   * `<work>/www`).
+   */
+  readonly webDir?: string;
+}
+
+export interface Team extends TeamServer {
+  readonly user: TestConsole;
+  readonly officer: TestConsole;
+  readonly webDir: string;
+  /** Stops the server, then disposes both consoles (their keys leave the keychain). */
+  dispose(): Promise<void>;
+}
+
+/**
+ * The usual two-console setup of the UI and handler tests: the sample web build in `webDir`, a
+ * proposer console (`user`, the server's admin) and an officer console (a signing officer), each
+ * with an identity key, a real test server, a bundle key, the app created, and the consoles
+ * connected (see `startTeamServer`).
+ * @example
+ * team = await setUpTeam(work, { app: APP, names: { user: 'x-user', officer: 'x-officer' } });
+ * const proposed = await team.propose('1.0.0');
+ * await team.approveAndPush(proposed.statementId);
+ * await team.dispose();
+ */
+export async function setUpTeam(work: string, options: TeamOptions): Promise<Team> {
+  const webDir = options.webDir ?? join(work, 'www');
+  writeTree(webDir, sampleWebBuild());
+  const user = makeConsole(work, options.names.user, () => webDir);
+  const officer = makeConsole(work, options.names.officer, () => webDir);
+  const disposeConsoles = async (): Promise<void> => {
+    await user.dispose();
+    await officer.dispose();
+  };
+  let started: TeamServer;
+  try {
+    started = await startTeamServer(user, officer, options);
+  } catch (error) {
+    await disposeConsoles();
+    throw error;
+  }
+  return {
+    ...started,
+    user,
+    officer,
+    webDir,
+    async dispose() {
+      await started.dispose();
+      await disposeConsoles();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
+import type { ChannelRef } from './components/ChannelPicker';
 import { ErrorBanner } from './components/ErrorBanner';
 import { ApprovalsScreen } from './features/approvals/ApprovalsScreen';
 import { AuditScreen } from './features/audit/AuditScreen';
@@ -7,7 +8,7 @@ import { HistoryScreen } from './features/history/HistoryScreen';
 import { KeysScreen } from './features/keys/KeysScreen';
 import { MembersScreen } from './features/members/MembersScreen';
 import { OutboxScreen } from './features/outbox/OutboxScreen';
-import { OverviewScreen, type ChannelRef } from './features/overview/OverviewScreen';
+import { OverviewScreen } from './features/overview/OverviewScreen';
 import { NewReleaseScreen } from './features/release/NewReleaseScreen';
 import { ServersScreen } from './features/servers/ServersScreen';
 import { api, useQuery } from './lib/api';

@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatFingerprint } from '../../../src/core/crypto';
 import { invokeHandler } from '../../../src/main/ipc/handle';
-import type { AppErrorShape } from '../../../src/shared/errors';
-import type { IpcChannel } from '../../../src/shared/ipc/channels';
-import type { IpcRequestInput } from '../../../src/shared/ipc/contract';
 import { SigningRequestSchema } from '../../../src/shared/schemas';
-import { call, makeConsole, type TestConsole } from '../../e2e/console-window';
-import { sampleWebBuild, writeTree } from '../../helpers/bundle-fixtures';
-import { addMembers, callApi, startTestServer, type TestServer } from '../../helpers/server';
+import {
+  call,
+  refusal,
+  setUpTeam,
+  signingOfficerPolicy,
+  type Team,
+  type TestConsole,
+} from '../../e2e/console-window';
 
 /**
  * `approvals:export-request` (DESIGN §5): a signing request for a statement this console holds,
@@ -24,90 +26,35 @@ const APP = 'com.example.exportreq';
 const CHANNEL = 'production';
 
 let work: string;
-let webDir: string;
-let server: TestServer;
+let team: Team;
 let url: string;
 let alice: TestConsole;
 let olga: TestConsole;
 let aliceKey = '';
 let olgaKey = '';
-let bundleKey = '';
-
-async function refusal<C extends IpcChannel>(
-  who: TestConsole,
-  channel: C,
-  input: IpcRequestInput<C>,
-): Promise<AppErrorShape> {
-  const result = await invokeHandler(who.table, channel, input);
-  if (result.ok) throw new Error(`${channel} unexpectedly succeeded`);
-  return result.error;
-}
-
-async function proposeRelease(version: string, exportRequest = false) {
-  const folder = await call(alice, 'dialog:choose-folder', { purpose: 'web-build' });
-  const built = await call(alice, 'bundles:build', {
-    webDir: folder.path as string,
-    bundleKeyId: bundleKey,
-  });
-  return call(alice, 'releases:propose', {
-    server: url,
-    app: APP,
-    channel: CHANNEL,
-    version,
-    bundle: built.bundle.encryptedSha256,
-    exportRequest,
-  });
-}
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'airlock-export-request-'));
-  webDir = join(work, 'www');
-  writeTree(webDir, sampleWebBuild());
-  alice = makeConsole(work, 'xr-alice', () => webDir);
-  olga = makeConsole(work, 'xr-olga', () => webDir);
-  aliceKey = (await call(alice, 'keys:create', { type: 'identity', label: 'alice' })).keyId;
-  olgaKey = (await call(olga, 'keys:create', { type: 'identity', label: 'olga' })).keyId;
-  const bundle = await call(alice, 'keys:create', { type: 'bundle', label: 'app' });
-  bundleKey = bundle.keyId;
-  const aliceSigner = await alice.keys.identitySigner(aliceKey);
-  const olgaSigner = await olga.keys.identitySigner(olgaKey);
-  server = await startTestServer({ admins: [aliceSigner] });
-  url = server.url;
-  await addMembers(
-    url,
-    [aliceSigner],
-    [{ signer: olgaSigner, roles: ['signing_officer'], name: 'Olga' }],
-    undefined,
-    [
-      {
-        app: APP,
-        channel: CHANNEL,
-        kind: 'release',
-        threshold: 1,
-        roles: ['release_manager', 'signing_officer'],
-        require: { signing_officer: 1 },
-        proposerCounts: false,
-      },
-    ],
-  );
-  const created = await callApi(url, '/api/v1/apps', {
-    signer: aliceSigner,
-    body: { app: APP, channels: [{ name: CHANNEL }], bundlePublicKey: bundle.publicKey },
+  // Olga's console never connects: she approves the exported file.
+  team = await setUpTeam(work, {
+    app: APP,
+    channels: [CHANNEL],
+    names: { user: 'xr-alice', officer: 'xr-olga' },
+    labels: { user: 'alice', officer: 'olga' },
+    policies: [signingOfficerPolicy(APP, CHANNEL)],
+    connect: { officer: false },
   });
-  expect(created.status).toBe(201);
-  await call(alice, 'servers:connect', { url });
+  ({ user: alice, officer: olga, userKey: aliceKey, officerKey: olgaKey, url } = team);
 });
 
 afterAll(async () => {
-  await server?.dispose();
-  await alice?.dispose();
-  await olga?.dispose();
+  await team?.dispose();
   rmSync(work, { recursive: true, force: true });
 });
 
 describe('approvals:export-request', () => {
   it('writes the signing request of a pending proposal; the exported file is approved offline and imported', async () => {
-    const proposed = await proposeRelease('1.0.0');
+    const proposed = await team.propose('1.0.0');
     expect(proposed).toMatchObject({ seq: 1, state: 'pending', request: null });
 
     const offer = await call(alice, 'approvals:export-request', {
@@ -162,7 +109,7 @@ describe('approvals:export-request', () => {
   });
 
   it('names and writes the file exactly as releases:propose does with exportRequest', async () => {
-    const proposed = await proposeRelease('1.1.0', true);
+    const proposed = await team.propose('1.1.0', { exportRequest: true });
     const offer = await call(alice, 'approvals:export-request', {
       server: url,
       statementId: proposed.statementId,
@@ -226,15 +173,7 @@ describe('servers:list, the trust root as the Members screen shows it', () => {
         },
       ]),
     );
-    expect(view?.policies).toContainEqual({
-      app: APP,
-      channel: CHANNEL,
-      kind: 'release',
-      threshold: 1,
-      roles: ['release_manager', 'signing_officer'],
-      require: { signing_officer: 1 },
-      proposerCounts: false,
-    });
+    expect(view?.policies).toContainEqual(signingOfficerPolicy(APP, CHANNEL));
     // The default policies of `airlock server init`: every kind, with no role minimums.
     expect(view?.policies.filter((policy) => policy.app === '*')).toHaveLength(5);
     expect(view?.policies.find((policy) => policy.app === '*')?.require).toEqual({});

@@ -10,7 +10,7 @@ import { KeyStore } from '../../../src/main/keys/key-store';
 import { ConsoleServices } from '../../../src/main/services/console';
 import type { IpcChannel } from '../../../src/shared/ipc/channels';
 import type { IpcRequestInput, IpcResponse, ProgressEvent } from '../../../src/shared/ipc/contract';
-import type { AppErrorShape } from '../../../src/shared/errors';
+import { refusal } from '../../e2e/console-window';
 import { sampleWebBuild, writeTree } from '../../helpers/bundle-fixtures';
 import {
   addMembers,
@@ -77,17 +77,6 @@ async function call<C extends IpcChannel>(
   });
   if (!result.ok) throw new Error(`${channel}: ${result.error.code}: ${result.error.message}`);
   return result.value;
-}
-
-/** The error a call answers with (the test fails if it succeeds). */
-async function refusal<C extends IpcChannel>(
-  who: Console,
-  channel: C,
-  input: IpcRequestInput<C>,
-): Promise<AppErrorShape> {
-  const result = await invokeHandler(who.table, channel, input);
-  if (result.ok) throw new Error(`${channel} unexpectedly succeeded`);
-  return result.error;
 }
 
 async function identity(who: Console, label: string): Promise<IdentitySigner> {

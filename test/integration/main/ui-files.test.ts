@@ -9,11 +9,12 @@ import {
   call,
   makeConsole,
   openWindow,
+  setUpTeam,
+  signingOfficerPolicy,
   type ConsoleWindow,
+  type Team,
   type TestConsole,
 } from '../../e2e/console-window';
-import { sampleWebBuild, writeTree } from '../../helpers/bundle-fixtures';
-import { addMembers, callApi, startTestServer, type TestServer } from '../../helpers/server';
 
 /**
  * The console's Members and policies screen, key backup and restore on the Keys screen, and the
@@ -30,8 +31,7 @@ const CHANNEL = 'production';
 const PASSPHRASE = 'correct horse battery staple';
 
 let work: string;
-let webDir: string;
-let server: TestServer | undefined;
+let team: Team;
 let pat: TestConsole;
 let olga: TestConsole;
 let spare: TestConsole;
@@ -40,7 +40,6 @@ let page: Page;
 const windows: ConsoleWindow[] = [];
 let patKey = '';
 let olgaKey = '';
-let bundleKey = '';
 let url = '';
 
 /** Clicks `click` and saves the download it starts into the work folder; returns its path. */
@@ -60,42 +59,17 @@ async function download(
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'airlock-ui-files-'));
-  webDir = join(work, 'www');
-  writeTree(webDir, sampleWebBuild());
-  pat = makeConsole(work, 'files-pat', () => webDir);
-  olga = makeConsole(work, 'files-olga', () => webDir);
-  spare = makeConsole(work, 'files-spare', () => webDir);
-  patKey = (await call(pat, 'keys:create', { type: 'identity', label: 'Pat' })).keyId;
-  olgaKey = (await call(olga, 'keys:create', { type: 'identity', label: 'Olga' })).keyId;
-  const bundle = await call(pat, 'keys:create', { type: 'bundle', label: 'app' });
-  bundleKey = bundle.keyId;
-  const patSigner = await pat.keys.identitySigner(patKey);
-  const olgaSigner = await olga.keys.identitySigner(olgaKey);
-  server = await startTestServer({ admins: [patSigner] });
-  url = server.url;
-  await addMembers(
-    url,
-    [patSigner],
-    [{ signer: olgaSigner, roles: ['signing_officer'], name: 'Olga' }],
-    undefined,
-    [
-      {
-        app: APP,
-        channel: CHANNEL,
-        kind: 'release',
-        threshold: 1,
-        roles: ['release_manager', 'signing_officer'],
-        require: { signing_officer: 1 },
-        proposerCounts: false,
-      },
-    ],
-  );
-  const created = await callApi(url, '/api/v1/apps', {
-    signer: patSigner,
-    body: { app: APP, channels: [{ name: CHANNEL }], bundlePublicKey: bundle.publicKey },
+  // Olga never connects: she approves air-gapped, by file.
+  team = await setUpTeam(work, {
+    app: APP,
+    channels: [CHANNEL],
+    names: { user: 'files-pat', officer: 'files-olga' },
+    labels: { user: 'Pat', officer: 'Olga' },
+    policies: [signingOfficerPolicy(APP, CHANNEL)],
+    connect: { officer: false },
   });
-  expect(created.status).toBe(201);
-  await call(pat, 'servers:connect', { url });
+  ({ user: pat, officer: olga, userKey: patKey, officerKey: olgaKey, url } = team);
+  spare = makeConsole(work, 'files-spare', () => team.webDir);
   patWindow = await openWindow(pat);
   windows.push(patWindow);
   page = patWindow.page;
@@ -103,9 +77,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const window of windows) await window.close();
-  await server?.dispose();
-  await pat?.dispose();
-  await olga?.dispose();
+  await team?.dispose();
   await spare?.dispose();
   rmSync(work, { recursive: true, force: true });
 });
@@ -140,18 +112,7 @@ describe('members, key backups and request/approval files in the console window'
   });
 
   it('exports a signing request; the officer reviews and approves it in her window; the import pushes it', async () => {
-    const folder = await call(pat, 'dialog:choose-folder', { purpose: 'web-build' });
-    const built = await call(pat, 'bundles:build', {
-      webDir: folder.path as string,
-      bundleKeyId: bundleKey,
-    });
-    const proposed = await call(pat, 'releases:propose', {
-      server: url,
-      app: APP,
-      channel: CHANNEL,
-      version: '1.0.0',
-      bundle: built.bundle.encryptedSha256,
-    });
+    const proposed = await team.propose('1.0.0');
     expect(proposed).toMatchObject({ seq: 1, state: 'pending' });
 
     // Pat: export the request from the inbox card.

@@ -6,14 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wilsonLowerBound } from '../../../src/server/device/wilson';
 import {
   call,
-  makeConsole,
   openWindow,
+  setUpTeam,
   type ConsoleWindow,
-  type TestConsole,
+  type Team,
 } from '../../e2e/console-window';
-import { sampleWebBuild, writeTree } from '../../helpers/bundle-fixtures';
 import { DeviceSim, mapLimit, seededDeviceIds } from '../../helpers/device-sim';
-import { addMembers, callApi, startTestServer, type TestServer } from '../../helpers/server';
 
 /**
  * The Health screen (DESIGN §7: health charts, adoption and failures) in Debian's Chromium,
@@ -27,48 +25,22 @@ const APP = 'com.example.health.ui';
 const CHANNEL = 'production';
 
 let work: string;
-let webDir: string;
-let user: TestConsole;
-let officer: TestConsole;
+let team: Team;
 let window: ConsoleWindow;
 let page: Page;
-let server: TestServer;
-let bundlePublicKey = '';
 
 /** Builds a bundle in the user's console and releases it: propose, approve (officer), push. */
 async function release(version: string): Promise<void> {
-  const url = server.url;
-  const keys = await call(user, 'keys:list', {});
-  const bundleKey = keys.keys.find((key) => key.type === 'bundle');
-  const folder = await call(user, 'dialog:choose-folder', { purpose: 'web-build' });
-  const built = await call(user, 'bundles:build', {
-    webDir: folder.path ?? '',
-    bundleKeyId: bundleKey?.keyId ?? '',
-  });
-  const proposed = await call(user, 'releases:propose', {
-    server: url,
-    app: APP,
-    channel: CHANNEL,
-    version,
-    bundle: built.bundle.encryptedSha256,
-  });
-  await call(officer, 'approvals:approve', {
-    mode: 'online',
-    server: url,
-    statementId: proposed.statementId,
-  });
-  const pushed = await call(user, 'releases:push', {
-    server: url,
-    statementId: proposed.statementId,
-  });
+  const proposed = await team.propose(version);
+  const pushed = await team.approveAndPush(proposed.statementId);
   expect(pushed.applied).not.toBeNull();
 }
 
 function phone(index: number): DeviceSim {
   return new DeviceSim({
-    baseUrl: server.url,
+    baseUrl: team.url,
     appId: APP,
-    publicKeyPem: bundlePublicKey,
+    publicKeyPem: team.bundleKey.publicKey,
     // The native build ships 0.9.0 (the server does not offer a version equal to the built-in one).
     versionBuild: '0.9.0',
     deviceId: seededDeviceIds('ui-health', 10)[index],
@@ -87,47 +59,22 @@ async function totalsTable(): Promise<string[][]> {
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'airlock-ui-health-'));
-  webDir = join(work, 'www');
-  writeTree(webDir, sampleWebBuild());
-  user = makeConsole(work, 'health-user', () => webDir);
-  officer = makeConsole(work, 'health-officer', () => webDir);
-
-  const userKey = await call(user, 'keys:create', { type: 'identity', label: 'Health tester' });
-  const officerKey = await call(officer, 'keys:create', { type: 'identity', label: 'officer' });
-  const admin = await user.keys.identitySigner(userKey.keyId);
-  server = await startTestServer({ admins: [admin] });
-  await addMembers(
-    server.url,
-    [admin],
-    [
-      {
-        signer: await officer.keys.identitySigner(officerKey.keyId),
-        roles: ['signing_officer'],
-        name: 'Olga',
-      },
-    ],
-  );
-  const bundleKey = await call(user, 'keys:create', { type: 'bundle', label: 'app' });
-  bundlePublicKey = bundleKey.publicKey;
-  const created = await callApi(server.url, '/api/v1/apps', {
-    signer: admin,
-    body: { app: APP, channels: [{ name: CHANNEL }], bundlePublicKey },
+  team = await setUpTeam(work, {
+    app: APP,
+    channels: [CHANNEL],
+    names: { user: 'health-user', officer: 'health-officer' },
+    labels: { user: 'Health tester', officer: 'officer' },
   });
-  expect(created.status).toBe(201);
-  await call(user, 'servers:connect', { url: server.url });
-  await call(officer, 'servers:connect', { url: server.url });
   await release('1.0.0');
-  await call(user, 'sync:run', {});
+  await call(team.user, 'sync:run', {});
 
-  window = await openWindow(user);
+  window = await openWindow(team.user);
   page = window.page;
 });
 
 afterAll(async () => {
   await window?.close();
-  await server?.dispose();
-  await user?.dispose();
-  await officer?.dispose();
+  await team?.dispose();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -200,7 +147,7 @@ describe('the Health screen', () => {
   });
 
   it('says clearly that the server cannot be reached', async () => {
-    await server.stop();
+    await team.server.stop();
     await page.getByRole('button', { name: 'Refresh' }).click();
     const alert = page.getByRole('alert');
     await alert.waitFor();

@@ -5,13 +5,13 @@ import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   call,
-  makeConsole,
   openWindow,
+  overviewRow,
+  setUpTeam,
   type ConsoleWindow,
+  type Team,
   type TestConsole,
 } from '../../e2e/console-window';
-import { sampleWebBuild, writeTree } from '../../helpers/bundle-fixtures';
-import { addMembers, callApi, startTestServer, type TestServer } from '../../helpers/server';
 
 /**
  * New release, rollout control and rollback through approval (DESIGN §5, §7), driven in Debian's
@@ -24,12 +24,11 @@ const APP = 'com.example.release';
 const CHANNEL = 'production';
 
 let work: string;
-let webDir: string;
+let team: Team;
 let user: TestConsole;
 let officer: TestConsole;
 let window: ConsoleWindow;
 let page: Page;
-let server: TestServer;
 /** The encrypted SHA-256 of the first bundle, as the window showed it. */
 let firstBundle = '';
 
@@ -50,7 +49,7 @@ async function approveAndPush(card: Locator): Promise<string> {
   const statementId = await statementIdOf(card);
   const approved = await call(officer, 'approvals:approve', {
     mode: 'online',
-    server: server.url,
+    server: team.url,
     statementId,
   });
   expect(approved.verdict?.satisfied).toBe(true);
@@ -67,7 +66,7 @@ async function approveAndPush(card: Locator): Promise<string> {
 /** Chooses the folder and builds with the only bundle key; returns the encrypted SHA-256. */
 async function buildBundle(): Promise<string> {
   await page.getByRole('button', { name: 'Choose web build folder' }).click();
-  await page.getByText(webDir, { exact: true }).waitFor();
+  await page.getByText(team.webDir, { exact: true }).waitFor();
   expect(await page.getByLabel('Bundle key').locator('option').allTextContents()).toEqual([
     expect.stringMatching(/^app · /),
   ]);
@@ -84,48 +83,22 @@ async function buildBundle(): Promise<string> {
   return hash ?? '';
 }
 
-function overviewRow(): Locator {
-  return page
-    .getByRole('table', { name: 'Channels' })
-    .getByRole('row', { name: new RegExp(APP.replaceAll('.', '\\.')) })
-    .first();
-}
-
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'airlock-ui-release-'));
-  webDir = join(work, 'www');
-  writeTree(webDir, sampleWebBuild());
-  user = makeConsole(work, 'release-user', () => webDir);
-  officer = makeConsole(work, 'release-officer', () => webDir);
-
-  const userKey = await call(user, 'keys:create', { type: 'identity', label: 'release manager' });
-  const officerKey = await call(officer, 'keys:create', { type: 'identity', label: 'officer' });
-  const admin = await user.keys.identitySigner(userKey.keyId);
-  const officerSigner = await officer.keys.identitySigner(officerKey.keyId);
-  server = await startTestServer({ admins: [admin] });
-  await addMembers(
-    server.url,
-    [admin],
-    [{ signer: officerSigner, roles: ['signing_officer'], name: 'Olga' }],
-  );
-  const bundleKey = await call(user, 'keys:create', { type: 'bundle', label: 'app' });
-  const created = await callApi(server.url, '/api/v1/apps', {
-    signer: admin,
-    body: { app: APP, channels: [{ name: CHANNEL }], bundlePublicKey: bundleKey.publicKey },
+  team = await setUpTeam(work, {
+    app: APP,
+    channels: [CHANNEL],
+    names: { user: 'release-user', officer: 'release-officer' },
+    labels: { user: 'release manager', officer: 'officer' },
   });
-  expect(created.status).toBe(201);
-  await call(user, 'servers:connect', { url: server.url });
-  await call(officer, 'servers:connect', { url: server.url });
-
+  ({ user, officer } = team);
   window = await openWindow(user);
   page = window.page;
 });
 
 afterAll(async () => {
   await window?.close();
-  await server?.dispose();
-  await user?.dispose();
-  await officer?.dispose();
+  await team?.dispose();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -138,7 +111,7 @@ describe('new release, rollout and rollback in the console window', () => {
 
     const channel = page.getByRole('combobox', { name: /^Channel/ });
     expect(await channel.locator('option').allTextContents()).toEqual([
-      `${APP}/${CHANNEL} (${server.url})`,
+      `${APP}/${CHANNEL} (${team.url})`,
     ]);
     // Nothing released yet: the suggestion is 1.0.0; the native minimum defaults to 0.0.0.
     expect(await page.getByLabel('Version', { exact: true }).inputValue()).toBe('1.0.0');
@@ -194,8 +167,8 @@ describe('new release, rollout and rollback in the console window', () => {
 
   it('changes the rollout to 50%, pauses and resumes it through the rollout panel', async () => {
     await window.open('Apps and channels');
-    await expect.poll(() => overviewRow().textContent()).toContain('1.0.0 (live)');
-    const toggle = overviewRow().getByRole('button', { name: 'Rollout' });
+    await expect.poll(() => overviewRow(page, APP).textContent()).toContain('1.0.0 (live)');
+    const toggle = overviewRow(page, APP).getByRole('button', { name: 'Rollout' });
     expect(await toggle.getAttribute('aria-expanded')).toBe('false');
     await toggle.click();
     expect(await toggle.getAttribute('aria-expanded')).toBe('true');
@@ -224,7 +197,7 @@ describe('new release, rollout and rollback in the console window', () => {
     await rollout.waitFor();
     expect(await rollout.textContent()).toContain('0/1 approvals');
     await approveAndPush(rollout);
-    await expect.poll(() => overviewRow().textContent()).toContain('50%');
+    await expect.poll(() => overviewRow(page, APP).textContent()).toContain('50%');
     await panel.getByText('1.0.0 goes to 50% of devices.').waitFor();
     await window.shoot('rollout');
 
@@ -232,14 +205,14 @@ describe('new release, rollout and rollback in the console window', () => {
     const pause = result(/^Proposed: Pause rollout/);
     await pause.waitFor();
     await approveAndPush(pause);
-    await expect.poll(() => overviewRow().textContent()).toContain('(paused)');
+    await expect.poll(() => overviewRow(page, APP).textContent()).toContain('(paused)');
     await panel.getByText(/the rollout is paused/).waitFor();
 
     await panel.getByRole('button', { name: 'Resume rollout' }).click();
     const resume = result(/^Proposed: Resume rollout/);
     await resume.waitFor();
     await approveAndPush(resume);
-    await expect.poll(() => overviewRow().textContent()).toContain('1.0.0 (live)');
+    await expect.poll(() => overviewRow(page, APP).textContent()).toContain('1.0.0 (live)');
     await panel.getByRole('button', { name: 'Pause rollout' }).waitFor();
 
     const live = (await call(user, 'apps:overview', { live: true })).channels[0]?.live;
@@ -317,7 +290,7 @@ describe('new release, rollout and rollback in the console window', () => {
     expect(live?.head).toBe(rollbackId);
 
     await window.open('Apps and channels');
-    await expect.poll(() => overviewRow().textContent()).toContain('1.0.0 (rolled back)');
+    await expect.poll(() => overviewRow(page, APP).textContent()).toContain('1.0.0 (rolled back)');
   });
 
   it('shows no console errors', () => {

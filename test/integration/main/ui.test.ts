@@ -7,12 +7,14 @@ import {
   call,
   makeConsole,
   openWindow,
+  overviewRow,
+  startTeamServer,
   type BridgeWindow,
   type ConsoleWindow,
+  type TeamServer,
   type TestConsole,
 } from '../../e2e/console-window';
 import { sampleWebBuild, writeTree } from '../../helpers/bundle-fixtures';
-import { addMembers, callApi, startTestServer, type TestServer } from '../../helpers/server';
 
 /**
  * The console's screens (DESIGN §7, §10) in Debian's Chromium, against the real handlers (real
@@ -30,7 +32,7 @@ let user: TestConsole;
 let officer: TestConsole;
 let window: ConsoleWindow;
 let page: Page;
-let server: TestServer | undefined;
+let team: TeamServer | undefined;
 /** The release proposed through the window. */
 let statementId = '';
 
@@ -54,7 +56,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await window?.close();
-  await server?.dispose();
+  await team?.dispose();
   await user?.dispose();
   await officer?.dispose();
   rmSync(work, { recursive: true, force: true });
@@ -141,26 +143,18 @@ describe('the console window', () => {
   });
 
   it('connects a server by URL and shows the fingerprint to compare', async () => {
-    const [key] = await user.keys.list();
-    const admin = await user.keys.identitySigner(key?.keyId ?? '');
-    const officerKey = await call(officer, 'keys:create', { type: 'identity', label: 'officer' });
-    const officerSigner = await officer.keys.identitySigner(officerKey.keyId);
-    server = await startTestServer({ admins: [admin] });
-    await addMembers(
-      server.url,
-      [admin],
-      [{ signer: officerSigner, roles: ['signing_officer'], name: 'Olga' }],
-    );
-    const bundleKey = await call(user, 'keys:create', { type: 'bundle', label: 'app' });
-    const created = await callApi(server.url, '/api/v1/apps', {
-      signer: admin,
-      body: { app: APP, channels: [{ name: CHANNEL }], bundlePublicKey: bundleKey.publicKey },
+    // The identity key the Keys screen created is the server's admin; the officer's is made here.
+    // The window connects below, as a person does; the officer's console afterwards.
+    team = await startTeamServer(user, officer, {
+      app: APP,
+      channels: [CHANNEL],
+      connect: { user: false, officer: false },
     });
-    expect(created.status).toBe(201);
+    const { url } = team;
 
     await open('Servers');
     await page.getByText('No servers connected').waitFor();
-    await page.getByLabel('Server URL').fill(server.url);
+    await page.getByLabel('Server URL').fill(url);
     await page.getByRole('button', { name: 'Connect' }).click();
     const fingerprint = page.getByLabel('Trust root fingerprint');
     await fingerprint.waitFor();
@@ -172,11 +166,11 @@ describe('the console window', () => {
       .waitFor();
     await expect.poll(() => page.getByRole('status').first().textContent()).toBe('Online');
     await shoot('servers');
-    await call(officer, 'servers:connect', { url: server.url });
+    await call(officer, 'servers:connect', { url });
   });
 
   it('shows a proposal in the approvals inbox with its policy progress', async () => {
-    const url = server?.url ?? '';
+    const url = team?.url ?? '';
     const proposed = await page.evaluate(
       async ({ url, app, channel }) => {
         const { api } = globalThis as unknown as BridgeWindow;
@@ -216,13 +210,13 @@ describe('the console window', () => {
     await shoot('approvals');
 
     await open('Apps and channels');
-    const row = page.getByRole('table', { name: 'Channels' }).getByRole('row', { name: /ui/ });
-    await row.first().waitFor();
-    expect(await row.first().textContent()).toContain('1 awaiting approval or push');
+    const row = overviewRow(page, APP);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('1 awaiting approval or push');
   });
 
   it('shows the applied release in the overview and the channel history', async () => {
-    const url = server?.url ?? '';
+    const url = team?.url ?? '';
     const approved = await call(officer, 'approvals:approve', {
       mode: 'online',
       server: url,
@@ -243,11 +237,11 @@ describe('the console window', () => {
     await shoot('outbox');
 
     await open('Apps and channels');
-    const row = page.getByRole('table', { name: 'Channels' }).getByRole('row', { name: /ui/ });
-    await expect.poll(() => row.first().textContent()).toContain('1.0.0 (live)');
-    expect(await row.first().textContent()).toContain('100%');
+    const row = overviewRow(page, APP);
+    await expect.poll(() => row.textContent()).toContain('1.0.0 (live)');
+    expect(await row.textContent()).toContain('100%');
     await shoot('overview');
-    await row.first().getByRole('button', { name: 'History' }).click();
+    await row.getByRole('button', { name: 'History' }).click();
     await page.getByRole('heading', { level: 1, name: 'Release history' }).waitFor();
     const history = page.getByRole('list', { name: `History of ${APP}/${CHANNEL}` });
     await history.getByRole('listitem').first().waitFor();
@@ -258,7 +252,7 @@ describe('the console window', () => {
   });
 
   it('pages a long history and renders only the rows in view', async () => {
-    const url = server?.url ?? '';
+    const url = team?.url ?? '';
     const target = { server: url, app: APP, channel: CHANNEL };
     // 130 approved rollout changes, so the log (131 entries) spans two pages of 100.
     for (let index = 0; index < 130; index += 1) {
@@ -267,12 +261,7 @@ describe('the console window', () => {
         ...target,
         change: { kind: 'percent', percent },
       });
-      await call(officer, 'approvals:approve', {
-        mode: 'online',
-        server: url,
-        statementId: proposed.statementId,
-      });
-      await call(user, 'releases:push', { server: url, statementId: proposed.statementId });
+      await team?.approveAndPush(proposed.statementId);
     }
 
     // Each push mirrored its channel as it applied: a sync finds nothing new.

@@ -12,10 +12,15 @@ import {
   YAxis,
 } from 'recharts';
 import type { IpcResponse } from '../../../../shared/ipc/contract';
+import {
+  ChannelPicker,
+  channelKey,
+  useChosenChannel,
+  type ChannelRef,
+} from '../../components/ChannelPicker';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { api, useQuery } from '../../lib/api';
-import type { ChannelRef } from '../overview/OverviewScreen';
 
 type Health = IpcResponse<'health:series'>;
 type VersionHealth = Health['versions'][number];
@@ -353,15 +358,9 @@ function ChannelHealth(props: { channel: ChannelRef; hours: WindowHours }): Reac
 /** Adoption and failures per release of a channel, as its server counts them (DESIGN §7). */
 export function HealthScreen(props: { initial: ChannelRef | null }): React.JSX.Element {
   const overview = useQuery('health-channels', () => api().apps.overview({ live: false }));
-  const [selected, setSelected] = useState<ChannelRef | null>(props.initial);
-  const [hours, setHours] = useState<WindowHours>(168);
   const channels = overview.data?.channels ?? [];
-  const keyOf = (ref: ChannelRef): string => `${ref.server}\n${ref.app}\n${ref.channel}`;
-  const current = selected ?? channels[0] ?? null;
-  const currentRef: ChannelRef | null =
-    current === null
-      ? null
-      : { server: current.server, app: current.app, channel: current.channel };
+  const [currentRef, setSelected] = useChosenChannel(channels, props.initial);
+  const [hours, setHours] = useState<WindowHours>(168);
 
   return (
     <section aria-labelledby="health-title">
@@ -376,23 +375,7 @@ export function HealthScreen(props: { initial: ChannelRef | null }): React.JSX.E
       {channels.length > 0 && currentRef !== null && (
         <>
           <div className="form-row health-controls">
-            <label className="field">
-              <span>Channel</span>
-              <select
-                value={keyOf(currentRef)}
-                onChange={(event) => {
-                  const found = channels.find((row) => keyOf(row) === event.target.value);
-                  if (found !== undefined)
-                    setSelected({ server: found.server, app: found.app, channel: found.channel });
-                }}
-              >
-                {channels.map((row) => (
-                  <option key={keyOf(row)} value={keyOf(row)}>
-                    {row.app}/{row.channel} ({row.server})
-                  </option>
-                ))}
-              </select>
-            </label>
+            <ChannelPicker channels={channels} value={currentRef} onChange={setSelected} />
             <fieldset className="health-window">
               <legend>Window</legend>
               <div className="segmented">
@@ -411,7 +394,7 @@ export function HealthScreen(props: { initial: ChannelRef | null }): React.JSX.E
               </div>
             </fieldset>
           </div>
-          <ChannelHealth key={keyOf(currentRef)} channel={currentRef} hours={hours} />
+          <ChannelHealth key={channelKey(currentRef)} channel={currentRef} hours={hours} />
         </>
       )}
     </section>

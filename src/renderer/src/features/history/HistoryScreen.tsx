@@ -1,12 +1,18 @@
 import { useCallback, useEffect, useId, useRef, useState } from 'react';
 import type { AppErrorShape } from '../../../../shared/errors';
 import type { IpcResponse, ProposeResult } from '../../../../shared/ipc/contract';
+import {
+  ChannelPicker,
+  channelKey,
+  useChosenChannel,
+  type ChannelRef,
+} from '../../components/ChannelPicker';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { WindowedList } from '../../components/WindowedList';
 import { api, unwrap, useAction, useQuery } from '../../lib/api';
 import { shortId, when } from '../../lib/format';
-import type { ChannelRef } from '../overview/OverviewScreen';
+import { ExportRequestCheckbox } from '../release/ExportRequestCheckbox';
 import { ProposalResult } from '../release/ProposalResult';
 
 type Entry = IpcResponse<'history:list'>['entries'][number];
@@ -85,14 +91,7 @@ function RollbackDialog(props: {
             policy asks for, then a push. It is added to the signed log as a new statement; the
             history is never rewritten.
           </p>
-          <label className="checkbox">
-            <input
-              type="checkbox"
-              checked={exportRequest}
-              onChange={(event) => setExportRequest(event.target.checked)}
-            />
-            Also export a signing request for offline approvers
-          </label>
+          <ExportRequestCheckbox checked={exportRequest} onChange={setExportRequest} />
           <ErrorBanner error={rollback.error} onDismiss={rollback.reset} />
           <div className="row dialog-actions">
             <button ref={cancel} type="button" onClick={() => dialog.current?.close()}>
@@ -251,14 +250,8 @@ function ChannelHistory(props: {
 /** Release history per channel; the channel list comes from the verified mirror. */
 export function HistoryScreen(props: { initial: ChannelRef | null }): React.JSX.Element {
   const overview = useQuery('history-channels', () => api().apps.overview({ live: false }));
-  const [selected, setSelected] = useState<ChannelRef | null>(props.initial);
   const channels = overview.data?.channels ?? [];
-  const keyOf = (ref: ChannelRef): string => `${ref.server}\n${ref.app}\n${ref.channel}`;
-  const current = selected ?? channels[0] ?? null;
-  const currentRef: ChannelRef | null =
-    current === null
-      ? null
-      : { server: current.server, app: current.app, channel: current.channel };
+  const [currentRef, setSelected] = useChosenChannel(channels, props.initial);
 
   return (
     <section aria-labelledby="history-title">
@@ -272,29 +265,13 @@ export function HistoryScreen(props: { initial: ChannelRef | null }): React.JSX.
       )}
       {channels.length > 0 && currentRef !== null && (
         <>
-          <label className="field">
-            <span>Channel</span>
-            <select
-              value={keyOf(currentRef)}
-              onChange={(event) => {
-                const found = channels.find((row) => keyOf(row) === event.target.value);
-                if (found !== undefined)
-                  setSelected({ server: found.server, app: found.app, channel: found.channel });
-              }}
-            >
-              {channels.map((row) => (
-                <option key={keyOf(row)} value={keyOf(row)}>
-                  {row.app}/{row.channel} ({row.server})
-                </option>
-              ))}
-            </select>
-          </label>
+          <ChannelPicker channels={channels} value={currentRef} onChange={setSelected} />
           <ChannelHistory
-            key={keyOf(currentRef)}
+            key={channelKey(currentRef)}
             channel={currentRef}
             currentVersion={
-              channels.find((row) => keyOf(row) === keyOf(currentRef))?.mirror.currentVersion ??
-              null
+              channels.find((row) => channelKey(row) === channelKey(currentRef))?.mirror
+                .currentVersion ?? null
             }
           />
         </>

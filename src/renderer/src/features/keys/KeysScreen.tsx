@@ -213,6 +213,29 @@ export function KeysScreen(props: { onChanged: () => void }): React.JSX.Element 
   );
 }
 
+/** One of the backup dialog's two passphrase inputs; invalid while the problem `problemId` shows. */
+function NewPassphraseField(props: {
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  problemId: string | null;
+}): React.JSX.Element {
+  return (
+    <label className="field">
+      <span>{props.label}</span>
+      <input
+        type="password"
+        autoComplete="new-password"
+        value={props.value}
+        maxLength={MAX_PASSPHRASE}
+        onChange={(event) => props.onChange(event.target.value)}
+        aria-invalid={props.problemId !== null}
+        aria-describedby={props.problemId ?? undefined}
+      />
+    </label>
+  );
+}
+
 /**
  * Backs up one key as a passphrase-encrypted file (DESIGN §2: scrypt + AES-GCM in main; the window
  * never sees the private key). A native modal `<dialog>`: Escape and Cancel close it.
@@ -276,30 +299,18 @@ function BackupDialog(props: {
           The backup file holds the private key encrypted with this passphrase. Anyone with both can
           use the key; without the passphrase the file is useless, and it cannot be recovered.
         </p>
-        <label className="field">
-          <span>Passphrase (at least {MIN_PASSPHRASE} characters)</span>
-          <input
-            type="password"
-            autoComplete="new-password"
-            value={first}
-            maxLength={MAX_PASSPHRASE}
-            onChange={(event) => setFirst(event.target.value)}
-            aria-invalid={shownProblem !== null}
-            aria-describedby={shownProblem === null ? undefined : problemId}
-          />
-        </label>
-        <label className="field">
-          <span>Repeat the passphrase</span>
-          <input
-            type="password"
-            autoComplete="new-password"
-            value={second}
-            maxLength={MAX_PASSPHRASE}
-            onChange={(event) => setSecond(event.target.value)}
-            aria-invalid={shownProblem !== null}
-            aria-describedby={shownProblem === null ? undefined : problemId}
-          />
-        </label>
+        <NewPassphraseField
+          label={`Passphrase (at least ${MIN_PASSPHRASE} characters)`}
+          value={first}
+          onChange={setFirst}
+          problemId={shownProblem === null ? null : problemId}
+        />
+        <NewPassphraseField
+          label="Repeat the passphrase"
+          value={second}
+          onChange={setSecond}
+          problemId={shownProblem === null ? null : problemId}
+        />
         {shownProblem !== null && (
           <p className="field-error form-error" id={problemId} role="alert">
             {shownProblem}

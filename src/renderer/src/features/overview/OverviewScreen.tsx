@@ -1,18 +1,9 @@
 import { Fragment, useState } from 'react';
+import { channelKey, channelRef, type ChannelRef } from '../../components/ChannelPicker';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { api, useQuery } from '../../lib/api';
 import { RolloutPanel } from '../rollout/RolloutPanel';
-
-export interface ChannelRef {
-  readonly server: string;
-  readonly app: string;
-  readonly channel: string;
-}
-
-function keyOf(ref: ChannelRef): string {
-  return `${ref.server}\n${ref.app}\n${ref.channel}`;
-}
 
 /**
  * Every app and channel this console knows: current release, rollout, pending statements; per
@@ -66,8 +57,8 @@ export function OverviewScreen(props: {
           <tbody>
             {channels.map((row) => {
               const live = row.live;
-              const ref: ChannelRef = { server: row.server, app: row.app, channel: row.channel };
-              const key = keyOf(ref);
+              const ref = channelRef(row);
+              const key = channelKey(ref);
               const panelId = `rollout-${row.server}-${row.app}-${row.channel}`.replace(
                 /[^A-Za-z0-9_-]/g,
                 '_',

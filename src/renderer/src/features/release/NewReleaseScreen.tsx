@@ -1,25 +1,21 @@
 import { useId, useState } from 'react';
-import type { IpcRequestInput, IpcResponse, ProposeResult } from '../../../../shared/ipc/contract';
+import type { IpcRequestInput, ProposeResult } from '../../../../shared/ipc/contract';
 import { SemverSchema } from '../../../../shared/schemas/statement';
+import {
+  ChannelPicker,
+  channelKey,
+  channelRef,
+  type ChannelRef,
+} from '../../components/ChannelPicker';
 import { Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { ProgressBar } from '../../components/ProgressBar';
 import { api, useAction, useQuery, useRefreshAll } from '../../lib/api';
 import { bytes } from '../../lib/format';
 import { newOperationId, useProgress } from '../../lib/progress';
-import type { ChannelRef } from '../overview/OverviewScreen';
 import { PercentField } from '../rollout/PercentField';
+import { ExportRequestCheckbox } from './ExportRequestCheckbox';
 import { ProposalResult } from './ProposalResult';
-
-type ChannelRow = IpcResponse<'apps:overview'>['channels'][number];
-
-function channelKey(ref: ChannelRef): string {
-  return `${ref.server}\n${ref.app}\n${ref.channel}`;
-}
-
-function refOf(row: ChannelRow): ChannelRef {
-  return { server: row.server, app: row.app, channel: row.channel };
-}
 
 /**
  * The version after the highest one seen on the channel: its patch number plus one (`1.0.0` when
@@ -48,6 +44,42 @@ function semverProblem(value: string): string | null {
     : 'Enter a semantic version such as 1.4.2.';
 }
 
+/**
+ * A semantic version input with its label, and the problem with it when there is one (marked
+ * invalid once the user tried to propose).
+ */
+function VersionField(props: {
+  label: string;
+  value: string;
+  error: string | null;
+  tried: boolean;
+  onChange: (value: string) => void;
+}): React.JSX.Element {
+  const id = useId();
+  const errorId = useId();
+  return (
+    <div className="field">
+      <label className="field-label" htmlFor={id}>
+        {props.label}
+      </label>
+      <input
+        id={id}
+        value={props.value}
+        maxLength={128}
+        spellCheck={false}
+        aria-invalid={props.tried && props.error !== null}
+        aria-describedby={props.error === null ? undefined : errorId}
+        onChange={(event) => props.onChange(event.target.value)}
+      />
+      {props.error !== null && (
+        <span id={errorId} className="input-error">
+          {props.error}
+        </span>
+      )}
+    </div>
+  );
+}
+
 interface Proposed {
   readonly channel: ChannelRef;
   readonly title: string;
@@ -65,7 +97,6 @@ export function NewReleaseScreen(props: {
   /** The channel to preselect (e.g. from the overview's New release button). */
   channel?: ChannelRef | null;
 }): React.JSX.Element {
-  const ids = { version: useId(), minNative: useId(), versionError: useId(), minError: useId() };
   const refreshAll = useRefreshAll();
 
   // Step 1: the web build folder.
@@ -92,7 +123,7 @@ export function NewReleaseScreen(props: {
     props.channel ? channelKey(props.channel) : null,
   );
   const row = channels.find((entry) => channelKey(entry) === chosenChannel) ?? channels[0] ?? null;
-  const target = row === null ? null : refOf(row);
+  const target = row === null ? null : channelRef(row);
   // The channel's verified history, for the version suggestion (skipped while no channel).
   const history = useQuery(target === null ? null : `release-versions ${channelKey(target)}`, () =>
     target === null
@@ -276,60 +307,29 @@ export function NewReleaseScreen(props: {
           <fieldset className="plain" disabled={bundle === null || propose.pending}>
             <legend className="sr-only">Release details</legend>
             <div className="form-row">
-              <label className="field grow">
-                <span>Channel</span>
-                <select
-                  value={target === null ? '' : channelKey(target)}
-                  onChange={(event) => {
-                    setChosenChannel(event.target.value);
-                    setTypedVersion(null);
-                  }}
-                >
-                  {channels.map((entry) => (
-                    <option key={channelKey(entry)} value={channelKey(entry)}>
-                      {entry.app}/{entry.channel} ({entry.server})
-                    </option>
-                  ))}
-                </select>
-              </label>
-              <div className="field">
-                <label className="field-label" htmlFor={ids.version}>
-                  Version
-                </label>
-                <input
-                  id={ids.version}
-                  value={version}
-                  maxLength={128}
-                  spellCheck={false}
-                  aria-invalid={tried && versionError !== null}
-                  aria-describedby={versionError === null ? undefined : ids.versionError}
-                  onChange={(event) => setTypedVersion(event.target.value)}
-                />
-                {versionError !== null && (
-                  <span id={ids.versionError} className="input-error">
-                    {versionError}
-                  </span>
-                )}
-              </div>
-              <div className="field">
-                <label className="field-label" htmlFor={ids.minNative}>
-                  Minimum native version
-                </label>
-                <input
-                  id={ids.minNative}
-                  value={minNative}
-                  maxLength={128}
-                  spellCheck={false}
-                  aria-invalid={tried && minNativeError !== null}
-                  aria-describedby={minNativeError === null ? undefined : ids.minError}
-                  onChange={(event) => setMinNative(event.target.value)}
-                />
-                {minNativeError !== null && (
-                  <span id={ids.minError} className="input-error">
-                    {minNativeError}
-                  </span>
-                )}
-              </div>
+              <ChannelPicker
+                className="field grow"
+                channels={channels}
+                value={target}
+                onChange={(channel) => {
+                  setChosenChannel(channelKey(channel));
+                  setTypedVersion(null);
+                }}
+              />
+              <VersionField
+                label="Version"
+                value={version}
+                error={versionError}
+                tried={tried}
+                onChange={setTypedVersion}
+              />
+              <VersionField
+                label="Minimum native version"
+                value={minNative}
+                error={minNativeError}
+                tried={tried}
+                onChange={setMinNative}
+              />
             </div>
             <p className="muted hint">
               The version must be greater than every earlier release on the channel
@@ -346,14 +346,7 @@ export function NewReleaseScreen(props: {
                 onChange={(event) => setNotes(event.target.value)}
               />
             </label>
-            <label className="checkbox">
-              <input
-                type="checkbox"
-                checked={exportRequest}
-                onChange={(event) => setExportRequest(event.target.checked)}
-              />
-              Also export a signing request for offline approvers
-            </label>
+            <ExportRequestCheckbox checked={exportRequest} onChange={setExportRequest} />
             <div className="row">
               <button
                 type="submit"

@@ -1,11 +1,11 @@
 import { useId, useState } from 'react';
 import type { AppErrorShape } from '../../../../shared/errors';
 import type { IpcResponse, ProposeResult, StatementState } from '../../../../shared/ipc/contract';
+import type { ChannelRef } from '../../components/ChannelPicker';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { api, unwrap, useRefreshAll } from '../../lib/api';
 import { saveFile } from '../../lib/files';
 import { shortId, verdictLine, when } from '../../lib/format';
-import type { ChannelRef } from '../overview/OverviewScreen';
 
 type Verdict = ProposeResult['verdict'];
 type Pushed = IpcResponse<'releases:push'>;

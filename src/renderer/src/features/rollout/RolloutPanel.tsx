@@ -1,8 +1,9 @@
 import { useId, useState } from 'react';
 import type { IpcRequestInput, IpcResponse, ProposeResult } from '../../../../shared/ipc/contract';
+import type { ChannelRef } from '../../components/ChannelPicker';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { api, useAction } from '../../lib/api';
-import type { ChannelRef } from '../overview/OverviewScreen';
+import { ExportRequestCheckbox } from '../release/ExportRequestCheckbox';
 import { ProposalResult } from '../release/ProposalResult';
 import { PercentField } from './PercentField';
 
@@ -105,14 +106,7 @@ export function RolloutPanel(props: {
             Resume rollout
           </button>
         )}
-        <label className="checkbox">
-          <input
-            type="checkbox"
-            checked={exportRequest}
-            onChange={(event) => setExportRequest(event.target.checked)}
-          />
-          Also export a signing request for offline approvers
-        </label>
+        <ExportRequestCheckbox checked={exportRequest} onChange={setExportRequest} />
       </div>
       {change.pending && (
         <p className="muted" role="status">
