@@ -116,6 +116,11 @@ export interface ConsoleWindow {
   open(label: string): Promise<void>;
   /** Saves a full-page screenshot as test-results/screenshots/<name>.png. */
   shoot(name: string): Promise<void>;
+  /**
+   * Runs `click`, catches the download it starts (a FileOffer saved through lib/files.ts) and saves
+   * it into `folder` under its suggested name.
+   */
+  download(click: () => Promise<void>, folder: string): Promise<{ path: string; name: string }>;
   close(): Promise<void>;
 }
 
@@ -163,6 +168,13 @@ export async function openWindow(
       await page.getByRole('heading', { level: 1, name: label }).waitFor();
       // Wait for the screen's first answer.
       await page.getByText('Loading…').first().waitFor({ state: 'detached' });
+    },
+    async download(click, folder) {
+      const [started] = await Promise.all([page.waitForEvent('download'), click()]);
+      const name = started.suggestedFilename();
+      const path = join(folder, name);
+      await started.saveAs(path);
+      return { path, name };
     },
     async shoot(name) {
       await page.screenshot({ path: join(SHOTS_DIR, `${name}.png`), fullPage: true });

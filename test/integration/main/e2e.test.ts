@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Locator, Page } from 'playwright-core';
+import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatFingerprint } from '../../../src/core/crypto';
 import { SigningRequestSchema } from '../../../src/shared/schemas/airgap';
@@ -43,14 +43,6 @@ let server: TestServer;
 let phone: DeviceSim;
 let bundlePublicKey = '';
 
-/** Clicks and saves the download the click starts; returns its path. */
-async function download(page: Page, click: () => Promise<void>): Promise<string> {
-  const [started] = await Promise.all([page.waitForEvent('download'), click()]);
-  const path = join(work, 'downloads', `${Date.now()}-${started.suggestedFilename()}`);
-  await started.saveAs(path);
-  return path;
-}
-
 /** Creates a key on the Keys screen of `window`; returns its row. */
 async function createKey(
   window: ConsoleWindow,
@@ -86,8 +78,9 @@ async function olgaApproves(requestPath: string, title: string | RegExp): Promis
   });
   await review.waitFor();
   expect(await review.textContent()).toMatch(/0\/1 approvals/);
-  const path = await download(page, () =>
-    review.getByRole('button', { name: 'Approve and save approval file' }).click(),
+  const { path } = await olgaWindow.download(
+    () => review.getByRole('button', { name: 'Approve and save approval file' }).click(),
+    join(work, 'downloads'),
   );
   await review.getByText(/Approval saved as .*With it: 1\/1 approvals/).waitFor();
   return path;
@@ -123,7 +116,11 @@ async function patProposesRelease(version: string): Promise<string> {
   const card = page.getByRole('region', { name: new RegExp(`Proposed: .*${version}`) });
   await card.waitFor();
   expect(await card.textContent()).toMatch(/0\/1 approvals/);
-  return download(page, () => card.getByRole('button', { name: 'Save signing request' }).click());
+  const { path } = await patWindow.download(
+    () => card.getByRole('button', { name: 'Save signing request' }).click(),
+    join(work, 'downloads'),
+  );
+  return path;
 }
 
 beforeAll(async () => {
@@ -237,8 +234,9 @@ describe('two identities, from first run to a rollback a phone receives', () => 
     await dialog.getByRole('button', { name: 'Propose rollback' }).click();
     const card = page.getByRole('region', { name: /Proposed: Rollback of .* to 1\.0\.0/ });
     await card.waitFor();
-    const request = await download(page, () =>
-      card.getByRole('button', { name: 'Save signing request' }).click(),
+    const { path: request } = await patWindow.download(
+      () => card.getByRole('button', { name: 'Save signing request' }).click(),
+      join(work, 'downloads'),
     );
 
     const approval = await olgaApproves(request, /^Signing request: Rollback to [0-9a-f]{12}…/);

@@ -41,24 +41,12 @@ const windows: ConsoleWindow[] = [];
 let patKey = '';
 let olgaKey = '';
 let url = '';
-
-/** Clicks `click` and saves the download it starts into the work folder; returns its path. */
-async function download(
-  on: Page,
-  click: () => Promise<void>,
-): Promise<{
-  path: string;
-  name: string;
-}> {
-  const [started] = await Promise.all([on.waitForEvent('download'), click()]);
-  const name = started.suggestedFilename();
-  const path = join(work, 'downloads', name);
-  await started.saveAs(path);
-  return { path, name };
-}
+/** Where the windows' downloads are saved. */
+let downloads = '';
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'airlock-ui-files-'));
+  downloads = join(work, 'downloads');
   // Olga never connects: she approves air-gapped, by file.
   team = await setUpTeam(work, {
     app: APP,
@@ -119,8 +107,9 @@ describe('members, key backups and request/approval files in the console window'
     await patWindow.open('Approvals');
     const card = page.getByRole('list', { name: 'Pending statements' }).getByRole('listitem');
     await card.first().waitFor();
-    const request = await download(page, () =>
-      card.first().getByRole('button', { name: 'Export signing request' }).click(),
+    const request = await patWindow.download(
+      () => card.first().getByRole('button', { name: 'Export signing request' }).click(),
+      downloads,
     );
     expect(request.name).toBe(`${APP}-${CHANNEL}-seq1.airlock-request.json`);
     const content = readFileSync(request.path, 'utf8');
@@ -149,8 +138,9 @@ describe('members, key backups and request/approval files in the console window'
     expect(text).toContain('100% of devices');
     expect(text).not.toContain('Expired');
     await olgaWindow.shoot('approval-review');
-    const approval = await download(olgaPage, () =>
-      review.getByRole('button', { name: 'Approve and save approval file' }).click(),
+    const approval = await olgaWindow.download(
+      () => review.getByRole('button', { name: 'Approve and save approval file' }).click(),
+      downloads,
     );
     expect(approval.name).toMatch(/\.airlock-approval\.json$/);
     const file = JSON.parse(readFileSync(approval.path, 'utf8')) as {
@@ -198,8 +188,9 @@ describe('members, key backups and request/approval files in the console window'
     await patWindow.shoot('keys-backup');
     await second.fill(PASSPHRASE);
     expect(await dialog.getByRole('alert').count()).toBe(0);
-    const backup = await download(page, () =>
-      dialog.getByRole('button', { name: 'Save backup' }).click(),
+    const backup = await patWindow.download(
+      () => dialog.getByRole('button', { name: 'Save backup' }).click(),
+      downloads,
     );
     expect(backup.name).toBe(`airlock-identity-key-${patKey.slice(0, 16)}.backup.json`);
     await dialog.waitFor({ state: 'hidden' });
