@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -32,6 +33,32 @@ app.setPath('userData', join(app.getPath('appData'), 'Airlock'));
 function dataDirectory(): string {
   const override = process.env['AIRLOCK_HOME'];
   return override !== undefined && override !== '' ? override : app.getPath('userData');
+}
+
+/**
+ * Where scripts/electron-native.mjs (run by `npm start` and `npm run dev`) puts better-sqlite3 built
+ * for Electron: node_modules keeps the Node build the CLI and the tests use. A packaged app has its
+ * own, rebuilt by electron-builder, and loads it the usual way.
+ */
+const CHECKOUT_SQLITE = [
+  '.electron-native',
+  'node_modules',
+  'better-sqlite3',
+  'build',
+  'Release',
+  'better_sqlite3.node',
+];
+
+/** The SQLite addon to load, or the sentence saying why a checkout cannot open its data. */
+function sqliteBinding(): { nativeBinding?: string } | { missing: string } {
+  if (app.isPackaged) return {};
+  const nativeBinding = join(app.getAppPath(), ...CHECKOUT_SQLITE);
+  if (existsSync(nativeBinding)) return { nativeBinding };
+  return {
+    missing:
+      `SQLite has not been built for Electron in this checkout (${nativeBinding} is missing). ` +
+      'Run "npm start", which prepares it (scripts/electron-native.mjs) and opens the console.',
+  };
 }
 
 /** The usual menus and their shortcuts; developer tools only outside a packaged app. */
@@ -72,9 +99,15 @@ const dialogs: ConsoleDialogs = {
 function start(): void {
   denyAllPermissions(session.defaultSession);
   Menu.setApplicationMenu(applicationMenu());
+  const binding = sqliteBinding();
+  if ('missing' in binding) {
+    dialog.showErrorBox('Airlock cannot open its data', binding.missing);
+    app.quit();
+    return;
+  }
   let services: ConsoleServices;
   try {
-    services = ConsoleServices.open(dataDirectory());
+    services = ConsoleServices.open(dataDirectory(), binding);
   } catch (error) {
     dialog.showErrorBox('Airlock cannot open its data', toErrorShape(error).message);
     app.quit();

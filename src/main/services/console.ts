@@ -9,7 +9,7 @@ import type {
   SigningRequest,
   Statement,
 } from '../../shared/schemas';
-import { openStore, type Db } from '../db/connection';
+import { openStore, type DatabaseOptions, type Db } from '../db/connection';
 import { AuditRepo, type AuditAction } from '../db/repositories/audit.repo';
 import { dataDir } from '../paths';
 import { createServerClient, type ServerClient } from '../server-client';
@@ -59,9 +59,12 @@ export class ConsoleServices {
     this.outbox = new OutboxRepo(db);
   }
 
-  /** Opens (creating and migrating) the store in `home` (default: AIRLOCK_HOME or the OS folder). */
-  static open(home: string = dataDir()): ConsoleServices {
-    return new ConsoleServices(openStore(home), home);
+  /**
+   * Opens (creating and migrating) the store in `home` (default: AIRLOCK_HOME or the OS folder);
+   * `options.nativeBinding` is the SQLite addon to load (Electron from a checkout, src/main/index.ts).
+   */
+  static open(home: string = dataDir(), options: DatabaseOptions = {}): ConsoleServices {
+    return new ConsoleServices(openStore(home, options), home);
   }
 
   close(): void {

@@ -1,7 +1,15 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IPC_CHANNELS } from '../../../src/shared/ipc/channels';
@@ -22,6 +30,7 @@ const MAIN_BUNDLE = join(REPO_ROOT, 'out', 'main', 'index.js');
 // it runs in the child process, not under vitest.
 const DRIVER = `
 import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 const lock = process.env.FAKE_LOCK !== 'refused';
@@ -60,7 +69,8 @@ class BrowserWindow extends EventEmitter {
 let ready;
 const readyPromise = new Promise((resolve) => { ready = resolve; });
 const app = Object.assign(new EventEmitter(), {
-  isPackaged: true,
+  isPackaged: process.env.FAKE_PACKAGED !== 'no',
+  getAppPath() { return process.env.FAKE_APP_PATH; },
   requestSingleInstanceLock() { record.lockRequested = true; return lock; },
   quit() { record.quitCalls += 1; },
   whenReady() { return readyPromise; },
@@ -120,6 +130,8 @@ const out = {
   menu: record.menu === null ? null : record.menu.template.map((item) =>
     item.role ?? { label: item.label, submenu: item.submenu.map((sub) => sub.role ?? sub.type) }),
   windows: BrowserWindow.all.map((window) => ({ options: window.options, loaded: window.loaded })),
+  // Native addons loaded so far (better-sqlite3 require()s the one it opens).
+  addons: Object.keys(createRequire(import.meta.url).cache).filter((key) => key.endsWith('.node')),
 };
 
 const [window] = BrowserWindow.all;
@@ -189,6 +201,7 @@ interface Recorded {
   channels: string[];
   menu: unknown[] | null;
   windows: { options: Record<string, unknown>; loaded: { file?: string; url?: string } }[];
+  addons: string[];
   security?: Record<string, unknown>;
   calls?: Record<
     string,
@@ -338,6 +351,20 @@ describe('the built main bundle', () => {
       });
     });
 
+    it('loads SQLite from node_modules, as a packaged app does', () => {
+      expect(run.addons).toContain(
+        join(
+          REPO_ROOT,
+          'node_modules',
+          'better-sqlite3',
+          'build',
+          'Release',
+          'better_sqlite3.node',
+        ),
+      );
+      expect(run.addons.some((addon) => addon.includes('.electron-native'))).toBe(false);
+    });
+
     it('keeps its data in AIRLOCK_HOME', () => {
       expect(run.calls?.['status']).toMatchObject({
         ok: true,
@@ -361,6 +388,60 @@ describe('the built main bundle', () => {
         value: { dataDir: join(appData, 'Airlock') },
       });
       expect(existsSync(join(appData, 'Airlock', 'airlock.db'))).toBe(true);
+    });
+  });
+
+  // Run from a checkout (`npm start`): SQLite comes from .electron-native, built for Electron by
+  // scripts/electron-native.mjs. Under Node here, the "Electron build" is a copy of the Node one.
+  describe('when not packaged', () => {
+    const relative = [
+      '.electron-native',
+      'node_modules',
+      'better-sqlite3',
+      'build',
+      'Release',
+      'better_sqlite3.node',
+    ];
+    const nodeBuild = join(REPO_ROOT, 'node_modules', 'better-sqlite3', 'build', 'Release');
+
+    it('without the Electron build of SQLite, says to run "npm start" and opens nothing', async () => {
+      const checkout = join(work, 'checkout-bare');
+      mkdirSync(checkout, { recursive: true });
+      const run = await runMain({
+        AIRLOCK_HOME: join(work, 'home-bare'),
+        FAKE_APP_DATA: join(work, 'appdata-bare'),
+        FAKE_PACKAGED: 'no',
+        FAKE_APP_PATH: checkout,
+      });
+      expect(run.errorBox).toEqual({
+        title: 'Airlock cannot open its data',
+        message: expect.stringContaining(join(checkout, ...relative)) as string,
+      });
+      expect((run.errorBox as { message: string }).message).toContain('Run "npm start"');
+      expect(run.quitCalls).toBe(1);
+      expect(run.windows).toEqual([]);
+      expect(run.channels).toEqual([]);
+      expect(existsSync(join(work, 'home-bare'))).toBe(false);
+    });
+
+    it('with it, opens the store through that binary, not the one in node_modules', async () => {
+      const checkout = join(work, 'checkout');
+      const binding = join(checkout, ...relative);
+      mkdirSync(dirname(binding), { recursive: true });
+      copyFileSync(join(nodeBuild, 'better_sqlite3.node'), binding);
+      const home = join(work, 'home-checkout');
+      const run = await runMain({
+        AIRLOCK_HOME: home,
+        FAKE_APP_DATA: join(work, 'appdata-checkout'),
+        FAKE_PACKAGED: 'no',
+        FAKE_APP_PATH: checkout,
+      });
+      expect(run.errorBox).toBeNull();
+      expect(run.quitCalls).toBe(0);
+      expect(run.windows).toHaveLength(1);
+      expect(run.calls?.['status']).toMatchObject({ ok: true, value: { dataDir: home } });
+      expect(run.addons).toContain(binding);
+      expect(run.addons).not.toContain(join(nodeBuild, 'better_sqlite3.node'));
     });
   });
 
