@@ -121,6 +121,21 @@ export interface StatResult {
   readonly message?: string;
 }
 
+/** The one bucket for stats about versions the channel never released (see countedVersion). */
+export const OTHER_VERSION = '(other)';
+
+/**
+ * The version an event is counted under. `version_name` comes from unauthenticated devices, so a
+ * counter per name would let anyone grow the stats table without bound (DESIGN §6: every input is
+ * bounded): events about a version the channel's signed log never released, other than the
+ * plugin's `builtin`, all count under OTHER_VERSION.
+ */
+function countedVersion(channel: DeviceFacingChannel, versionName: string): string {
+  return versionName === 'builtin' || channel.releasedVersions.has(versionName)
+    ? versionName
+    : OTHER_VERSION;
+}
+
 /** Counters of one request, keyed by app/channel/version/action, plus what the pause check needs. */
 class StatsBatch {
   private readonly counts = new Map<
@@ -140,12 +155,13 @@ class StatsBatch {
   add(event: StatEvent): InputError | null {
     const channel = this.channelFor(event.defaultChannel);
     if (channel === null) return fail('no_channel', 'The app has no channel to count this on.');
-    const key = `${channel.channel}\n${event.versionName}\n${event.action}`;
+    const version = countedVersion(channel, event.versionName);
+    const key = `${channel.channel}\n${version}\n${event.action}`;
     const entry = this.counts.get(key);
     if (entry === undefined) {
       this.counts.set(key, {
         channel: channel.channel,
-        version: event.versionName,
+        version,
         action: event.action,
         count: 1,
       });

@@ -27,6 +27,8 @@ export interface DeviceFacingChannel {
   readonly paused: boolean;
   /** The head is a rollback: devices above `current` are moved down to it. */
   readonly rolledBack: boolean;
+  /** Every version this channel's signed log has released (what device stats may be counted on). */
+  readonly releasedVersions: ReadonlySet<string>;
 }
 
 export interface StatsRow {

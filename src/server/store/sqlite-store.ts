@@ -252,6 +252,16 @@ export class SqliteServerStore implements ServerStore {
       current,
       paused: row.paused === 1,
       rolledBack: row.rolled_back === 1,
+      releasedVersions: new Set(
+        (
+          this.db
+            .prepare(
+              `SELECT DISTINCT s.version AS version FROM log l JOIN statements s ON s.id = l.statement
+               WHERE l.channel_id = ? AND s.kind = 'release'`,
+            )
+            .all(row.id) as { version: string }[]
+        ).map((released) => released.version),
+      ),
     };
   }
 

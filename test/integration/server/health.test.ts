@@ -1,5 +1,8 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rsaSignerFromPrivateKey } from '../../../src/core';
+import { OTHER_VERSION } from '../../../src/server/device/stats';
 import { wilsonLowerBound } from '../../../src/server/device/wilson';
 import { ChannelHealthSchema, type ChannelHealth } from '../../../src/shared/schemas/server-api';
 import { generateTestRsaKey, makeTempDir, type TempDir } from '../../helpers/bundle-fixtures';
@@ -222,6 +225,26 @@ describe('GET /api/v1/apps/<app>/channels/<channel>/health', () => {
     );
     expect(app.status).toBe(404);
     expect(app.json.error).toBe('NOT_FOUND');
+  });
+
+  it('counts stats about versions the channel never released under one bucket', async () => {
+    // version_name comes from unauthenticated devices: 200 made-up names must not make 200 rows.
+    const device = phone(20);
+    const answer = await device.sendStats(
+      Array.from({ length: 200 }, (_, index) => device.statEvent('set', `made-up-${index}`)),
+    );
+    expect(answer.status).toBe(200);
+    const db = new Database(join(server.dataDir, 'server.db'), { readonly: true });
+    try {
+      const versions = (
+        db
+          .prepare('SELECT DISTINCT version FROM stats WHERE app = ? ORDER BY version')
+          .all(APP) as { version: string }[]
+      ).map((row) => row.version);
+      expect(versions).toEqual([OTHER_VERSION, '1.0.0', '1.1.0']);
+    } finally {
+      db.close();
+    }
   });
 
   it('refuses an unsigned request (401)', async () => {

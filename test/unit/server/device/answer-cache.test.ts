@@ -19,6 +19,7 @@ const ENTRY: MemoEntry = {
     current: null,
     paused: false,
     rolledBack: false,
+    releasedVersions: new Set<string>(),
   },
   decision: NO_UPDATE.noRelease,
 };

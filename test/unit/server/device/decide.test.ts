@@ -30,6 +30,7 @@ function channel(overrides: Partial<DeviceFacingChannel> = {}): DeviceFacingChan
     current: fakeRelease('1.4.2'),
     paused: false,
     rolledBack: false,
+    releasedVersions: new Set<string>(),
     ...overrides,
   };
 }

@@ -59,16 +59,26 @@ export class FakeStore implements DeviceStore {
         current: null,
         paused: false,
         rolledBack: false,
+        releasedVersions: new Set<string>(),
       })),
     });
     return this;
   }
 
-  /** Replaces a channel's view (as applying a statement does). */
+  /**
+   * Replaces a channel's view (as applying a statement does); a new current release joins the
+   * released versions, as it does in the real store's log.
+   */
   update(app: string, channel: string, patch: Partial<DeviceFacingChannel>): void {
     const entry = this.apps.get(app);
     if (!entry) throw new Error(`no app ${app}`);
-    entry.channels = entry.channels.map((c) => (c.channel === channel ? { ...c, ...patch } : c));
+    entry.channels = entry.channels.map((c) => {
+      if (c.channel !== channel) return c;
+      const next = { ...c, ...patch };
+      const version = patch.current?.version;
+      if (version === undefined || next.releasedVersions.has(version)) return next;
+      return { ...next, releasedVersions: new Set([...next.releasedVersions, version]) };
+    });
   }
 
   appExists(app: string): boolean {
