@@ -35,7 +35,8 @@ const STATUS_POLL_MS = 15_000;
 /** The console shell: sidebar, top bar with the online state, and one screen at a time. */
 export function App(): React.JSX.Element {
   const [screen, setScreen] = useState<ScreenId | null>(null);
-  const [historyChannel, setHistoryChannel] = useState<ChannelRef | null>(null);
+  /** The channel the overview last opened History or Health for (their initial pick). */
+  const [focusChannel, setFocusChannel] = useState<ChannelRef | null>(null);
   const [releaseChannel, setReleaseChannel] = useState<ChannelRef | null>(null);
   const theme = useTheme();
   const status = useQuery('status', () => api().app.status());
@@ -129,8 +130,12 @@ export function App(): React.JSX.Element {
         {shown === 'overview' && (
           <OverviewScreen
             onOpenHistory={(channel) => {
-              setHistoryChannel(channel);
+              setFocusChannel(channel);
               go('history');
+            }}
+            onOpenHealth={(channel) => {
+              setFocusChannel(channel);
+              go('health');
             }}
             onNewRelease={(channel) => {
               setReleaseChannel(channel);
@@ -142,8 +147,8 @@ export function App(): React.JSX.Element {
           <NewReleaseScreen channel={releaseChannel} onProposed={refetchStatus} />
         )}
         {shown === 'approvals' && <ApprovalsScreen />}
-        {shown === 'history' && <HistoryScreen initial={historyChannel} />}
-        {shown === 'health' && <HealthScreen initial={historyChannel} />}
+        {shown === 'history' && <HistoryScreen initial={focusChannel} />}
+        {shown === 'health' && <HealthScreen initial={focusChannel} />}
         {shown === 'outbox' && <OutboxScreen onChanged={refetchStatus} />}
         {shown === 'keys' && <KeysScreen onChanged={refetchStatus} />}
         {shown === 'members' && <MembersScreen />}

@@ -7,6 +7,7 @@ import { wilsonLowerBound } from '../../../src/server/device/wilson';
 import {
   call,
   openWindow,
+  overviewRow,
   setUpTeam,
   type ConsoleWindow,
   type Team,
@@ -143,6 +144,17 @@ describe('the Health screen', () => {
     await page.getByRole('radio', { name: '30 days' }).check();
     await page.getByRole('table', { name: 'Health per version' }).waitFor();
     expect(await page.getByRole('alert').count()).toBe(0);
+    expect(window.consoleErrors).toEqual([]);
+  });
+
+  it("shows the current release's health in the overview, and opens its Health screen", async () => {
+    await window.open('Apps and channels');
+    const row = overviewRow(page, APP);
+    // 1.1.0: 6 installs, 6 failures; the failure rate's lower bound (25 %) is above 20 %.
+    await expect.poll(() => row.textContent()).toContain('50% ok · 6 failures · above threshold');
+    await row.getByRole('button', { name: 'Health' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Health' }).waitFor();
+    await page.getByRole('table', { name: 'Health per version' }).waitFor();
     expect(window.consoleErrors).toEqual([]);
   });
 

@@ -6,11 +6,50 @@ import { api, useQuery } from '../../lib/api';
 import { RolloutPanel } from '../rollout/RolloutPanel';
 
 /**
- * Every app and channel this console knows: current release, rollout, pending statements; per
- * channel its history, rollout control (a disclosure under the row) and a new release.
+ * The current release's health in a few words (DESIGN §7: the overview shows health): its success
+ * rate and failures since it was released, from the server. Offline it says so: health figures
+ * live on the server only.
+ */
+function HealthCell(props: { channel: ChannelRef }): React.JSX.Element {
+  const { server, app, channel } = props.channel;
+  const health = useQuery(`overview-health ${server}\n${app}\n${channel}`, () =>
+    api().health.series({ server, app, channel, hours: 24 }),
+  );
+  if (health.error !== null) {
+    return (
+      <span className="muted" title={health.error.message}>
+        unavailable
+      </span>
+    );
+  }
+  if (health.data === null) return <span className="muted">…</span>;
+  const { currentVersion, failureThreshold } = health.data;
+  const totals = health.data.versions.find((entry) => entry.version === currentVersion)?.totals;
+  if (totals === undefined || totals.successRate === null) {
+    return <span className="muted">no reports yet</span>;
+  }
+  const alarming =
+    failureThreshold !== null &&
+    totals.failureLowerBound !== null &&
+    totals.failureLowerBound > failureThreshold;
+  return (
+    <span className={alarming ? 'health-alarm' : undefined}>
+      {Math.round(totals.successRate * 100)}% ok · {totals.failures}{' '}
+      {totals.failures === 1 ? 'failure' : 'failures'}
+      {alarming && ' · above threshold'}
+    </span>
+  );
+}
+
+/**
+ * Every app and channel this console knows: current release, rollout, health, pending
+ * statements; per channel its history, health, rollout control (a disclosure under the row) and a
+ * new release.
  */
 export function OverviewScreen(props: {
   onOpenHistory: (channel: ChannelRef) => void;
+  /** Opens the Health screen for this channel. */
+  onOpenHealth?: (channel: ChannelRef) => void;
   /** Opens the New release screen for this channel; without it the button is not shown. */
   onNewRelease?: (channel: ChannelRef) => void;
 }): React.JSX.Element {
@@ -47,6 +86,7 @@ export function OverviewScreen(props: {
               <th scope="col">Channel</th>
               <th scope="col">Current release</th>
               <th scope="col">Rollout</th>
+              <th scope="col">Health</th>
               <th scope="col">Pending</th>
               <th scope="col">Server</th>
               <th scope="col">
@@ -84,6 +124,15 @@ export function OverviewScreen(props: {
                     </td>
                     <td>{live?.current ? `${live.current.rolloutPercent}%` : '—'}</td>
                     <td>
+                      {live === null ? (
+                        <span className="muted">server not reached</span>
+                      ) : live.current === null ? (
+                        '—'
+                      ) : (
+                        <HealthCell channel={ref} />
+                      )}
+                    </td>
+                    <td>
                       {row.pendingStatements === 0
                         ? '0'
                         : `${row.pendingStatements} awaiting approval or push`}
@@ -94,6 +143,11 @@ export function OverviewScreen(props: {
                         <button type="button" onClick={() => props.onOpenHistory(ref)}>
                           History
                         </button>
+                        {props.onOpenHealth !== undefined && (
+                          <button type="button" onClick={() => props.onOpenHealth?.(ref)}>
+                            Health
+                          </button>
+                        )}
                         <button
                           type="button"
                           aria-expanded={expanded}
@@ -112,7 +166,7 @@ export function OverviewScreen(props: {
                   </tr>
                   {expanded && (
                     <tr className="rollout-row">
-                      <td colSpan={7} id={panelId}>
+                      <td colSpan={8} id={panelId}>
                         <RolloutPanel channel={ref} live={live} onChanged={overview.refetch} />
                       </td>
                     </tr>
