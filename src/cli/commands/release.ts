@@ -4,7 +4,13 @@ import { formatFingerprint, identityKeyId } from '../../core/crypto';
 import { AirlockError } from '../../core/errors';
 import { verifyCheckpoint } from '../../core/log';
 import { findPolicy } from '../../core/policy';
-import { createApproval, statementId, type IdentitySigner } from '../../core/statement';
+import {
+  createApproval,
+  nextStatementHeader,
+  statementId,
+  type IdentitySigner,
+  type StatementHeader,
+} from '../../core/statement';
 import type { ServerClient } from '../../main/server-client';
 import { resolveIdentity } from '../../main/identity';
 import { createOsKeychain } from '../../main/keys/keychain';
@@ -37,7 +43,6 @@ import {
   readJson,
   SERVER_OPTIONS,
   statementIdArgument,
-  timestamp,
   readText,
   trustedChain,
   writeJson,
@@ -72,29 +77,21 @@ const CHANNEL_OPTIONS = {
   out: { type: 'string' },
 } as const;
 
-type StatementBase = Omit<Statement, 'kind'> & { v: 1 };
-
 /** The fields every statement carries, placed on the channel's current head (DESIGN §3). */
 function statementBase(
   status: Pick<ChannelStatus, 'app' | 'channel' | 'seq' | 'head'>,
   signer: IdentitySigner,
   expires: string | undefined,
-): Pick<
-  StatementBase,
-  'v' | 'app' | 'channel' | 'seq' | 'prev' | 'createdAt' | 'expiresAt' | 'proposer'
-> {
-  const now = new Date();
+): StatementHeader {
   const lifetime = parseDuration(expires ?? DEFAULT_EXPIRY, '--expires');
-  return {
-    v: 1,
-    app: status.app,
-    channel: status.channel,
-    seq: status.seq + 1,
-    prev: status.head,
-    createdAt: timestamp(now),
-    expiresAt: timestamp(new Date(now.getTime() + lifetime)),
-    proposer: signer.keyId,
-  };
+  return nextStatementHeader(
+    status.app,
+    status.channel,
+    status,
+    signer.keyId,
+    new Date(),
+    lifetime,
+  );
 }
 
 /** Runs `work` with the console's store open (DESIGN §7), closing it afterwards. */

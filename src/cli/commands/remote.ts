@@ -85,11 +85,6 @@ export function memberName(root: TrustRoot, keyId: string): string {
     : `${member.name} (${formatFingerprint(keyId)})`;
 }
 
-/** An RFC 3339 UTC timestamp without milliseconds, as statements carry them. */
-export function timestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 const DURATION = /^(\d{1,4})([mhd])$/;
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 

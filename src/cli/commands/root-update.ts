@@ -4,6 +4,7 @@ import {
   parseTrustRoot,
   rootId,
   signRoot,
+  timestamp,
   verifyRootUpdate,
   type IdentitySigner,
 } from '../../core/statement';
@@ -16,7 +17,7 @@ import type {
   TrustRootInput,
 } from '../../shared/schemas';
 import { printJson, printLine } from '../io';
-import { readJson, timestamp, writeJson } from './remote';
+import { readJson, writeJson } from './remote';
 
 /**
  * Publishing a new trust-root version (DESIGN §4): version N+1 needs `rootThreshold` admin

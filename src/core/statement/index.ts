@@ -4,6 +4,7 @@ export {
   createApproval,
   decodeSignature,
   hasExpired,
+  nextStatementHeader,
   parseSignedTrustRoot,
   parseStatement,
   parseTrustRoot,
@@ -16,6 +17,7 @@ export {
   verifyApproval,
   verifyRootSelfSigned,
   verifyRootSignatures,
+  timestamp,
   verifyRootUpdate,
 } from './statement';
-export type { IdentitySigner, RootVerdict, TrustedMember } from './statement';
+export type { IdentitySigner, RootVerdict, StatementHeader, TrustedMember } from './statement';

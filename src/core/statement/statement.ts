@@ -135,6 +135,39 @@ export function statementId(statement: Statement): string {
   return sha256Hex(statementSigningBytes(statement));
 }
 
+/** An RFC 3339 UTC timestamp without milliseconds, as statements and trust roots carry them. */
+export function timestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The fields every statement kind shares (DESIGN §3). */
+export type StatementHeader = Omit<Extract<Statement, { kind: 'resume' }>, 'kind'>;
+
+/**
+ * The shared fields of the next statement on a channel whose log stands at `position` (seq and
+ * head): `seq` is the next, `prev` the head (DESIGN §3), valid for `lifetimeMs` from `createdAt`.
+ * @example { ...nextStatementHeader(app, channel, head, key.keyId, now, DAY_MS), kind: 'pause' }
+ */
+export function nextStatementHeader(
+  app: string,
+  channel: string,
+  position: { readonly seq: number; readonly head: string | null },
+  proposer: string,
+  createdAt: Date,
+  lifetimeMs: number,
+): StatementHeader {
+  return {
+    v: 1,
+    app,
+    channel,
+    seq: position.seq + 1,
+    prev: position.head,
+    createdAt: timestamp(createdAt),
+    expiresAt: timestamp(new Date(createdAt.getTime() + lifetimeMs)),
+    proposer,
+  };
+}
+
 /**
  * The bytes an admin signs: UTF-8 of `"airlock/root/v1\n" + JCS(root)` (DESIGN §4), over the parsed
  * root so that defaults (`proposerCounts: false`) are always spelled out in what is signed.

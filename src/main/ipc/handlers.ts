@@ -8,11 +8,13 @@ import { serverKeyBytes, verifyCheckpoint } from '../../core/log';
 import { evaluatePolicy, findPolicy } from '../../core/policy';
 import {
   createApproval,
+  nextStatementHeader,
   rootId,
   statementId,
   trustedMembers,
   verifyApproval,
   type IdentitySigner,
+  type StatementHeader,
 } from '../../core/statement';
 import { IpcChannels as Ch } from '../../shared/ipc/channels';
 import type {
@@ -80,11 +82,6 @@ type Signers = (keyId: string | null) => Promise<IdentitySigner>;
 
 const HEX_64 = /^[0-9a-f]{64}$/;
 const DEFAULT_PROBE_MS = 5_000;
-
-/** An RFC 3339 UTC timestamp without milliseconds, as statements carry them. */
-function timestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 function keyView(key: KeyInfo): KeyView {
   return {
@@ -474,18 +471,15 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
     position: { seq: number; head: string | null },
     signer: IdentitySigner,
     expiresInHours: number,
-  ): Omit<Extract<Statement, { kind: 'resume' }>, 'kind'> {
-    const created = now();
-    return {
-      v: 1,
+  ): StatementHeader {
+    return nextStatementHeader(
       app,
       channel,
-      seq: position.seq + 1,
-      prev: position.head,
-      createdAt: timestamp(created),
-      expiresAt: timestamp(new Date(created.getTime() + expiresInHours * 3_600_000)),
-      proposer: signer.keyId,
-    };
+      position,
+      signer.keyId,
+      now(),
+      expiresInHours * 3_600_000,
+    );
   }
 
   /**
