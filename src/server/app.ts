@@ -19,6 +19,8 @@ import type { ServerStore } from './store/types';
 export interface AppOptions {
   readonly store: ServerStore;
   readonly now: () => Date;
+  /** The same clock in ms, where that is cheaper than `now()` (Date.now); default `now()`'s. */
+  readonly nowMs?: () => number;
   /** The server's public base URL for a request: what clients sign as `@target-uri`'s origin. */
   readonly publicUrl: (req: IncomingMessage) => string;
   readonly log: (fields: Record<string, unknown>) => void;
@@ -49,14 +51,13 @@ export function createRequestListener(options: AppOptions): Listener {
   const device: DeviceContext = {
     store: options.store,
     publicUrl: options.publicUrl,
-    now: options.now,
+    nowMs: options.nowMs ?? (() => options.now().getTime()),
     log: options.log,
     ...(options.deviceLimits === undefined ? {} : { limits: options.deviceLimits }),
   };
   const limiter = new RateLimiter(options.adminRateLimit ?? DEFAULT_ADMIN_RATE_LIMIT);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (await handleDeviceRequest(req, res, device)) return;
     const started = performance.now();
     const line: Record<string, unknown> = { method: req.method, path: pathOf(req.url) };
     try {
@@ -79,8 +80,10 @@ export function createRequestListener(options: AppOptions): Listener {
   }
 
   return (req, res) => {
+    // Device endpoints answer through callbacks (no promise on the /updates path).
+    if (handleDeviceRequest(req, res, device)) return;
     handle(req, res).catch((error: unknown) => {
-      // Last resort (e.g. the device handler threw): a generic answer, details in the log only.
+      // Last resort: a generic answer, details in the log only.
       sendErrorFor(res, error);
       options.log({ method: req.method, path: pathOf(req.url), status: 500, error: 'INTERNAL' });
     });

@@ -88,6 +88,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     );
   }
   const now = options.now ?? (() => new Date());
+  const nowMs = options.now === undefined ? Date.now : () => now().getTime();
   const store = openSqliteStore(paths, loadServerKey(paths.serverKey), { now });
   const scheme = options.tls === undefined ? 'http' : 'https';
   const host = options.host ?? '127.0.0.1';
@@ -96,6 +97,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const listener = createRequestListener({
     store,
     now,
+    nowMs,
     publicUrl: (req) => options.publicUrl ?? originOf(req, scheme, url),
     log: (fields) => logger?.(JSON.stringify({ time: new Date().toISOString(), ...fields })),
     ...(options.adminRateLimit === undefined ? {} : { adminRateLimit: options.adminRateLimit }),

@@ -13,7 +13,11 @@ export interface RateLimitOptions {
   readonly maxKeys?: number;
 }
 
-export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+export type RateDecision =
+  { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number };
+
+/** The common answer, shared: a device's every check takes a token. */
+const ALLOWED: RateDecision = Object.freeze({ allowed: true });
 
 interface Bucket {
   tokens: number;
@@ -43,7 +47,7 @@ export class RateLimiter {
     const bucket = this.refilled(key, nowMs);
     if (bucket.tokens >= cost) {
       bucket.tokens -= cost;
-      return { allowed: true };
+      return ALLOWED;
     }
     const missing = cost - bucket.tokens;
     return {

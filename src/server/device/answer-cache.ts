@@ -2,15 +2,16 @@ import type { DeviceFacingChannel } from '../store/device-store';
 import type { UpdateDecision } from './decide';
 
 /**
- * Memo of /updates answers by exact request body. A phone sends the same info object on every
- * check until something on it changes (capgo-protocol §2: its version, channel or key), so a
- * repeated check can skip JSON parsing, validation and the decision. An entry is reused only while
- * the store still serves the very same channel view it was decided against: applying any statement
- * replaces the view (DeviceStore), which makes every older entry for that channel miss.
+ * Memo of /updates answers by exact request body (its bytes as latin1 text: one character per
+ * byte, so equal keys are equal bodies). A phone sends the same info object on every check until
+ * something on it changes (capgo-protocol §2: its version, channel or key), so a repeated check
+ * can skip JSON parsing, validation and the decision. An entry is reused only while the store
+ * still serves the very same channel view it was decided against: applying any statement replaces
+ * the view (DeviceStore), which makes every older entry for that channel miss.
  *
- * Bounded: only ASCII bodies of at most 1 KiB (a plugin's is ~450 B) are kept, at most
- * `maxEntries` of them; when full, the oldest entry goes. An attacker sending endless distinct
- * bodies only makes it miss (every miss costs what a request without the memo costs).
+ * Bounded: only bodies of at most 1 KiB (a plugin's is ~450 B) are kept, at most `maxEntries` of
+ * them; when full, the oldest entry goes. An attacker sending endless distinct bodies only makes
+ * it miss (every miss costs what a request without the memo costs).
  */
 
 /** Bodies longer than this are never memoized. */
@@ -28,7 +29,7 @@ export interface MemoEntry {
   readonly decision: UpdateDecision;
 }
 
-/** A bounded FIFO memo from body text to its answer. */
+/** A bounded FIFO memo from body (latin1 text of its bytes) to its answer. */
 export class AnswerMemo {
   private readonly entries = new Map<string, MemoEntry>();
 
@@ -38,7 +39,7 @@ export class AnswerMemo {
     return this.entries.get(body);
   }
 
-  /** Keeps `entry` for `body` unless memoizing is off or the body is too long. */
+  /** Keeps `entry` for `body` (latin1 text of its bytes) unless memoizing is off or the body is too long. */
   set(body: string, entry: MemoEntry): void {
     if (this.maxEntries <= 0 || body.length > MAX_MEMO_BODY) return;
     if (!this.entries.has(body) && this.entries.size >= this.maxEntries) {

@@ -98,7 +98,7 @@ export async function handleBundle(
   path: string,
 ): Promise<number> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD');
-  const limited = sendRateLimited(res, state.limiters.ip, clientIp(req), ctx.now().getTime());
+  const limited = sendRateLimited(res, state.limiters.ip, clientIp(req), ctx.nowMs());
   if (limited !== null) return limited;
   const sha = path.slice(BUNDLES_PREFIX.length);
   const file = SHA256_HEX.test(sha) ? ctx.store.bundleFile(sha) : null;

@@ -43,7 +43,7 @@ async function readInfo(
   const json = await readJson(req, CHANNEL_BODY_LIMIT);
   if (json === null) return 0;
   if (!json.ok && bodyLeftUnread(json.status)) return sendBodyError(res, json);
-  const limited = sendRateLimited(res, state.limiters.ip, clientIp(req), ctx.now().getTime());
+  const limited = sendRateLimited(res, state.limiters.ip, clientIp(req), ctx.nowMs());
   if (limited !== null) return limited;
   if (!json.ok) return sendBodyError(res, json);
   const info = parseDeviceInfo(json.value);
@@ -141,7 +141,7 @@ function listChannels(
   ctx: DeviceContext,
   state: DeviceState,
 ): number {
-  const limited = sendRateLimited(res, state.limiters.ip, clientIp(req), ctx.now().getTime());
+  const limited = sendRateLimited(res, state.limiters.ip, clientIp(req), ctx.nowMs());
   if (limited !== null) return limited;
   const query = queryInfo(req.url ?? '');
   if (!isRecord(query)) {

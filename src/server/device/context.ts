@@ -13,11 +13,23 @@ export interface DeviceContext {
   readonly store: DeviceStore;
   /** The server's public base URL for this request (no trailing slash needed), e.g. for bundle URLs. */
   readonly publicUrl: (req: IncomingMessage) => string;
-  readonly now: () => Date;
+  /** The clock, in ms since the epoch (rate limits, stats hours). */
+  readonly nowMs: () => number;
   /** Called once per request with at least {method, path, status, ms}. */
   readonly log: (fields: Record<string, unknown>) => void;
   /** Rate limits (DESIGN §6); read once, when the store is first seen. Defaults are generous. */
   readonly limits?: Partial<DeviceLimits>;
+}
+
+/**
+ * How a device handler reports the end of its request (src/server/routes/device.ts): callbacks,
+ * not a promise, so that the /updates hot path allocates none.
+ */
+export interface Finish {
+  /** The answer went out with `status` (0: the client went away first). */
+  done(status: number): void;
+  /** Store or I/O failure, never bad input: answered with a generic 500. */
+  fail(error: unknown): void;
 }
 
 /** Per-server state of the device endpoints, kept beside the store it serves. */

@@ -289,7 +289,7 @@ export async function handleStats(
   const json = await readJson(req, STATS_BODY_LIMIT);
   if (json === null) return 0;
   if (!json.ok && bodyLeftUnread(json.status)) return sendBodyError(res, json);
-  const nowMs = ctx.now().getTime();
+  const nowMs = ctx.nowMs();
   const single = json.ok && isRecord(json.value);
   const events = !json.ok
     ? null

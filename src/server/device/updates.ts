@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeviceFacingRelease, DeviceStore } from '../store/device-store';
 import { resolveChannel } from './channels';
-import type { DeviceContext, DeviceState } from './context';
+import type { DeviceContext, DeviceState, Finish } from './context';
 import { NO_UPDATE, decideUpdate, type UpdateDecision } from './decide';
 import type { MemoEntry } from './answer-cache';
 import {
@@ -127,6 +127,7 @@ function answerFresh(
   res: ServerResponse,
   ctx: DeviceContext,
   state: DeviceState,
+  key: string,
   text: string,
   nowMs: number,
 ): number {
@@ -149,7 +150,7 @@ function answerFresh(
   const channel = resolveChannel(store, info.appId, info.defaultChannel);
   if (channel === null) return sendDecision(req, res, ctx, NO_UPDATE.noChannel);
   const decision = decideUpdate(info, channel);
-  state.memo.set(text, {
+  state.memo.set(key, {
     deviceId: info.deviceId,
     appId: info.appId,
     requested: info.defaultChannel,
@@ -169,34 +170,41 @@ function answerUpdates(
 ): number {
   if (body === null) return 0;
   if (!body.ok) return sendBodyError(res, body);
-  const nowMs = ctx.now().getTime();
-  const text = bodyText(body.bytes);
-  const hit = state.memo.get(text);
+  const nowMs = ctx.nowMs();
+  // The memo's key is the body's bytes as latin1 (one character per byte, so equal keys are equal
+  // bytes), which costs no UTF-8 check on a hit; only a miss decodes the body as JSON text.
+  const key = body.bytes.toString('latin1');
+  const hit = state.memo.get(key);
   if (hit !== undefined) {
     const answered = answerFromMemo(req, res, ctx, state, hit, nowMs);
     if (answered !== null) return answered;
   }
-  return answerFresh(req, res, ctx, state, text, nowMs);
+  return answerFresh(req, res, ctx, state, key, bodyText(body.bytes), nowMs);
 }
 
 /**
- * Handles `POST /updates`; resolves with the status sent (0 when the client went away). One
- * promise per request: the body is read with callbacks and answered synchronously.
+ * Handles `POST /updates` and reports the status sent through `finish` (0 when the client went
+ * away). No promise: the body is read with callbacks and answered synchronously.
  */
 export function handleUpdates(
   req: IncomingMessage,
   res: ServerResponse,
   ctx: DeviceContext,
   state: DeviceState,
-): Promise<number> {
-  if (req.method !== 'POST') return Promise.resolve(sendMethodNotAllowed(res, 'POST'));
-  return new Promise((resolve, reject) => {
-    readBodyThen(req, UPDATES_BODY_LIMIT, (body) => {
-      try {
-        resolve(answerUpdates(req, res, ctx, state, body));
-      } catch (error) {
-        reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    });
+  finish: Finish,
+): void {
+  if (req.method !== 'POST') {
+    finish.done(sendMethodNotAllowed(res, 'POST'));
+    return;
+  }
+  readBodyThen(req, UPDATES_BODY_LIMIT, (body) => {
+    let status: number;
+    try {
+      status = answerUpdates(req, res, ctx, state, body);
+    } catch (error) {
+      finish.fail(error);
+      return;
+    }
+    finish.done(status);
   });
 }

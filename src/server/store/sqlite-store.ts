@@ -95,10 +95,6 @@ function settle<T>(work: () => T): Promise<T> {
   }
 }
 
-function viewKey(app: string, channel: string): string {
-  return `${app}\n${channel}`;
-}
-
 function isUniqueViolation(error: unknown): boolean {
   return (
     error instanceof Database.SqliteError &&
@@ -139,7 +135,11 @@ export class SqliteServerStore implements ServerStore {
   private readonly now: () => Date;
   private root: TrustRoot;
   private readonly apps = new Map<string, AppInfo>();
-  private readonly views = new Map<string, DeviceFacingChannel>();
+  /**
+   * Device views by app, then channel: two lookups of strings devices sent, with no key to build
+   * (channel() runs on every /updates call).
+   */
+  private readonly views = new Map<string, Map<string, DeviceFacingChannel>>();
   private nonceWrites = 0;
   private readonly headCache = new Map<string, SignedCheckpoint>();
 
@@ -226,7 +226,12 @@ export class SqliteServerStore implements ServerStore {
 
   /** Rebuilds the device view of one channel from its row and swaps it in. */
   private refreshView(row: ChannelRow): void {
-    this.views.set(viewKey(row.app, row.name), this.buildView(row));
+    let channels = this.views.get(row.app);
+    if (channels === undefined) {
+      channels = new Map();
+      this.views.set(row.app, channels);
+    }
+    channels.set(row.name, this.buildView(row));
   }
 
   private buildView(row: ChannelRow): DeviceFacingChannel {
@@ -291,12 +296,13 @@ export class SqliteServerStore implements ServerStore {
   }
 
   channel(app: string, channel: string): DeviceFacingChannel | null {
-    return this.views.get(viewKey(app, channel)) ?? null;
+    return this.views.get(app)?.get(channel) ?? null;
   }
 
   channels(app: string): readonly DeviceFacingChannel[] {
     const names = this.apps.get(app)?.channels ?? [];
-    return names.flatMap((name) => this.views.get(viewKey(app, name)) ?? []);
+    const views = this.views.get(app);
+    return names.flatMap((name) => views?.get(name) ?? []);
   }
 
   bundleFile(encryptedSha256: string): { path: string; size: number } | null {

@@ -42,10 +42,10 @@ beforeAll(async () => {
     size: bundle.encryptedSize,
   });
   server = createServer((req, res) => {
-    void handleDeviceRequest(req, res, {
+    handleDeviceRequest(req, res, {
       store,
       publicUrl: () => base,
-      now: () => new Date(),
+      nowMs: Date.now,
       log: () => undefined,
     });
   });

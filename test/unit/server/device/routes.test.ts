@@ -49,7 +49,7 @@ function setupStore(): void {
   ctx = {
     store,
     publicUrl: () => 'https://updates.example.com/',
-    now: () => new Date(),
+    nowMs: Date.now,
     log: (fields) => logs.push(fields),
     limits: { updatesPerDevice: { burst: 5, perSecond: 0.01 } },
   };
@@ -59,12 +59,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'airlock-device-routes-'));
   writeFileSync(join(dir, 'bundle.enc'), BUNDLE);
   server = createServer((req, res) => {
-    void handleDeviceRequest(req, res, ctx).then((handled) => {
-      if (!handled) {
-        res.writeHead(404);
-        res.end('not mine');
-      }
-    });
+    if (!handleDeviceRequest(req, res, ctx)) {
+      res.writeHead(404);
+      res.end('not mine');
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
