@@ -1,13 +1,13 @@
-import type { DeviceFacingChannel } from '../store/device-store';
 import type { UpdateDecision } from './decide';
 
 /**
  * Memo of /updates answers by exact request body (its bytes as latin1 text: one character per
  * byte, so equal keys are equal bodies). A phone sends the same info object on every check until
  * something on it changes (capgo-protocol §2: its version, channel or key), so a repeated check
- * can skip JSON parsing, validation and the decision. An entry is reused only while the store
- * still serves the very same channel view it was decided against: applying any statement replaces
- * the view (DeviceStore), which makes every older entry for that channel miss.
+ * can skip JSON parsing, validation and the decision. An entry is reused only while nothing a
+ * device can see has changed since it was decided: the store's `viewGeneration` moves on every
+ * applied statement and every app, channel or settings change, which makes every older entry miss
+ * (pushes are rare; the next check of each device decides afresh).
  *
  * Bounded: only bodies of at most 1 KiB (a plugin's is ~450 B) are kept, at most `maxEntries` of
  * them; when full, the oldest entry goes. An attacker sending endless distinct bodies only makes
@@ -21,11 +21,8 @@ export const MAX_MEMO_BODY = 1024;
 export interface MemoEntry {
   /** For the per-device rate limit, which still applies to every request. */
   readonly deviceId: string;
-  readonly appId: string;
-  /** The `defaultChannel` the device sent, as validated. */
-  readonly requested: string | undefined;
-  /** The channel view the decision was made against (compared by identity). */
-  readonly channel: DeviceFacingChannel;
+  /** The store's `viewGeneration` the decision was made at: the entry holds while it does. */
+  readonly generation: number;
   readonly decision: UpdateDecision;
 }
 

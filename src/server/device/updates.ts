@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DeviceFacingRelease, DeviceStore } from '../store/device-store';
+import type { DeviceFacingRelease } from '../store/device-store';
 import { resolveChannel } from './channels';
 import type { DeviceContext, DeviceState, Finish } from './context';
 import { NO_UPDATE, decideUpdate, type UpdateDecision } from './decide';
@@ -88,23 +88,9 @@ function sendDecision(
 }
 
 /**
- * True while the store would still resolve this device to the very view the answer was decided
- * against (see resolveChannel): the view is unchanged (the store replaces it on every statement),
- * and a requested channel that did not exist still does not.
- */
-function memoStillValid(store: DeviceStore, hit: MemoEntry): boolean {
-  const { channel, requested } = hit;
-  if (store.channel(hit.appId, channel.channel) !== channel) return false;
-  return (
-    requested === undefined ||
-    requested === channel.channel ||
-    store.channel(hit.appId, requested) === null
-  );
-}
-
-/**
- * Answers from the memo when this exact body was answered before against the channel view the
- * store still serves (see answer-cache.ts); null when it must be decided afresh.
+ * Answers from the memo when this exact body was answered before and nothing a device can see has
+ * changed since (the store's view generation; see answer-cache.ts); null when it must be decided
+ * afresh.
  */
 function answerFromMemo(
   req: IncomingMessage,
@@ -114,7 +100,7 @@ function answerFromMemo(
   hit: MemoEntry,
   nowMs: number,
 ): number | null {
-  if (!memoStillValid(ctx.store, hit)) return null;
+  if (hit.generation !== ctx.store.viewGeneration) return null;
   return (
     sendRateLimited(res, state.limiters.updates, hit.deviceId, nowMs) ??
     sendDecision(req, res, ctx, hit.decision)
@@ -146,17 +132,12 @@ function answerFresh(
   const limited = sendRateLimited(res, state.limiters.updates, info.deviceId, nowMs);
   if (limited !== null) return limited;
   const { store } = ctx;
+  const generation = store.viewGeneration;
   if (!store.appExists(info.appId)) return sendDecision(req, res, ctx, NO_UPDATE.appNotFound);
   const channel = resolveChannel(store, info.appId, info.defaultChannel);
   if (channel === null) return sendDecision(req, res, ctx, NO_UPDATE.noChannel);
   const decision = decideUpdate(info, channel);
-  state.memo.set(key, {
-    deviceId: info.deviceId,
-    appId: info.appId,
-    requested: info.defaultChannel,
-    channel,
-    decision,
-  });
+  state.memo.set(key, { deviceId: info.deviceId, generation, decision });
   return sendDecision(req, res, ctx, decision);
 }
 

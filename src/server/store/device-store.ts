@@ -43,6 +43,11 @@ export interface StatsRow {
 }
 
 export interface DeviceStore {
+  /**
+   * Changes whenever anything the device endpoints read changes: an app, a channel, a view
+   * (applying a statement, a settings update). The /updates memo keeps an answer while it holds.
+   */
+  readonly viewGeneration: number;
   appExists(app: string): boolean;
   /** Capgo `key_id` of the app's bundle public key, or null when none was registered. */
   bundleKeyId(app: string): string | null;

@@ -140,6 +140,7 @@ export class SqliteServerStore implements ServerStore {
    * (channel() runs on every /updates call).
    */
   private readonly views = new Map<string, Map<string, DeviceFacingChannel>>();
+  private generation = 0;
   private nonceWrites = 0;
   private readonly headCache = new Map<string, SignedCheckpoint>();
 
@@ -232,6 +233,7 @@ export class SqliteServerStore implements ServerStore {
       this.views.set(row.app, channels);
     }
     channels.set(row.name, this.buildView(row));
+    this.generation++;
   }
 
   private buildView(row: ChannelRow): DeviceFacingChannel {
@@ -278,6 +280,10 @@ export class SqliteServerStore implements ServerStore {
 
   // -------------------------------------------------------------------------------------------
   // DeviceStore
+
+  get viewGeneration(): number {
+    return this.generation;
+  }
 
   appExists(app: string): boolean {
     return this.apps.has(app);
@@ -454,6 +460,7 @@ export class SqliteServerStore implements ServerStore {
         bundleKeyId: input.bundleKeyId,
         channels: [],
       });
+      this.generation++;
       for (const channel of input.channels) this.channelAdded(input.app, channel.name);
     });
   }

@@ -5,22 +5,10 @@ import {
   type MemoEntry,
 } from '../../../../src/server/device/answer-cache';
 import { NO_UPDATE } from '../../../../src/server/device/decide';
-import { DEFAULT_SETTINGS } from './fake-store';
 
 const ENTRY: MemoEntry = {
   deviceId: 'device',
-  appId: 'com.example.app',
-  requested: undefined,
-  channel: {
-    app: 'com.example.app',
-    channel: 'production',
-    numericId: 1,
-    settings: DEFAULT_SETTINGS,
-    current: null,
-    paused: false,
-    rolledBack: false,
-    releasedVersions: new Set<string>(),
-  },
+  generation: 1,
   decision: NO_UPDATE.noRelease,
 };
 

@@ -47,8 +47,10 @@ export class FakeStore implements DeviceStore {
   readonly bundles = new Map<string, { path: string; size: number }>();
   readonly stats: StatsRow[] = [];
   readonly pauses: { app: string; channel: string; reason: string }[] = [];
+  viewGeneration = 0;
 
   addApp(app: string, channels: string[], keyId: string | null = 'MIIBCgKCAQEAqJikYizo'): this {
+    this.viewGeneration++;
     this.apps.set(app, {
       keyId,
       channels: channels.map((channel, index) => ({
@@ -72,6 +74,7 @@ export class FakeStore implements DeviceStore {
   update(app: string, channel: string, patch: Partial<DeviceFacingChannel>): void {
     const entry = this.apps.get(app);
     if (!entry) throw new Error(`no app ${app}`);
+    this.viewGeneration++;
     entry.channels = entry.channels.map((c) => {
       if (c.channel !== channel) return c;
       const next = { ...c, ...patch };
