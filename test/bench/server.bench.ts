@@ -272,6 +272,15 @@ async function load(server: Child, bodiesFile: string, seconds: number): Promise
   };
 }
 
+/**
+ * One measured load, after a second of load that is not measured: a server that sat idle while
+ * the other was loaded has shrunk its heap and cooled down, for either server alike.
+ */
+async function measure(server: Child, bodiesFile: string, seconds: number): Promise<Load> {
+  await load(server, bodiesFile, 1);
+  return load(server, bodiesFile, seconds);
+}
+
 /** What the bench's devices are, in the proportions the load uses. */
 type DeviceKind = 'up to date' | 'in cohort' | 'outside cohort' | 'beta' | 'canary';
 
@@ -454,9 +463,9 @@ async function main(): Promise<void> {
         // Alternate which server goes first (ABBA…), so that a drift of the machine's speed
         // during the run does not favour either.
         const airlockFirst = round % 2 === 1;
-        const b0 = airlockFirst ? null : await load(bare, setup.bodiesFile, seconds);
-        const a = await load(airlock, setup.bodiesFile, seconds);
-        const b = b0 ?? (await load(bare, setup.bodiesFile, seconds));
+        const b0 = airlockFirst ? null : await measure(bare, setup.bodiesFile, seconds);
+        const a = await measure(airlock, setup.bodiesFile, seconds);
+        const b = b0 ?? (await measure(bare, setup.bodiesFile, seconds));
         runs.airlock.push(a);
         runs.bare.push(b);
         print(`round ${round}: ${seconds} s each`);
