@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { AirlockError } from '../../core/errors';
 import { formatFingerprint } from '../../core/crypto';
-import { initServer, startServer } from '../../server';
+import { createLineBuffer, initServer, startServer } from '../../server';
 import { parseCommand, required, UsageError } from '../args';
 import { printJson, printLine } from '../io';
 
@@ -104,6 +104,8 @@ async function start(argv: string[]): Promise<void> {
       '--public-url must be an origin such as https://updates.example.com.',
     );
   }
+  // One JSON line per request on stdout, written a turn of the event loop at a time.
+  const accessLog = createLineBuffer((chunk) => process.stdout.write(chunk));
   const server = await startServer({
     dataDir,
     ...(values.host === undefined ? {} : { host: values.host }),
@@ -112,14 +114,17 @@ async function start(argv: string[]): Promise<void> {
       ? {}
       : { tls: { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } }),
     ...(publicUrl === undefined ? {} : { publicUrl: publicUrl.replace(/\/$/, '') }),
-    logger: (line) => process.stdout.write(`${line}\n`),
+    logger: accessLog.line,
   });
   printLine(`listening on ${server.url}`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      void server.close().then(resolve);
+      void server.close().then(() => {
+        accessLog.flush();
+        resolve();
+      });
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
