@@ -27,12 +27,13 @@
  * processes share the machine. Figures are printed, not asserted.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { rsaSignerFromPrivateKey } from '../../src/core/bundle';
 import { bytesToHex } from '../../src/core/crypto';
@@ -149,6 +150,11 @@ function startChild(args: readonly string[]): Promise<Child> {
   const child: ChildProcess = spawn(process.execPath, [...extra, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const stop = (): Promise<void> =>
+    new Promise<void>((done) => {
+      child.once('exit', () => done());
+      child.kill('SIGTERM');
+    });
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     const onLine = (line: string): void => {
@@ -157,22 +163,55 @@ function startChild(args: readonly string[]): Promise<Child> {
       lines.off('line', onLine);
       lines.close();
       child.stdout?.resume();
-      resolve({
-        url: match[1] as string,
-        cpuMs: () => processCpuMs(child.pid),
-        stop: () =>
-          new Promise<void>((done) => {
-            child.once('exit', () => done());
-            child.kill('SIGTERM');
-          }),
-      });
+      resolve({ url: match[1] as string, cpuMs: () => processCpuMs(child.pid), stop });
     };
     lines.on('line', onLine);
     child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
   });
 }
 
-function startAirlock(dataDir: string): Promise<Child> {
+/**
+ * Starts the built CLI's `airlock server start` with stdout sent to `logFile`, as a deployment
+ * would (`airlock server start > access.log`), and resolves once the file says "listening on URL".
+ */
+async function startCliChild(args: readonly string[], logFile: string): Promise<Child> {
+  const extra = (process.env.AIRLOCK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const out = openSync(logFile, 'w');
+  const child = spawn(process.execPath, [...extra, CLI_PATH, ...args], {
+    stdio: ['ignore', out, 'inherit'],
+  });
+  closeSync(out);
+  let exited: number | null | undefined;
+  child.once('exit', (code) => (exited = code));
+  for (let tries = 0; tries < 600; tries++) {
+    const match = /^listening on (\S+)$/m.exec(readFileSync(logFile, 'utf8'));
+    if (match !== null) {
+      return {
+        url: match[1] as string,
+        cpuMs: () => processCpuMs(child.pid),
+        stop: () =>
+          new Promise<void>((done) => {
+            if (exited !== undefined) done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      };
+    }
+    if (exited !== undefined) throw new Error(`server process exited with ${exited}`);
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error('airlock server start did not say "listening on" within 30 s');
+}
+
+/** Lines of the access log in `logFile` (JSON lines; "listening on" is not one). */
+function accessLogLines(logFile: string): number {
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((text) => text.startsWith('{')).length;
+}
+
+function startAirlock(dataDir: string, logFile: string): Promise<Child> {
   if (values.server === 'library') {
     const memo = values.memo === undefined ? [] : ['--memo', values.memo];
     return startChild([
@@ -186,17 +225,10 @@ function startAirlock(dataDir: string): Promise<Child> {
     ]);
   }
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run "npm run build" first`);
-  return startChild([
-    CLI_PATH,
-    'server',
-    'start',
-    '--data',
-    dataDir,
-    '--host',
-    HOST,
-    '--port',
-    '0',
-  ]);
+  return startCliChild(
+    ['server', 'start', '--data', dataDir, '--host', HOST, '--port', '0'],
+    logFile,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,6 +269,9 @@ function requireWrk(): void {
   }
 }
 
+/** Requests wrk counted per server and its loads, warm-ups included (for the access log check). */
+const sent = new Map<Child, { requests: number; loads: number }>();
+
 /** Loads `server` with wrk for `seconds`, cycling through the bodies in `bodiesFile`. */
 async function load(server: Child, bodiesFile: string, seconds: number): Promise<Load> {
   const cpuBefore = server.cpuMs();
@@ -261,6 +296,8 @@ async function load(server: Child, bodiesFile: string, seconds: number): Promise
     throw new Error(`wrk exited with ${code}:\n${output}`);
   }
   const run = JSON.parse(summary) as WrkSummary;
+  const before = sent.get(server) ?? { requests: 0, loads: 0 };
+  sent.set(server, { requests: before.requests + run.requests, loads: before.loads + 1 });
   return {
     requests: run.requests,
     cpuUs: (cpuMs * 1000) / Math.max(1, run.requests),
@@ -302,6 +339,8 @@ const EXPECTED: Record<DeviceKind, string> = {
 
 interface Setup {
   readonly dataDir: string;
+  /** Where `--server cli` writes its access log. */
+  readonly logFile: string;
   /** The device bodies, one JSON per line, for wrk-updates.lua. */
   readonly bodiesFile: string;
   readonly devices: number;
@@ -369,6 +408,7 @@ async function setUp(devices: number): Promise<Setup> {
       devices: bodies.length,
       answerSize,
       mix,
+      logFile: join(tmp.path, 'access.log'),
       cleanup: () => tmp.cleanup(),
     };
   } finally {
@@ -435,12 +475,12 @@ async function main(): Promise<void> {
   const setup = await setUp(Number(values.devices));
   try {
     print(
-      `server: ${values.server === 'cli' ? 'airlock server start (built CLI, access log on stdout)' : 'startServer in a child process (no access log)'}` +
+      `server: ${values.server === 'cli' ? 'airlock server start (built CLI, access log on stdout to a file)' : 'startServer in a child process (no access log)'}` +
         (values.memo === undefined ? '' : `, answer memo ${values.memo} entries`),
     );
     print(`devices: ${JSON.stringify(setup.mix)}; update answer ${setup.answerSize} B`);
     print(`load: wrk, ${THREADS} thread(s), ${CONNECTIONS} connections`);
-    const airlock = await startAirlock(setup.dataDir);
+    const airlock = await startAirlock(setup.dataDir, setup.logFile);
     const bare = await startChild([
       ...process.execArgv,
       SELF,
@@ -477,6 +517,15 @@ async function main(): Promise<void> {
       await bare.stop();
     }
     summarize(runs, print);
+    if (values.server === 'cli') {
+      // wrk does not count the requests still in flight when a load ends (at most one per
+      // connection), which the server did answer and log.
+      const counted = sent.get(airlock) ?? { requests: 0, loads: 0 };
+      print(
+        `access log: ${accessLogLines(setup.logFile)} JSON lines; wrk counted ${counted.requests} ` +
+          `requests, plus at most ${CONNECTIONS} in flight at the end of each of its ${counted.loads} loads`,
+      );
+    }
   } finally {
     setup.cleanup();
   }
