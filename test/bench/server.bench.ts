@@ -141,20 +141,37 @@ function processCpuMs(pid: number | undefined): number {
 }
 
 /**
- * Starts a server process and resolves with its URL once it prints "listening on URL"; its further
- * output (the access log) is drained and dropped. AIRLOCK_BENCH_NODE_ARGS (e.g. "--cpu-prof")
- * passes extra Node flags, for profiling.
+ * Runs Node with `args`; AIRLOCK_BENCH_NODE_ARGS (e.g. "--cpu-prof") passes extra Node flags, for
+ * profiling.
+ */
+function spawnNode(args: readonly string[], stdout: 'pipe' | number): ChildProcess {
+  const extra = (process.env.AIRLOCK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return spawn(process.execPath, [...extra, ...args], { stdio: ['ignore', stdout, 'inherit'] });
+}
+
+/** The running server `child`, listening at `url`; `stop` ends it with SIGTERM. */
+function childAt(child: ChildProcess, url: string): Child {
+  return {
+    url,
+    cpuMs: () => processCpuMs(child.pid),
+    stop: () =>
+      new Promise<void>((done) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          done();
+          return;
+        }
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/**
+ * Starts a server process and resolves once it prints "listening on URL"; anything it prints
+ * after that is drained and dropped.
  */
 function startChild(args: readonly string[]): Promise<Child> {
-  const extra = (process.env.AIRLOCK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child: ChildProcess = spawn(process.execPath, [...extra, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const stop = (): Promise<void> =>
-    new Promise<void>((done) => {
-      child.once('exit', () => done());
-      child.kill('SIGTERM');
-    });
+  const child = spawnNode(args, 'pipe');
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     const onLine = (line: string): void => {
@@ -163,7 +180,7 @@ function startChild(args: readonly string[]): Promise<Child> {
       lines.off('line', onLine);
       lines.close();
       child.stdout?.resume();
-      resolve({ url: match[1] as string, cpuMs: () => processCpuMs(child.pid), stop });
+      resolve(childAt(child, match[1] as string));
     };
     lines.on('line', onLine);
     child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
@@ -175,29 +192,13 @@ function startChild(args: readonly string[]): Promise<Child> {
  * would (`airlock server start > access.log`), and resolves once the file says "listening on URL".
  */
 async function startCliChild(args: readonly string[], logFile: string): Promise<Child> {
-  const extra = (process.env.AIRLOCK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const out = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...extra, CLI_PATH, ...args], {
-    stdio: ['ignore', out, 'inherit'],
-  });
+  const child = spawnNode([CLI_PATH, ...args], out);
   closeSync(out);
-  let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
   for (let tries = 0; tries < 600; tries++) {
     const match = /^listening on (\S+)$/m.exec(readFileSync(logFile, 'utf8'));
-    if (match !== null) {
-      return {
-        url: match[1] as string,
-        cpuMs: () => processCpuMs(child.pid),
-        stop: () =>
-          new Promise<void>((done) => {
-            if (exited !== undefined) done();
-            child.once('exit', () => done());
-            child.kill('SIGTERM');
-          }),
-      };
-    }
-    if (exited !== undefined) throw new Error(`server process exited with ${exited}`);
+    if (match !== null) return childAt(child, match[1] as string);
+    if (child.exitCode !== null) throw new Error(`server process exited with ${child.exitCode}`);
     await sleep(50);
   }
   child.kill('SIGKILL');

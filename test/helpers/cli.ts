@@ -1,8 +1,18 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** better-sqlite3's addon as npm built it for Node (what the CLI, the server and the tests load). */
+export const NODE_SQLITE_ADDON = join(
+  REPO_ROOT,
+  'node_modules',
+  'better-sqlite3',
+  'build',
+  'Release',
+  'better_sqlite3.node',
+);
 export const CLI_PATH = `${REPO_ROOT}out/main/cli.js`;
 
 export interface CliResult {

@@ -7,7 +7,7 @@ import { databasePath, openDatabase, openStore, type Db } from '../../../src/mai
 import { schemaVersion } from '../../../src/main/db/migrate';
 import { MIGRATIONS } from '../../../src/main/db/migrations';
 import { ConsoleServices } from '../../../src/main/services/console';
-import { REPO_ROOT } from '../../helpers/cli';
+import { NODE_SQLITE_ADDON } from '../../helpers/cli';
 import { makeTempDir, type TempDir } from '../../helpers/bundle-fixtures';
 
 /**
@@ -15,14 +15,6 @@ import { makeTempDir, type TempDir } from '../../helpers/bundle-fixtures';
  * `.electron-native/` when the console runs from a checkout. Electron cannot run here, so the
  * binding given is the Node build's own binary, at its real path.
  */
-const NODE_BINDING = join(
-  REPO_ROOT,
-  'node_modules',
-  'better-sqlite3',
-  'build',
-  'Release',
-  'better_sqlite3.node',
-);
 
 let tmp: TempDir | undefined;
 const open: Db[] = [];
@@ -52,7 +44,7 @@ describe('openDatabase with nativeBinding', () => {
     // A copy at a path of its own, so the module cache shows which file was loaded.
     const binding = join(home('engine'), 'better_sqlite3.node');
     mkdirSync(dirname(binding), { recursive: true });
-    copyFileSync(NODE_BINDING, binding);
+    copyFileSync(NODE_SQLITE_ADDON, binding);
     const db = openStore(home('store'), { nativeBinding: binding });
     open.push(db);
     expect(schemaVersion(db)).toBe(MIGRATIONS.at(-1)?.version);
@@ -64,7 +56,7 @@ describe('openDatabase with nativeBinding', () => {
 
   it('is threaded through ConsoleServices.open', () => {
     const dir = home('services');
-    const services = ConsoleServices.open(dir, { nativeBinding: NODE_BINDING });
+    const services = ConsoleServices.open(dir, { nativeBinding: NODE_SQLITE_ADDON });
     try {
       expect(services.servers()).toEqual([]);
       expect(services.db.name).toBe(databasePath(dir));

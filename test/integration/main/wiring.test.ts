@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IPC_CHANNELS } from '../../../src/shared/ipc/channels';
-import { REPO_ROOT } from '../../helpers/cli';
+import { NODE_SQLITE_ADDON, REPO_ROOT } from '../../helpers/cli';
 
 /**
  * Issue 5: the main-process wiring, checked on the BUILT bundle (out/main/index.js, `npm run
@@ -352,16 +352,7 @@ describe('the built main bundle', () => {
     });
 
     it('loads SQLite from node_modules, as a packaged app does', () => {
-      expect(run.addons).toContain(
-        join(
-          REPO_ROOT,
-          'node_modules',
-          'better-sqlite3',
-          'build',
-          'Release',
-          'better_sqlite3.node',
-        ),
-      );
+      expect(run.addons).toContain(NODE_SQLITE_ADDON);
       expect(run.addons.some((addon) => addon.includes('.electron-native'))).toBe(false);
     });
 
@@ -402,7 +393,6 @@ describe('the built main bundle', () => {
       'Release',
       'better_sqlite3.node',
     ];
-    const nodeBuild = join(REPO_ROOT, 'node_modules', 'better-sqlite3', 'build', 'Release');
 
     it('without the Electron build of SQLite, says to run "npm start" and opens nothing', async () => {
       const checkout = join(work, 'checkout-bare');
@@ -428,7 +418,7 @@ describe('the built main bundle', () => {
       const checkout = join(work, 'checkout');
       const binding = join(checkout, ...relative);
       mkdirSync(dirname(binding), { recursive: true });
-      copyFileSync(join(nodeBuild, 'better_sqlite3.node'), binding);
+      copyFileSync(NODE_SQLITE_ADDON, binding);
       const home = join(work, 'home-checkout');
       const run = await runMain({
         AIRLOCK_HOME: home,
@@ -441,7 +431,7 @@ describe('the built main bundle', () => {
       expect(run.windows).toHaveLength(1);
       expect(run.calls?.['status']).toMatchObject({ ok: true, value: { dataDir: home } });
       expect(run.addons).toContain(binding);
-      expect(run.addons).not.toContain(join(nodeBuild, 'better_sqlite3.node'));
+      expect(run.addons).not.toContain(NODE_SQLITE_ADDON);
     });
   });
 
