@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parseContentDigest, sha256 } from '../core';
 import { authenticate, requireRole, type Principal } from './auth';
+import { DeadlineQueue } from './http/deadlines';
 import { HttpError } from './http/errors';
+import { createSourceOf, type SourceOf } from './http/source';
 import { JSON_BODY_LIMIT, parseJsonBody, readBody, sendErrorFor, sendJson } from './http/io';
 import { RateLimiter, type RateLimitOptions } from './rate-limit';
 import { ReleaseControl } from './release-control';
@@ -21,13 +23,39 @@ export interface AppOptions {
   readonly now: () => Date;
   /** The same clock in ms, where that is cheaper than `now()` (Date.now); default `now()`'s. */
   readonly nowMs?: () => number;
-  /** The server's public base URL for a request: what clients sign as `@target-uri`'s origin. */
-  readonly publicUrl: (req: IncomingMessage) => string;
+  /**
+   * The server's public base URL: the origin clients sign in `@target-uri` and devices get bundle
+   * URLs at. Fixed when the server starts (`--public-url`, else the listen address), never taken
+   * from a request's Host header: a request signed for another server must not verify here.
+   */
+  readonly publicUrl: string;
+  /** Names a request's source for per-source limits (default: the peer address). */
+  readonly sourceOf?: SourceOf;
   readonly log: (fields: Record<string, unknown>) => void;
   readonly adminRateLimit?: RateLimitOptions;
   readonly maxBundleBytes?: number;
   readonly deviceLimits?: DeviceContext['limits'];
+  /** Deadlines for bodies (defaults below); tests shorten them. */
+  readonly bodyTimeouts?: Partial<BodyTimeouts>;
 }
+
+/** How long a body may take (ARCHITECTURE.md "Slow and greedy clients"). */
+export interface BodyTimeouts {
+  /** Device endpoints: ≤ 512 KiB, sent by a phone in one go. */
+  readonly deviceMs: number;
+  /** Admin JSON: ≤ 1 MiB. */
+  readonly adminMs: number;
+  /** Bundle uploads have no total limit but must keep this rate, judged over `uploadWindowMs`. */
+  readonly uploadMinBytesPerSecond: number;
+  readonly uploadWindowMs: number;
+}
+
+export const DEFAULT_BODY_TIMEOUTS: BodyTimeouts = {
+  deviceMs: 10_000,
+  adminMs: 30_000,
+  uploadMinBytesPerSecond: 16 * 1024,
+  uploadWindowMs: 10_000,
+};
 
 /** 512 MiB: well above a web bundle; raise it with `maxBundleBytes`. */
 export const DEFAULT_MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
@@ -42,19 +70,26 @@ type Listener = (req: IncomingMessage, res: ServerResponse) => void;
  * http.createServer(listener).listen(8787);
  */
 export function createRequestListener(options: AppOptions): Listener {
+  const timeouts = { ...DEFAULT_BODY_TIMEOUTS, ...options.bodyTimeouts };
+  const sourceOf = options.sourceOf ?? createSourceOf(null);
   const admin: AdminContext = {
     store: options.store,
     control: new ReleaseControl(options.store, options.now),
     now: options.now,
     maxBundleBytes: options.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES,
+    uploadPace: new DeadlineQueue(timeouts.uploadWindowMs),
+    uploadMinBytesPerSecond: timeouts.uploadMinBytesPerSecond,
   };
   const device: DeviceContext = {
     store: options.store,
     publicUrl: options.publicUrl,
     nowMs: options.nowMs ?? (() => options.now().getTime()),
     log: options.log,
+    sourceOf,
+    bodyDeadlines: new DeadlineQueue(timeouts.deviceMs),
     ...(options.deviceLimits === undefined ? {} : { limits: options.deviceLimits }),
   };
+  const adminBodies = new DeadlineQueue(timeouts.adminMs);
   const limiter = new RateLimiter(options.adminRateLimit ?? DEFAULT_ADMIN_RATE_LIMIT);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -65,6 +100,8 @@ export function createRequestListener(options: AppOptions): Listener {
         admin,
         limiter,
         publicUrl: options.publicUrl,
+        bodies: adminBodies,
+        sourceOf,
       });
       line.status = res.statusCode;
       if (principal !== null) line.keyId = principal.keyId;
@@ -99,7 +136,9 @@ function pathOf(url: string | undefined): string {
 interface Deps {
   readonly admin: AdminContext;
   readonly limiter: RateLimiter;
-  readonly publicUrl: (req: IncomingMessage) => string;
+  readonly publicUrl: string;
+  readonly bodies: DeadlineQueue;
+  readonly sourceOf: SourceOf;
 }
 
 /** Everything that is not a device endpoint. Returns the signer of an authenticated request. */
@@ -117,7 +156,7 @@ async function serveOther(
   if (!path.startsWith('/api/v1/')) {
     throw new HttpError(404, 'NOT_FOUND', `There is no ${path}.`);
   }
-  const decision = deps.limiter.take(req.socket.remoteAddress ?? 'unknown');
+  const decision = deps.limiter.take(deps.sourceOf(req));
   if (!decision.allowed) {
     throw new HttpError(429, 'RATE_LIMITED', 'Too many requests; retry later.', {
       headers: { 'retry-after': String(decision.retryAfterSeconds) },
@@ -160,7 +199,10 @@ async function admit(
     }
     bodySha256 = declared;
   } else {
-    raw = await readBody(req, route.body === 'json' ? JSON_BODY_LIMIT : 0);
+    raw = await readBody(req, {
+      limit: route.body === 'json' ? JSON_BODY_LIMIT : 0,
+      deadlines: deps.bodies,
+    });
     bodySha256 = sha256(raw);
   }
   const now = deps.admin.now();
@@ -168,7 +210,9 @@ async function admit(
     deps.admin.store,
     {
       method: req.method ?? 'GET',
-      url: `${deps.publicUrl(req).replace(/\/+$/, '')}${req.url ?? '/'}`,
+      // The origin is the server's own (never the Host header): a request signed for another
+      // server, even by the same key, does not verify here (RFC 9421 §7.2.1, target binding).
+      url: `${deps.publicUrl.replace(/\/+$/, '')}${req.url ?? '/'}`,
       headers: req.headers,
       bodySha256,
     },

@@ -14,6 +14,11 @@ export interface ChannelState {
   readonly paused: boolean;
   /** Set by a rollback, cleared by the next release: devices above the current are moved down. */
   readonly rolledBack: boolean;
+  /**
+   * The seq the automatic pause counts outcomes from: the last release, rollback or resume
+   * (ARCHITECTURE.md "Unauthenticated input": a resume is not undone by what came before it).
+   */
+  readonly countingSince: number;
 }
 
 export const EMPTY_CHANNEL_STATE: ChannelState = {
@@ -23,6 +28,7 @@ export const EMPTY_CHANNEL_STATE: ChannelState = {
   rolloutPercent: null,
   paused: false,
   rolledBack: false,
+  countingSince: 0,
 };
 
 /**
@@ -43,15 +49,22 @@ export function nextChannelState(
         currentRelease: id,
         rolloutPercent: statement.release.rollout.percent,
         rolledBack: false,
+        countingSince: statement.seq,
       };
     case 'rollback':
       // A rollback moves every device back: the target is served to the whole channel.
-      return { ...moved, currentRelease: statement.target, rolloutPercent: 100, rolledBack: true };
+      return {
+        ...moved,
+        currentRelease: statement.target,
+        rolloutPercent: 100,
+        rolledBack: true,
+        countingSince: statement.seq,
+      };
     case 'rollout':
       return { ...moved, rolloutPercent: statement.rollout.percent };
     case 'pause':
       return { ...moved, paused: true };
     case 'resume':
-      return { ...moved, paused: false };
+      return { ...moved, paused: false, countingSince: statement.seq };
   }
 }

@@ -1,10 +1,24 @@
 import { existsSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { AirlockError } from '../core';
-import { createRequestListener } from './app';
+import { createRequestListener, type BodyTimeouts } from './app';
 import { dataDirPaths } from './data-dir';
+import {
+  answerClientErrors,
+  connectionLimitsFor,
+  descriptorLimit,
+  guardConnections,
+  type ConnectionLimits,
+} from './http/connections';
+import { HSTS_VALUE } from './http/headers';
+import { createSourceOf, trustedProxies } from './http/source';
 import type { RateLimitOptions } from './rate-limit';
 import type { DeviceContext } from './routes/device';
 import { loadServerKey } from './server-key';
@@ -19,6 +33,7 @@ import type { ServerStore } from './store/types';
 
 export { initServer, initialTrustRoot, defaultPolicies, type InitServerOptions } from './init';
 export { createRequestListener, type AppOptions } from './app';
+export { connectionLimitsFor, descriptorLimit, type ConnectionLimits } from './http/connections';
 export { createLineBuffer, type LineBuffer } from './line-buffer';
 export type { ServerStore } from './store/types';
 
@@ -32,9 +47,21 @@ export interface StartServerOptions {
   readonly tls?: { cert: string; key: string };
   /**
    * The URL clients reach the server at (e.g. behind a proxy): the origin of the `@target-uri`
-   * admin requests sign, and of the bundle URLs devices get. Default: scheme + the Host header.
+   * admin requests sign, and of the bundle URLs devices get. Default: the listen address
+   * (scheme, host, port); required when listening on every interface. Never the Host header.
    */
   readonly publicUrl?: string;
+  /**
+   * Proxies whose `X-Forwarded-For` names the client (addresses or CIDR ranges, e.g. nginx on
+   * 127.0.0.1); they are also exempt from the per-address connection cap.
+   */
+  readonly trustProxy?: readonly string[];
+  /** Connection caps; default from the descriptor limit (connectionLimitsFor). */
+  readonly connectionLimits?: Partial<ConnectionLimits>;
+  /** Body deadlines (slow clients); defaults in app.ts. */
+  readonly bodyTimeouts?: Partial<BodyTimeouts>;
+  /** The header deadline (default 10 s). */
+  readonly headersTimeoutMs?: number;
   /** Receives one JSON line per request (default: nothing is logged). */
   readonly logger?: (line: string) => void;
   /** The clock (tests); default the system clock. */
@@ -48,20 +75,34 @@ export interface RunningServer {
   /** Where the server listens, e.g. `http://127.0.0.1:8787`. */
   readonly url: string;
   readonly store: ServerStore;
+  /** The connection caps in force. */
+  readonly connectionLimits: ConnectionLimits;
   /** Stops accepting, ends open connections, closes the store. */
   close(): Promise<void>;
 }
 
-/** Long uploads on slow links: a bundle may take a while; headers must still come quickly. */
-const REQUEST_TIMEOUT_MS = 60 * 60 * 1000;
+/** Headers must arrive within this (Node checks it every second, see `connectionsCheckingInterval`). */
+const HEADERS_TIMEOUT_MS = 10_000;
+/** An idle keep-alive connection is closed after this. */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
-function originOf(req: IncomingMessage, scheme: string, fallback: string): string {
-  const host = req.headers.host;
-  // Host is attacker-controlled, but only shapes URLs this client itself signs or receives.
-  return typeof host === 'string' && /^[A-Za-z0-9.:[\]-]+$/.test(host)
-    ? `${scheme}://${host}`
-    : fallback;
-}
+/**
+ * TLS 1.2 only with forward secrecy and an AEAD (ECDHE with AES-GCM or ChaCha20-Poly1305), TLS
+ * 1.3 with its three standard suites (RFC 8446 §9.1): no static RSA, no CBC, no SHA-1 MACs.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '']);
 
 /** The last log time, formatted: a busy server logs many requests within one millisecond. */
 const logClock = { ms: Number.NaN, prefix: '' };
@@ -102,28 +143,47 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       `${options.dataDir} holds no Airlock server; run "airlock server init" first.`,
     );
   }
+  const host = options.host ?? '127.0.0.1';
+  if (options.publicUrl === undefined && WILDCARD_HOSTS.has(host)) {
+    throw new AirlockError(
+      'INVALID_ARGUMENT',
+      `Listening on every interface (${host || 'all'}) needs --public-url: the URL devices and consoles reach this server at.`,
+    );
+  }
+  let trusted: ReturnType<typeof trustedProxies> | null = null;
+  try {
+    trusted = options.trustProxy === undefined ? null : trustedProxies(options.trustProxy);
+  } catch (error) {
+    throw new AirlockError('INVALID_ARGUMENT', `--trust-proxy: ${(error as Error).message}`);
+  }
   const now = options.now ?? (() => new Date());
   const nowMs = options.now === undefined ? Date.now : () => now().getTime();
   const store = openSqliteStore(paths, loadServerKey(paths.serverKey), { now });
   const scheme = options.tls === undefined ? 'http' : 'https';
-  const host = options.host ?? '127.0.0.1';
   const logger = options.logger;
-  let url = '';
-  const listener = createRequestListener({
-    store,
-    now,
-    nowMs,
-    publicUrl: (req) => options.publicUrl ?? originOf(req, scheme, url),
-    log: (fields) => logger?.(logLine(fields)),
-    ...(options.adminRateLimit === undefined ? {} : { adminRateLimit: options.adminRateLimit }),
-    ...(options.deviceLimits === undefined ? {} : { deviceLimits: options.deviceLimits }),
-    ...(options.maxBundleBytes === undefined ? {} : { maxBundleBytes: options.maxBundleBytes }),
-  });
-  const server =
+  const log = (fields: Record<string, unknown>): void => logger?.(logLine(fields));
+  const serverOptions = {
+    // Node checks the header deadline every connectionsCheckingInterval; bodies are checked by the
+    // app's own deadlines (a bundle upload may take long, a dribbled /updates body may not).
+    headersTimeout: options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
+    requestTimeout: 0,
+    connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs ?? 1000),
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+  };
+  const server: Server =
     options.tls === undefined
-      ? createHttpServer(listener)
-      : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener);
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
+      ? createHttpServer(serverOptions)
+      : createHttpsServer({
+          ...serverOptions,
+          cert: options.tls.cert,
+          key: options.tls.key,
+          minVersion: 'TLSv1.2',
+          ciphers: TLS_CIPHERS,
+          honorCipherOrder: true,
+        });
+  const limits = { ...connectionLimitsFor(descriptorLimit()), ...options.connectionLimits };
+  const stopReports = guardConnections(server, limits, trusted, log);
+  answerClientErrors(server, log);
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -133,17 +193,45 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   try {
     address = await listen(server, options.port ?? 8787, host);
   } catch (error) {
+    stopReports();
     store.close();
     throw new AirlockError('IO_ERROR', `Cannot listen on ${host}:${options.port ?? 8787}.`, {
       cause: error,
     });
   }
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  url = `${scheme}://${shownHost}:${address.port}`;
+  const url = `${scheme}://${shownHost}:${address.port}`;
+  // The listener is attached now that the address is known (no request is parsed before it).
+  const listener = createRequestListener({
+    store,
+    now,
+    nowMs,
+    publicUrl: options.publicUrl ?? url,
+    sourceOf: createSourceOf(trusted),
+    log,
+    ...(options.adminRateLimit === undefined ? {} : { adminRateLimit: options.adminRateLimit }),
+    ...(options.deviceLimits === undefined ? {} : { deviceLimits: options.deviceLimits }),
+    ...(options.maxBundleBytes === undefined ? {} : { maxBundleBytes: options.maxBundleBytes }),
+    ...(options.bodyTimeouts === undefined ? {} : { bodyTimeouts: options.bodyTimeouts }),
+  });
+  server.on(
+    'request',
+    options.tls === undefined
+      ? listener
+      : (req: IncomingMessage, res: ServerResponse) => {
+          // RFC 6797 §7.1: HSTS on every answer over a secure transport.
+          res.setHeader('strict-transport-security', HSTS_VALUE);
+          listener(req, res);
+        },
+  );
   return {
     url,
     store,
-    close: () => closeServer(server, sockets, store),
+    connectionLimits: limits,
+    close: () => {
+      stopReports();
+      return closeServer(server, sockets, store);
+    },
   };
 }
 

@@ -1,7 +1,10 @@
+import { BoundedMap } from './bounded-map';
+
 /**
  * Token buckets per client key (usually the client IP), for answering 429 with `Retry-After`
- * (RFC 6585 §4, RFC 9110 §10.2.3). Memory is bounded: when `maxKeys` buckets exist, the ones that
- * are full again (idle clients) are dropped first, then the oldest.
+ * (RFC 6585 §4, RFC 9110 §10.2.3). Memory and time are bounded: at most `maxKeys` buckets, kept in
+ * a {@link BoundedMap} whose eviction (CLOCK) drops a bucket not used recently in O(1). A dropped
+ * bucket comes back full, so eviction can only make a limit more lenient, never lock a client out.
  */
 
 export interface RateLimitOptions {
@@ -32,14 +35,18 @@ interface Bucket {
  * if (!decision.allowed) res.setHeader('retry-after', String(decision.retryAfterSeconds));
  */
 export class RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
-  private readonly maxKeys: number;
+  private readonly buckets: BoundedMap<Bucket>;
 
   constructor(private readonly options: RateLimitOptions) {
     if (!(options.capacity >= 1) || !(options.refillPerSecond > 0)) {
       throw new RangeError('A rate limit needs capacity ≥ 1 and a positive refill rate.');
     }
-    this.maxKeys = options.maxKeys ?? 10_000;
+    this.buckets = new BoundedMap(options.maxKeys ?? 10_000);
+  }
+
+  /** Buckets held, and slots examined by evictions so far (tests count work, not time). */
+  get stats(): { readonly size: number; readonly sweeps: number } {
+    return { size: this.buckets.size, sweeps: this.buckets.sweeps };
   }
 
   /** Takes `cost` tokens for `key` at `nowMs` (default: the clock), or says how long to wait. */
@@ -59,7 +66,6 @@ export class RateLimiter {
   private refilled(key: string, nowMs: number): Bucket {
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
-      this.makeRoom(nowMs);
       bucket = { tokens: this.options.capacity, at: nowMs };
       this.buckets.set(key, bucket);
       return bucket;
@@ -71,19 +77,5 @@ export class RateLimiter {
     );
     bucket.at = nowMs;
     return bucket;
-  }
-
-  private makeRoom(nowMs: number): void {
-    if (this.buckets.size < this.maxKeys) return;
-    const fullAfterMs = (this.options.capacity / this.options.refillPerSecond) * 1000;
-    for (const [key, bucket] of this.buckets) {
-      if (nowMs - bucket.at >= fullAfterMs) this.buckets.delete(key);
-    }
-    // Still full: drop the oldest insertion (Map iterates in insertion order).
-    while (this.buckets.size >= this.maxKeys) {
-      const oldest = this.buckets.keys().next();
-      if (oldest.done === true) break;
-      this.buckets.delete(oldest.value);
-    }
   }
 }

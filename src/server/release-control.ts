@@ -6,16 +6,23 @@
  * A push applies a statement only when, at `now`:
  * 1. it is not expired, and its seq is the channel's next position with `prev` the current head;
  * 2. `evaluatePolicy` is satisfied under the current trust root (distinct keys, roles, proposer);
- * 3. per kind: a release's version is greater (semver §11) than every earlier release on the
- *    channel, its encrypted bundle was uploaded with the stated hash and size, and, when the app
- *    registered a bundle public key, the bundle passes the device's own checks (session key, V3
- *    checksum, zip path rules, no native code) with a matching key id; a rollback targets an
+ * 3. its lifetime (`expiresAt − createdAt`, and what is left of it from now) is at most the
+ *    server's cap (default 30 days): a signature must not stay usable for years;
+ * 4. per kind: a release's version is greater (semver §11) than every earlier release on the
+ *    channel, its encrypted bundle was uploaded with the stated hash and size, the channel (or its
+ *    app) has a bundle public key with the bundle's key id, and the server's own check of the
+ *    bundle passes: the device's steps (session key, V3 checksum, zip path rules) and more
+ *    (zip-inspect.ts: entry count, unpacked size, compression ratio, sizes and CRCs that do not
+ *    lie, no native code by name or content), whoever built the bundle; a rollback targets an
  *    earlier applied release of the channel; a rollout or pause needs a release; pause and resume
  *    need the channel unpaused and paused respectively.
- * The store then re-checks the position inside the applying transaction (racing pushes).
+ * Rules 3 and 4's bundle check also run when a statement is submitted, so a statement that can
+ * never be pushed is refused before anyone signs it. The store re-checks the position inside the
+ * applying transaction (racing pushes).
  */
 import {
   AirlockError,
+  DEFAULT_BUNDLE_LIMITS,
   calcKeyId,
   evaluatePolicy,
   findPolicy,
@@ -26,6 +33,7 @@ import {
   verifyApproval,
   verifyEncryptedBundle,
   verifyRootUpdate,
+  type BundleLimits,
 } from '../core';
 import type {
   Approval,
@@ -113,11 +121,31 @@ export interface SubmitInput {
   readonly approvals: readonly Approval[];
 }
 
+/** The server's own limits on what it accepts (settings of `airlock server start`). */
+export interface ReleaseRules {
+  /** Longest statement lifetime accepted (rule 3). */
+  readonly maxStatementLifetimeMs: number;
+  /** What a bundle may contain (rule 4, zip-inspect.ts). */
+  readonly bundleLimits: BundleLimits;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const DEFAULT_RELEASE_RULES: ReleaseRules = {
+  maxStatementLifetimeMs: 30 * DAY_MS,
+  bundleLimits: DEFAULT_BUNDLE_LIMITS,
+};
+
 export class ReleaseControl {
+  private readonly rules: ReleaseRules;
+
   constructor(
     private readonly store: ServerStore,
     private readonly now: () => Date,
-  ) {}
+    rules: Partial<ReleaseRules> = {},
+  ) {
+    this.rules = { ...DEFAULT_RELEASE_RULES, ...rules };
+  }
 
   /** POST /statements: a proposal signed (the request) by its proposer. */
   async submit(
@@ -136,12 +164,15 @@ export class ReleaseControl {
     if (hasExpired(statement.expiresAt, now)) {
       fail('STATEMENT_EXPIRED', `The statement expired at ${statement.expiresAt}.`);
     }
+    this.checkLifetime(statement, now);
     const id = statementId(statement);
     const existing = await this.store.statement(id);
     const stored = existing?.approvals ?? [];
     const fresh = screenApprovals(statement, id, stored, input.approvals, this.store.currentRoot());
     if (existing === null) {
       assertNextPosition(statement, channel);
+      // Refuse early what a push would refuse (the bundle is checked if it is uploaded already).
+      if (statement.kind === 'release') await this.checkRelease(statement, { uploaded: false });
       await this.store.submitStatement(id, statement, fresh, now);
     } else if (fresh.length > 0) {
       await this.store.addApprovals(id, fresh, now);
@@ -195,6 +226,7 @@ export class ReleaseControl {
     if (hasExpired(statement.expiresAt, now)) {
       fail('STATEMENT_EXPIRED', `The statement expired at ${statement.expiresAt}.`);
     }
+    this.checkLifetime(statement, now);
     const channel = this.channelOf(statement);
     assertNextPosition(statement, channel);
     const verdict = evaluatePolicy(statement, all, root, { now });
@@ -255,14 +287,28 @@ export class ReleaseControl {
     return fits ? 'pending' : 'stale';
   }
 
-  /** Rule 3, per kind. */
+  /** Rule 3: a statement's signatures must not stay usable for long. */
+  private checkLifetime(statement: Statement, now: Date): void {
+    const cap = this.rules.maxStatementLifetimeMs;
+    const expires = Date.parse(statement.expiresAt);
+    const lifetime = expires - Date.parse(statement.createdAt);
+    if (lifetime > cap || expires - now.getTime() > cap) {
+      fail(
+        'STATEMENT_LIFETIME_TOO_LONG',
+        `The statement is valid for ${Math.ceil(lifetime / DAY_MS)} days; this server accepts at most ${Math.floor(cap / DAY_MS)} (expiresAt − createdAt, and from now).`,
+      );
+    }
+  }
+
+  /** Rule 4, per kind. */
   private async checkKind(statement: Statement, channel: ChannelStatus): Promise<void> {
     switch (statement.kind) {
       case 'release':
-        return this.checkRelease(statement);
+        return this.checkRelease(statement, { uploaded: true });
       case 'rollback': {
-        const releases = await this.store.appliedReleases(statement.app, statement.channel);
-        if (!releases.some((release) => release.id === statement.target)) {
+        if (
+          !(await this.store.isAppliedRelease(statement.app, statement.channel, statement.target))
+        ) {
           fail(
             'ROLLBACK_TARGET_INVALID',
             'A rollback must target an earlier release of this channel.',
@@ -283,21 +329,38 @@ export class ReleaseControl {
     }
   }
 
-  private async checkRelease(statement: ReleaseStatement): Promise<void> {
+  /**
+   * Rule 4 for a release. `uploaded: true` (push) requires the bundle; at submit a bundle not yet
+   * uploaded is checked at push instead.
+   */
+  private async checkRelease(
+    statement: ReleaseStatement,
+    need: { readonly uploaded: boolean },
+  ): Promise<void> {
     const { version, bundle } = statement.release;
     const next = parseSemver(version);
     if (next === null) fail('STATEMENT_INVALID', `${version} is not a semantic version.`);
-    for (const earlier of await this.store.appliedReleases(statement.app, statement.channel)) {
-      const previous = parseSemver(earlier.version);
-      if (previous !== null && compareSemver(next, previous) <= 0) {
-        fail(
-          'VERSION_NOT_GREATER',
-          `Version ${version} is not greater than ${earlier.version}, released before.`,
-        );
-      }
+    const highest = this.store.channel(statement.app, statement.channel)?.highestVersion ?? null;
+    const previous = highest === null ? null : parseSemver(highest);
+    if (previous !== null && compareSemver(next, previous) <= 0) {
+      fail(
+        'VERSION_NOT_GREATER',
+        `Version ${version} is not greater than ${highest}, released on this channel before.`,
+      );
+    }
+    const publicKeyPem = this.store.bundlePublicKey(statement.app, statement.channel);
+    if (publicKeyPem === null) {
+      fail(
+        'BUNDLE_KEY_MISSING',
+        `Neither ${statement.app} nor its channel ${statement.channel} has a bundle public key: the server cannot check what it would serve. Register one with the app or the channel.`,
+      );
+    }
+    if (calcKeyId(publicKeyPem) !== bundle.keyId) {
+      fail('BUNDLE_MISMATCH', "The bundle's key id is not the channel's bundle key.");
     }
     const file = this.store.bundleFile(bundle.encryptedSha256);
     if (file === null) {
+      if (!need.uploaded) return;
       fail(
         'BUNDLE_MISSING',
         `Upload the bundle ${bundle.encryptedSha256} before pushing its release.`,
@@ -309,16 +372,12 @@ export class ReleaseControl {
         `The uploaded bundle has ${file.size} bytes, the statement says ${bundle.encryptedSize}.`,
       );
     }
-    const publicKeyPem = this.store.bundlePublicKey(statement.app);
-    if (publicKeyPem === null) return;
-    if (calcKeyId(publicKeyPem) !== bundle.keyId) {
-      fail('BUNDLE_MISMATCH', "The bundle's key id is not the app's bundle key.");
-    }
-    // DESIGN §3: the device's own checks, again on the server (checksum, paths, native code).
+    // The device's own checks, and the server's limits and native-code rule, whoever built it.
     const verified = await verifyEncryptedBundle(file.path, {
       publicKeyPem,
       sessionKey: bundle.sessionKey,
       checksum: bundle.checksum,
+      inspect: this.rules.bundleLimits,
     });
     if (
       verified.sha256 !== bundle.sha256 ||
@@ -330,6 +389,7 @@ export class ReleaseControl {
         'The decrypted bundle does not match the statement (hash, size or file count).',
       );
     }
+    await this.store.markBundleChecked(bundle.encryptedSha256, this.now());
   }
 }
 

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,7 +12,11 @@ import {
 } from '../../src/core/bundle';
 import { createApproval, statementId, type IdentitySigner } from '../../src/core/statement';
 import type { BundleRef, ReleaseStatement, Statement } from '../../src/shared/schemas';
-import type { ChannelSettings, ChannelStatus, LogPage } from '../../src/shared/schemas/server-api';
+import type {
+  ChannelSettingsInput,
+  ChannelStatus,
+  LogPage,
+} from '../../src/shared/schemas/server-api';
 import { signedFetch } from './server';
 
 /**
@@ -74,6 +79,11 @@ export interface DeviceSimOptions {
   readonly updateUrl?: string;
   readonly statsUrl?: string;
   readonly channelUrl?: string;
+  /**
+   * The loopback address the device's requests come from (127.0.0.0/8: each is a distinct source
+   * to the server, as distinct networks are in the field). Default: the system's choice.
+   */
+  readonly localAddress?: string;
 }
 
 /** One stat event as the plugin queues it (§5). */
@@ -165,20 +175,22 @@ export class DeviceSim {
     url: string,
     method: string,
     body?: unknown,
-  ): Promise<{ status: number; body: unknown; headers: Headers }> {
-    const response = await fetch(url, {
+  ): Promise<{ status: number; body: unknown }> {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const { status, text: answer } = await sendFrom(
+      url,
       method,
-      headers: this.headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
+      this.headers,
+      text,
+      this.options.localAddress,
+    );
     let parsed: unknown = null;
     try {
-      parsed = JSON.parse(text);
+      parsed = JSON.parse(answer);
     } catch {
       parsed = null;
     }
-    return { status: response.status, body: parsed, headers: response.headers };
+    return { status, body: parsed };
   }
 
   /** POST updateUrl with the info object; reads the answer like the plugin (§3). */
@@ -340,6 +352,37 @@ export class DeviceSim {
   }
 }
 
+/** One HTTP request from `localAddress` (node:http: fetch cannot choose its source address). */
+function sendFrom(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  localAddress: string | undefined,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method,
+        headers:
+          body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
+        ...(localAddress === undefined ? {} : { localAddress }),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /**
  * `count` lowercase UUIDs derived from `seed` (SHA-256 per index): the same devices on every run,
  * so a cohort test that fails can be replayed.
@@ -453,7 +496,11 @@ export class ReleaseDesk {
   async createApp(
     app: string,
     bundlePublicKey: string,
-    channels: readonly { name: string; settings?: Partial<ChannelSettings> }[],
+    channels: readonly {
+      name: string;
+      settings?: Partial<ChannelSettingsInput>;
+      bundlePublicKey?: string;
+    }[],
   ): Promise<void> {
     await this.call('POST', '/apps', { app, bundlePublicKey, channels });
   }

@@ -16,7 +16,12 @@ import {
   signRoot,
   type IdentitySigner,
 } from '../../src/core';
-import { initServer, startServer, type RunningServer } from '../../src/server';
+import {
+  initServer,
+  startServer,
+  type RunningServer,
+  type StartServerOptions,
+} from '../../src/server';
 import type { ServerStore } from '../../src/server/store/types';
 import type {
   BundleRef,
@@ -53,6 +58,10 @@ export interface TestServerOptions {
   readonly logger?: (line: string) => void;
   /** Spawned only: extra environment variables for the server process (e.g. TMPDIR). */
   readonly env?: NodeJS.ProcessEnv;
+  /** Spawned only: extra `airlock server start` flags. */
+  readonly args?: readonly string[];
+  /** In-process only: more startServer options (limits, timeouts, rules). */
+  readonly start?: Partial<StartServerOptions>;
 }
 
 export interface TestServer {
@@ -92,8 +101,23 @@ async function startInProcess(dataDir: string, options: TestServerOptions): Prom
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     // Tests fire many admin requests from one IP: no rate limit unless a test sets its own.
     adminRateLimit: { capacity: 1_000_000, refillPerSecond: 1_000_000 },
+    ...options.start,
   });
   return { url: server.url, store: server.store, stop: () => server.close() };
+}
+
+/**
+ * The URL in `airlock server start`'s start line (`{"event":"listening","url":…}`, one of its
+ * JSON lines on stdout), or null for any other line.
+ */
+export function listeningUrl(line: string): string | null {
+  if (!line.startsWith('{') || !line.includes('"listening"')) return null;
+  try {
+    const fields = JSON.parse(line) as { event?: unknown; url?: unknown };
+    return fields.event === 'listening' && typeof fields.url === 'string' ? fields.url : null;
+  } catch {
+    return null;
+  }
 }
 
 function waitForExit(child: ChildProcess): Promise<void> {
@@ -105,7 +129,16 @@ async function startSpawned(dataDir: string, options: TestServerOptions): Promis
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run "npm run build" first`);
   const child = spawn(
     process.execPath,
-    [CLI_PATH, 'server', 'start', '--data', dataDir, '--port', String(options.port ?? 0)],
+    [
+      CLI_PATH,
+      'server',
+      'start',
+      '--data',
+      dataDir,
+      '--port',
+      String(options.port ?? 0),
+      ...(options.args ?? []),
+    ],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
   );
   let stderr = '';
@@ -115,10 +148,10 @@ async function startSpawned(dataDir: string, options: TestServerOptions): Promis
     const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 30_000);
     lines.on('line', (line) => {
       options.logger?.(line);
-      const match = /^listening on (\S+)$/.exec(line);
-      if (match !== null) {
+      const listening = listeningUrl(line);
+      if (listening !== null) {
         clearTimeout(timer);
-        resolve(match[1] as string);
+        resolve(listening);
       }
     });
     child.once('exit', (code) => {

@@ -3,19 +3,24 @@ import type { AddressInfo } from 'node:net';
 import type { LogPage } from '../../src/shared/schemas';
 
 /**
- * A test server that stands in front of a real Airlock server and serves its log altered: the
- * "compromised or broken server" a console's mirror must catch (issue 4). Everything else passes
- * through unchanged. 127.0.0.1 only.
+ * A test server that stands in front of a real Airlock server and serves its answers altered: the
+ * "compromised or broken server" a console's mirror and a phone must catch. Log pages and
+ * `/updates` answers can be rewritten; everything else passes through unchanged. 127.0.0.1 only.
  */
 export interface TamperProxy {
   readonly url: string;
   /** How to alter log pages from now on (null: pass through). */
   tamper: ((page: LogPage, after: number) => LogPage) | null;
+  /** How to alter `/updates` answers from now on (null: pass through). */
+  tamperUpdates: ((answer: Record<string, unknown>) => Record<string, unknown>) | null;
   close(): Promise<void>;
 }
 
 export async function startTamperProxy(target: () => string): Promise<TamperProxy> {
-  const proxy: { tamper: TamperProxy['tamper'] } = { tamper: null };
+  const proxy: { tamper: TamperProxy['tamper']; tamperUpdates: TamperProxy['tamperUpdates'] } = {
+    tamper: null,
+    tamperUpdates: null,
+  };
   const server: Server = createServer((req, res) => {
     void (async () => {
       const chunks: Buffer[] = [];
@@ -39,6 +44,10 @@ export async function startTamperProxy(target: () => string): Promise<TamperProx
         const after = Number(url.searchParams.get('after') ?? '0');
         text = JSON.stringify(tamper(JSON.parse(text) as LogPage, after));
       }
+      const tamperUpdates = proxy.tamperUpdates;
+      if (tamperUpdates !== null && upstream.ok && url.pathname === '/updates') {
+        text = JSON.stringify(tamperUpdates(JSON.parse(text) as Record<string, unknown>));
+      }
       res.writeHead(upstream.status, {
         'content-type': upstream.headers.get('content-type') ?? 'application/json',
       });
@@ -57,6 +66,12 @@ export async function startTamperProxy(target: () => string): Promise<TamperProx
     },
     set tamper(value) {
       proxy.tamper = value;
+    },
+    get tamperUpdates() {
+      return proxy.tamperUpdates;
+    },
+    set tamperUpdates(value) {
+      proxy.tamperUpdates = value;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

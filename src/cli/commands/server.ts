@@ -6,7 +6,7 @@ import { parseCommand, required, UsageError } from '../args';
 import { printJson, printLine } from '../io';
 
 export const SERVER_USAGE = `airlock server init --data DIR --admin <identity-public-key>... [--root-threshold N] [--json]
-airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL]`;
+airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL] [--trust-proxy ADDRESS|CIDR …]`;
 
 const PUBLIC_KEY_HEX = /^[0-9a-f]{64}$/;
 
@@ -77,7 +77,7 @@ async function init(argv: string[]): Promise<void> {
 
 async function start(argv: string[]): Promise<void> {
   const usage =
-    'airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL]';
+    'airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL] [--trust-proxy ADDRESS|CIDR …]';
   const { values } = parseCommand(
     argv,
     {
@@ -87,10 +87,14 @@ async function start(argv: string[]): Promise<void> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'public-url': { type: 'string' },
+      'trust-proxy': { type: 'string', multiple: true },
     },
     { min: 0, max: 0, usage },
   );
   const dataDir = required(values.data, '--data', usage);
+  const trustProxy = (values['trust-proxy'] as unknown as string[] | undefined)?.flatMap((entry) =>
+    entry.split(',').map((part) => part.trim()),
+  );
   const port = parseIntFlag(values.port, '--port', 0, 65535);
   const certFile = values['tls-cert'];
   const keyFile = values['tls-key'];
@@ -114,9 +118,20 @@ async function start(argv: string[]): Promise<void> {
       ? {}
       : { tls: { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } }),
     ...(publicUrl === undefined ? {} : { publicUrl: publicUrl.replace(/\/$/, '') }),
+    ...(trustProxy === undefined ? {} : { trustProxy }),
     logger: accessLog.line,
   });
-  printLine(`listening on ${server.url}`);
+  // stdout carries JSON lines only (the access log): the start is one of them.
+  accessLog.line(
+    JSON.stringify({
+      time: new Date().toISOString(),
+      event: 'listening',
+      url: server.url,
+      publicUrl: publicUrl?.replace(/\/$/, '') ?? server.url,
+      maxConnections: server.connectionLimits.maxConnections,
+      perAddress: server.connectionLimits.perAddress,
+    }),
+  );
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGTERM', stop);

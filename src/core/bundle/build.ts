@@ -3,7 +3,10 @@ import type { Stats } from 'node:fs';
 import { lstat, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { AirlockError } from '../errors';
-import { detectNativeContent, detectNativeName } from './native-code';
+import {
+  refuseNativeContent as checkNativeContent,
+  refuseNativeName as checkNativeName,
+} from './native-code';
 import { ZIP32_MAX_ENTRIES } from './zip-format';
 import { checkEntryName, checkPluginPathRules } from './zip-reader';
 import { writeZip, type ZipFileSource } from './zip-writer';
@@ -50,28 +53,6 @@ function ioError(path: string, error: unknown): AirlockError<'IO_ERROR'> {
   return new AirlockError('IO_ERROR', `Cannot read ${path}: ${(error as Error).message}`, {
     cause: error,
   });
-}
-
-/** DESIGN §3 "Store rules": refuse native code by name. */
-function checkNativeName(name: string, isFolder: boolean): void {
-  const kind = detectNativeName(name, isFolder);
-  if (kind) {
-    throw new AirlockError(
-      'BUNDLE_NATIVE_CODE',
-      `${name} is ${kind}; app stores allow live updates of web content only (Apple 2.5.2, Google Play).`,
-    );
-  }
-}
-
-/** DESIGN §3 "Store rules": refuse native code by content, whatever its name. */
-function checkNativeContent(name: string, head: Uint8Array): void {
-  const kind = detectNativeContent(head);
-  if (kind) {
-    throw new AirlockError(
-      'BUNDLE_NATIVE_CODE',
-      `${name} contains ${kind}; app stores allow live updates of web content only (Apple 2.5.2, Google Play).`,
-    );
-  }
 }
 
 function specialFile(name: string): AirlockError<'BUNDLE_SPECIAL_FILE'> {

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError } from '../errors';
+import { inspectBundleZip, type BundleLimits } from './zip-inspect';
 import { checkPluginPathRules, readZipDirectory } from './zip-reader';
 
 /**
@@ -98,6 +99,11 @@ export interface VerifyEncryptedBundleInput {
   readonly sessionKey: string;
   readonly checksum: string;
   readonly onProgress?: (progress: DecryptProgress) => void;
+  /**
+   * Also inspect the contents (zip-inspect.ts: limits, honest sizes, no native code), as the
+   * server does before a release becomes visible; the phone itself does not.
+   */
+  readonly inspect?: BundleLimits;
 }
 
 export interface VerifiedBundle {
@@ -484,6 +490,7 @@ export async function verifyEncryptedBundle(
     }
     const directory = await readZipDirectory(zipPath);
     const { files } = checkPluginPathRules(directory.entries);
+    if (input.inspect !== undefined) await inspectBundleZip(zipPath, directory, input.inspect);
     return {
       sha256: digest.outputSha256.toString('hex'),
       size: digest.outputSize,

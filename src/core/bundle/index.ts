@@ -26,7 +26,13 @@ export {
   type VerifyEncryptedBundleInput,
 } from './capgo-crypto';
 export { bundleFileList, diffFileLists, type BundleFile, type FileListDiff } from './file-list';
-export { detectNativeContent, detectNativeName } from './native-code';
+export {
+  detectNativeContent,
+  detectNativeName,
+  refuseNativeContent,
+  refuseNativeName,
+} from './native-code';
+export { DEFAULT_BUNDLE_LIMITS, inspectBundleZip, type BundleLimits } from './zip-inspect';
 export {
   checkEntryName,
   checkPluginPathRules,

@@ -6,6 +6,8 @@
  * allowed.
  */
 
+import { AirlockError } from '../errors';
+
 /** File names that are native code or native-code containers, by extension. */
 const NATIVE_FILE_NAMES: readonly (readonly [RegExp, string])[] = [
   [/\.so(\.\d+)*$/i, 'a shared library (.so)'],
@@ -73,4 +75,31 @@ export function detectNativeContent(head: Uint8Array): string | null {
   const match = MAGIC.find(([magic]) => startsWith(head, magic));
   if (match) return match[1];
   return isPortableExecutable(head) ? 'a Windows PE executable' : null;
+}
+
+const STORE_RULE = 'app stores allow live updates of web content only (Apple 2.5.2, Google Play)';
+
+/**
+ * Refuses native code by name: the one check `bundle build` runs on a folder and the server runs on
+ * every uploaded bundle's entries (ARCHITECTURE.md "Store rules").
+ * @throws AirlockError BUNDLE_NATIVE_CODE naming the file and what it is.
+ * @example refuseNativeName('lib/arm64-v8a/libevil.so', false) // throws
+ */
+export function refuseNativeName(name: string, isFolder: boolean): void {
+  const kind = detectNativeName(name, isFolder);
+  if (kind !== null) {
+    throw new AirlockError('BUNDLE_NATIVE_CODE', `${name} is ${kind}; ${STORE_RULE}.`);
+  }
+}
+
+/**
+ * Refuses native code by content, whatever the file is called (see {@link refuseNativeName}).
+ * @throws AirlockError BUNDLE_NATIVE_CODE.
+ * @example refuseNativeContent('logo.png', elfBytes) // throws
+ */
+export function refuseNativeContent(name: string, head: Uint8Array): void {
+  const kind = detectNativeContent(head);
+  if (kind !== null) {
+    throw new AirlockError('BUNDLE_NATIVE_CODE', `${name} contains ${kind}; ${STORE_RULE}.`);
+  }
 }

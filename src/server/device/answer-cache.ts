@@ -1,3 +1,4 @@
+import { BoundedMap } from '../bounded-map';
 import type { UpdateDecision } from './decide';
 
 /**
@@ -10,8 +11,9 @@ import type { UpdateDecision } from './decide';
  * (pushes are rare; the next check of each device decides afresh).
  *
  * Bounded: only bodies of at most 1 KiB (a plugin's is ~450 B) are kept, at most `maxEntries` of
- * them; when full, the oldest entry goes. An attacker sending endless distinct bodies only makes
- * it miss (every miss costs what a request without the memo costs).
+ * them, in a {@link BoundedMap} (O(1) CLOCK eviction: an entry not reused recently goes). A fleet
+ * larger than the memo, or an attacker sending endless distinct bodies, only makes it miss (every
+ * miss costs what a request without the memo costs, plus one O(1) insertion).
  */
 
 /** Bodies longer than this are never memoized. */
@@ -26,27 +28,30 @@ export interface MemoEntry {
   readonly decision: UpdateDecision;
 }
 
-/** A bounded FIFO memo from body (latin1 text of its bytes) to its answer. */
+/** A bounded memo from body (latin1 text of its bytes) to its answer. */
 export class AnswerMemo {
-  private readonly entries = new Map<string, MemoEntry>();
+  private readonly entries: BoundedMap<MemoEntry> | null;
 
-  constructor(readonly maxEntries: number) {}
+  constructor(readonly maxEntries: number) {
+    this.entries = maxEntries > 0 ? new BoundedMap(maxEntries) : null;
+  }
 
   get(body: string): MemoEntry | undefined {
-    return this.entries.get(body);
+    return this.entries?.get(body);
   }
 
   /** Keeps `entry` for `body` (latin1 text of its bytes) unless memoizing is off or the body is too long. */
   set(body: string, entry: MemoEntry): void {
-    if (this.maxEntries <= 0 || body.length > MAX_MEMO_BODY) return;
-    if (!this.entries.has(body) && this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done !== true) this.entries.delete(oldest.value);
-    }
+    if (this.entries === null || body.length > MAX_MEMO_BODY) return;
     this.entries.set(body, entry);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.entries?.size ?? 0;
+  }
+
+  /** Slots examined by evictions so far (tests count work, not time). */
+  get sweeps(): number {
+    return this.entries?.sweeps ?? 0;
   }
 }

@@ -2,7 +2,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { DeviceContext, DeviceState } from './context';
-import { clientIp, sendError, sendMethodNotAllowed } from './http';
+import { SECURITY_HEADERS } from '../http/headers';
+import { sendError, sendMethodNotAllowed } from './http';
 import { sendRateLimited } from './limits';
 
 /**
@@ -11,7 +12,8 @@ import { sendRateLimited } from './limits';
  * `Range: bytes=a-b` is honoured (206/416) because the plugin resumes downloads with
  * `Range: bytes=N-` and handles 200, 206 and 416 (capgo-protocol §6). Several ranges are answered
  * with the whole file (RFC 9110 §14.2 lets a server ignore Range). Only complete, hash-checked
- * files are visible (`store.bundleFile`).
+ * files whose contents the server checked, named by a pending or applied statement, are visible
+ * (`store.servableBundle`): an uploaded blob no statement names is not served to anyone.
  */
 
 export const BUNDLES_PREFIX = '/bundles/';
@@ -52,6 +54,7 @@ function cacheHeaders(etag: string): Record<string, string> {
     etag,
     'cache-control': 'public, max-age=31536000, immutable',
     'accept-ranges': 'bytes',
+    ...SECURITY_HEADERS,
   };
 }
 
@@ -98,10 +101,10 @@ export async function handleBundle(
   path: string,
 ): Promise<number> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendMethodNotAllowed(res, 'GET, HEAD');
-  const limited = sendRateLimited(res, state.limiters.ip, clientIp(req), ctx.nowMs());
+  const limited = sendRateLimited(res, state.limiters.ip, ctx.sourceOf(req), ctx.nowMs());
   if (limited !== null) return limited;
   const sha = path.slice(BUNDLES_PREFIX.length);
-  const file = SHA256_HEX.test(sha) ? ctx.store.bundleFile(sha) : null;
+  const file = SHA256_HEX.test(sha) ? ctx.store.servableBundle(sha) : null;
   if (file === null) return sendError(res, 404, NOT_FOUND);
   let handle: FileHandle;
   try {

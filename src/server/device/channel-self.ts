@@ -3,7 +3,6 @@ import type { DeviceFacingChannel } from '../store/device-store';
 import type { DeviceContext, DeviceState } from './context';
 import {
   bodyLeftUnread,
-  clientIp,
   readJson,
   sendBodyError,
   sendError,
@@ -21,7 +20,6 @@ import { sendRateLimited } from './limits';
  * falls back to its local channel on a 400 that says `channel_not_found`.
  */
 
-const CHANNEL_BODY_LIMIT = 16 * 1024;
 const ALLOW = 'GET, POST, PUT';
 /** Query strings longer than this are not an info object. */
 const MAX_QUERY = 8 * 1024;
@@ -40,10 +38,10 @@ async function readInfo(
   ctx: DeviceContext,
   state: DeviceState,
 ): Promise<{ info: DeviceInfo; body: Record<string, unknown> } | number> {
-  const json = await readJson(req, CHANNEL_BODY_LIMIT);
+  const json = await readJson(req, state.bodies.channel);
   if (json === null) return 0;
   if (!json.ok && bodyLeftUnread(json.status)) return sendBodyError(res, json);
-  const limited = sendRateLimited(res, state.limiters.ip, clientIp(req), ctx.nowMs());
+  const limited = sendRateLimited(res, state.limiters.ip, ctx.sourceOf(req), ctx.nowMs());
   if (limited !== null) return limited;
   if (!json.ok) return sendBodyError(res, json);
   const info = parseDeviceInfo(json.value);
@@ -141,7 +139,7 @@ function listChannels(
   ctx: DeviceContext,
   state: DeviceState,
 ): number {
-  const limited = sendRateLimited(res, state.limiters.ip, clientIp(req), ctx.nowMs());
+  const limited = sendRateLimited(res, state.limiters.ip, ctx.sourceOf(req), ctx.nowMs());
   if (limited !== null) return limited;
   const query = queryInfo(req.url ?? '');
   if (!isRecord(query)) {

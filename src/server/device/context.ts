@@ -1,6 +1,9 @@
-import type { IncomingMessage } from 'node:http';
+import type { BodyOptions } from '../http/body';
+import type { DeadlineQueue } from '../http/deadlines';
+import type { SourceOf } from '../http/source';
 import type { DeviceStore } from '../store/device-store';
 import { AnswerMemo } from './answer-cache';
+import { HandedSet } from './handed';
 import {
   DEFAULT_DEVICE_LIMITS,
   createDeviceLimiters,
@@ -11,8 +14,15 @@ import {
 /** What the server hands the device endpoints (see src/server/routes/device.ts). */
 export interface DeviceContext {
   readonly store: DeviceStore;
-  /** The server's public base URL for this request (no trailing slash needed), e.g. for bundle URLs. */
-  readonly publicUrl: (req: IncomingMessage) => string;
+  /**
+   * The server's public base URL (no trailing slash needed), for bundle URLs: `--public-url` or the
+   * listen address, never the request's Host header (ARCHITECTURE.md "Unauthenticated input").
+   */
+  readonly publicUrl: string;
+  /** The source of a request (peer address, or the client a trusted proxy names): per-source limits. */
+  readonly sourceOf: SourceOf;
+  /** Deadlines for request bodies (slow clients are answered 408); none in unit tests. */
+  readonly bodyDeadlines?: DeadlineQueue | null;
   /** The clock, in ms since the epoch (rate limits, stats hours). */
   readonly nowMs: () => number;
   /** Called once per request with at least {method, path, status, ms}. */
@@ -37,7 +47,21 @@ export interface DeviceState {
   readonly limiters: DeviceLimiters;
   /** /updates answers by request body (answer-cache.ts). */
   readonly memo: AnswerMemo;
+  /** Which devices were handed which release (stats evidence, handed.ts). */
+  readonly handed: HandedSet;
+  /** How each endpoint reads its body: JSON only, size-limited, with a deadline. */
+  readonly bodies: {
+    readonly updates: BodyOptions;
+    readonly stats: BodyOptions;
+    readonly channel: BodyOptions;
+  };
 }
+
+/** The info object is small; 16 KiB leaves room for long custom ids and future fields. */
+export const UPDATES_BODY_LIMIT = 16 * 1024;
+/** 200 events with metadata fit comfortably; anything bigger is not a plugin. */
+export const STATS_BODY_LIMIT = 512 * 1024;
+export const CHANNEL_BODY_LIMIT = 16 * 1024;
 
 const states = new WeakMap<DeviceStore, DeviceState>();
 
@@ -46,7 +70,18 @@ export function deviceState(ctx: DeviceContext): DeviceState {
   let state = states.get(ctx.store);
   if (state === undefined) {
     const entries = ctx.limits?.answerMemoEntries ?? DEFAULT_DEVICE_LIMITS.answerMemoEntries;
-    state = { limiters: createDeviceLimiters(ctx.limits), memo: new AnswerMemo(entries) };
+    const deadlines = ctx.bodyDeadlines ?? null;
+    const json = (limit: number): BodyOptions => ({ limit, jsonOnly: true, deadlines });
+    state = {
+      limiters: createDeviceLimiters(ctx.limits),
+      memo: new AnswerMemo(entries),
+      handed: new HandedSet(ctx.limits?.handedDevices ?? DEFAULT_DEVICE_LIMITS.handedDevices),
+      bodies: {
+        updates: json(UPDATES_BODY_LIMIT),
+        stats: json(STATS_BODY_LIMIT),
+        channel: json(CHANNEL_BODY_LIMIT),
+      },
+    };
     states.set(ctx.store, state);
   }
   return state;

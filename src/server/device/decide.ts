@@ -1,5 +1,6 @@
 import type { DeviceFacingChannel, DeviceFacingRelease } from '../store/device-store';
 import { inCohort } from './cohort';
+import { releaseSalt } from './handed';
 import type { DeviceInfo } from './info';
 import {
   coerceSemverCached,
@@ -36,11 +37,16 @@ export interface NoUpdate {
   readonly kind: NoUpdateKind;
 }
 
-export type UpdateDecision =
-  | { readonly install: true; readonly release: DeviceFacingRelease }
-  | { readonly install: false; readonly answer: NoUpdate };
+/** A decision that hands nothing out. */
+export interface NoUpdateDecision {
+  readonly install: false;
+  readonly answer: NoUpdate;
+}
 
-function noUpdate(error: string, kind: NoUpdateKind, message: string): UpdateDecision {
+export type UpdateDecision =
+  { readonly install: true; readonly release: DeviceFacingRelease } | NoUpdateDecision;
+
+function noUpdate(error: string, kind: NoUpdateKind, message: string): NoUpdateDecision {
   return Object.freeze({ install: false, answer: Object.freeze({ error, message, kind }) });
 }
 
@@ -73,10 +79,11 @@ export const NO_UPDATE = {
   ),
 } as const;
 
-/** What is precomputed once per release view: parsed versions. */
+/** What is precomputed once per release view: parsed versions, the HandedSet salt. */
 export interface ReleaseFacts {
   readonly version: Semver | null;
   readonly minNative: Semver | null;
+  readonly salt: number;
 }
 
 const factsCache = new WeakMap<DeviceFacingRelease, ReleaseFacts>();
@@ -88,6 +95,7 @@ export function releaseFacts(release: DeviceFacingRelease): ReleaseFacts {
     facts = {
       version: parseSemver(release.version),
       minNative: parseSemver(release.minNativeVersion),
+      salt: releaseSalt(release.statementId),
     };
     factsCache.set(release, facts);
   }

@@ -1,16 +1,15 @@
 import { isAscii } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bodyLeftUnread, readBodyThen, type BodyOptions, type ErrorBody } from '../http/body';
+import { SECURITY_HEADER_LIST, SECURITY_HEADERS } from '../http/headers';
+
+export { bodyLeftUnread, readBodyThen, type BodyOptions, type BodyResult } from '../http/body';
+export type { ErrorBody } from '../http/body';
 
 /**
  * Small HTTP helpers for the device endpoints: JSON answers with a stable `error` code (DESIGN §6),
  * and size-limited body reading. Everything a device sends is attacker controlled.
  */
-
-/** `{error, message}`, always with a stable code; answers may add fields (e.g. `retryAfterSeconds`). */
-export interface ErrorBody {
-  readonly error: string;
-  readonly message: string;
-}
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -38,12 +37,14 @@ export function sendJson(
       String(bytes.length),
       'cache-control',
       'no-store',
+      ...SECURITY_HEADER_LIST,
     ]);
   } else {
     res.writeHead(status, {
       'content-type': JSON_TYPE,
       'content-length': bytes.length,
       'cache-control': 'no-store',
+      ...SECURITY_HEADERS,
       ...headers,
     });
   }
@@ -69,97 +70,6 @@ export function sendMethodNotAllowed(res: ServerResponse, allow: string): number
     { error: 'method_not_allowed', message: `This endpoint accepts ${allow} only.` },
     { allow },
   );
-}
-
-export type BodyResult =
-  | { readonly ok: true; readonly bytes: Buffer }
-  | { readonly ok: false; readonly status: number; readonly body: ErrorBody };
-
-function tooLarge(limit: number): BodyResult {
-  return {
-    ok: false,
-    status: 413,
-    body: { error: 'body_too_large', message: `The body must be at most ${limit} bytes.` },
-  };
-}
-
-/** Headers that make a body unreadable for us, checked before reading anything. */
-function checkBodyHeaders(req: IncomingMessage, limit: number): BodyResult | null {
-  const encoding = req.headers['content-encoding'];
-  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
-    return {
-      ok: false,
-      status: 415,
-      body: {
-        error: 'unsupported_encoding',
-        message: 'Compressed request bodies are not accepted.',
-      },
-    };
-  }
-  const length = req.headers['content-length'];
-  if (length !== undefined && Number(length) > limit) return tooLarge(limit);
-  return null;
-}
-
-/**
- * Reads the request body, at most `limit` bytes, then calls `callback` once. Rejects a compressed
- * body (415) and a body over the limit (413, announced by Content-Length or found while reading);
- * after a 413 or 415 the caller must close the connection, since the rest of the body was not
- * read. Calls back with null when the client went away (an aborted request emits 'error': nothing
- * is left to answer). Callbacks rather than promises: this runs for every /updates call.
- */
-export function readBodyThen(
-  req: IncomingMessage,
-  limit: number,
-  callback: (result: BodyResult | null) => void,
-): void {
-  const early = checkBodyHeaders(req, limit);
-  if (early !== null) {
-    callback(early);
-    return;
-  }
-  const read: BodyRead = { req, limit, callback, chunks: [], size: 0, done: false };
-  // Anonymous arrows over module-level functions: no named closure is made per request.
-  req.on('data', (chunk: Buffer) => onBodyData(read, chunk));
-  req.on('end', () => finishBody(read, { ok: true, bytes: joinChunks(read.chunks) }));
-  req.on('error', () => finishBody(read, null));
-}
-
-/** One body being read. */
-interface BodyRead {
-  readonly req: IncomingMessage;
-  readonly limit: number;
-  readonly callback: (result: BodyResult | null) => void;
-  chunks: Buffer[];
-  size: number;
-  done: boolean;
-}
-
-function onBodyData(read: BodyRead, chunk: Buffer): void {
-  if (read.done) return;
-  read.size += chunk.length;
-  if (read.size > read.limit) {
-    read.req.pause();
-    finishBody(read, tooLarge(read.limit));
-    return;
-  }
-  read.chunks.push(chunk);
-}
-
-function finishBody(read: BodyRead, result: BodyResult | null): void {
-  if (read.done) return;
-  read.done = true;
-  read.chunks = [];
-  read.callback(result);
-}
-
-function joinChunks(chunks: readonly Buffer[]): Buffer {
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-}
-
-/** {@link readBodyThen} as a promise. */
-export function readBody(req: IncomingMessage, limit: number): Promise<BodyResult | null> {
-  return new Promise((resolve) => readBodyThen(req, limit, resolve));
 }
 
 export type JsonResult =
@@ -195,25 +105,25 @@ export function parseJson(bytes: Buffer): JsonResult {
   return parseJsonText(bodyText(bytes));
 }
 
-/** Reads and parses a JSON body with a size limit (see {@link readBodyThen}). */
+/** Reads and parses a JSON body (see {@link readBodyThen}). */
 export function readJsonThen(
   req: IncomingMessage,
-  limit: number,
+  options: BodyOptions,
   callback: (result: JsonResult | null) => void,
 ): void {
-  readBodyThen(req, limit, (body) =>
+  readBodyThen(req, options, (body) =>
     callback(body === null ? null : body.ok ? parseJson(body.bytes) : body),
   );
 }
 
 /** {@link readJsonThen} as a promise. */
-export function readJson(req: IncomingMessage, limit: number): Promise<JsonResult | null> {
-  return new Promise((resolve) => readJsonThen(req, limit, resolve));
+export function readJson(req: IncomingMessage, options: BodyOptions): Promise<JsonResult | null> {
+  return new Promise((resolve) => readJsonThen(req, options, resolve));
 }
 
 /**
- * Sends the error of a failed read. A 413 or 415 also closes the connection: the body was not (all)
- * read, and its unread rest would otherwise be parsed as the next request.
+ * Sends the error of a failed read. A 408, 413 or 415 also closes the connection: the body was not
+ * (all) read, and its unread rest would otherwise be parsed as the next request.
  */
 export function sendBodyError(
   res: ServerResponse,
@@ -225,14 +135,4 @@ export function sendBodyError(
     failure.body,
     bodyLeftUnread(failure.status) ? { connection: 'close' } : undefined,
   );
-}
-
-/** True for the read failures that leave part of the body unread (413, 415). */
-export function bodyLeftUnread(status: number): boolean {
-  return status === 413 || status === 415;
-}
-
-/** The peer's address, for per-IP limits. */
-export function clientIp(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
 }

@@ -27,6 +27,11 @@ export interface DeviceLimits {
    * of body, so about 1 MB per 1,000 entries at most. 0 turns the memo off.
    */
   readonly answerMemoEntries: number;
+  /**
+   * Devices remembered per generation as handed a release (handed.ts: 16 bytes of table each,
+   * two generations), whose outcomes may count toward an automatic pause.
+   */
+  readonly handedDevices: number;
 }
 
 /**
@@ -39,6 +44,7 @@ export const DEFAULT_DEVICE_LIMITS: DeviceLimits = {
   perIp: { burst: 1000, perSecond: 200 },
   maxKeys: 100_000,
   answerMemoEntries: 50_000,
+  handedDevices: 1 << 20,
 };
 
 /** The limiters of one server, built from its settings. */

@@ -1,10 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DeviceFacingChannel, DeviceStore, StatsRow } from '../store/device-store';
+import type {
+  DeviceFacingChannel,
+  DeviceStore,
+  OutcomeReport,
+  StatsRow,
+} from '../store/device-store';
 import { resolveChannel } from './channels';
 import type { DeviceContext, DeviceState } from './context';
 import {
   bodyLeftUnread,
-  clientIp,
   readJson,
   sendBodyError,
   sendError,
@@ -12,6 +16,8 @@ import {
   sendMethodNotAllowed,
 } from './http';
 import { isRecord, parseDeviceInfo, type InputError } from './info';
+import { releaseFacts } from './decide';
+import type { HandedSet } from './handed';
 import { sendRateLimited } from './limits';
 import { STAT_ACTIONS, outcomeOf } from './stats-actions';
 import { shouldAutoPause, wilsonLowerBound } from './wilson';
@@ -19,15 +25,22 @@ import { shouldAutoPause, wilsonLowerBound } from './wilson';
 /**
  * `POST /stats` (capgo-protocol §5): a JSON array of events (the plugin's batches, ≤ 200) or one
  * event object (`DownloadService.sendStatsAsync`, `rate_limit_reached`). Events are aggregated into
- * hourly counters per app/channel/version/action (DESIGN §6), then the channel's automatic pause is
- * checked. The hour is the server's receive time: device clocks and queued timestamps are not
- * trusted.
+ * hourly counters per app/channel/version/action (the health charts). The hour is the server's
+ * receive time: device clocks and queued timestamps are not trusted.
+ *
+ * The automatic pause is a control action taken on unauthenticated input, so its evidence is
+ * narrower than the counters (ARCHITECTURE.md "Unauthenticated input never steers"):
+ * 1. only a success or failure of the channel's *current* release counts;
+ * 2. only from a device `/updates` handed that release (HandedSet);
+ * 3. once per device per counting period (the store keeps one outcome per device);
+ * 4. a source (peer address, /64 for IPv6, or the client a trusted proxy names) adds at most
+ *    `autoPause.maxDevicesPerSource` devices per period;
+ * 5. the period restarts with every release, rollback and resume (channel-state.ts).
+ * A real failure wave, many devices from many networks, still pauses by the Wilson rule.
  */
 
 /** The plugin holds at most 200 pending events (capgo-protocol §5). */
 export const MAX_STATS_EVENTS = 200;
-/** 200 events with metadata fit comfortably; anything bigger is not a plugin. */
-export const STATS_BODY_LIMIT = 512 * 1024;
 
 const MAX_METADATA_KEYS = 30;
 const MAX_METADATA_KEY = 64;
@@ -143,11 +156,12 @@ class StatsBatch {
     { channel: string; version: string; action: string; count: number }
   >();
   private readonly channels = new Map<string, DeviceFacingChannel | null>();
-  /** Channels that got a success or failure for their current release. */
-  readonly outcomeChannels = new Map<string, DeviceFacingChannel>();
+  /** Per channel: outcomes of its current release from devices it was handed to (rules 1, 2). */
+  readonly evidence = new Map<string, { channel: DeviceFacingChannel; reports: OutcomeReport[] }>();
 
   constructor(
     private readonly store: DeviceStore,
+    private readonly handed: HandedSet,
     readonly app: string,
   ) {}
 
@@ -168,10 +182,21 @@ class StatsBatch {
     } else {
       entry.count++;
     }
-    if (outcomeOf(event.action) !== 'neutral' && channel.current?.version === event.versionName) {
-      this.outcomeChannels.set(channel.channel, channel);
-    }
+    this.addEvidence(channel, event);
     return null;
+  }
+
+  private addEvidence(channel: DeviceFacingChannel, event: StatEvent): void {
+    const outcome = outcomeOf(event.action);
+    const release = channel.current;
+    if (outcome === 'neutral' || release === null || release.version !== event.versionName) return;
+    if (!this.handed.has(event.deviceId, releaseFacts(release).salt)) return;
+    let entry = this.evidence.get(channel.channel);
+    if (entry === undefined) {
+      entry = { channel, reports: [] };
+      this.evidence.set(channel.channel, entry);
+    }
+    entry.reports.push({ deviceId: event.deviceId, failed: outcome === 'failure' });
   }
 
   /** The hourly rows for `store.addStats`. */
@@ -199,30 +224,44 @@ export interface AutomaticPause {
   readonly reason: string;
 }
 
+/** Devices counted per period in all (bounded storage; far above any useful minSamples). */
+const MAX_EVIDENCE_DEVICES = 1_000_000;
+
 /**
- * Automatic pause (DESIGN §6): for each channel whose current release got outcomes in this request,
- * pause when at least `minSamples` outcomes were seen and the Wilson lower bound (z = 1.96) of the
- * failure rate exceeds `failureThreshold`. The store applies a server-signed `pause` marked
- * `automatic: true`.
+ * Records the batch's evidence (rules 3 and 4 in the store) and pauses a channel when the Wilson
+ * lower bound (z = 1.96) of its failure rate over at least `minSamples` devices exceeds
+ * `failureThreshold`: a server-signed `pause` marked `automatic: true`, applied once.
  */
-export function checkAutomaticPause(
+export async function weighEvidence(
   store: DeviceStore,
-  app: string,
-  channels: Iterable<DeviceFacingChannel>,
-): AutomaticPause[] {
+  batch: StatsBatch,
+  source: string,
+): Promise<AutomaticPause[]> {
   const pauses: AutomaticPause[] = [];
-  for (const channel of channels) {
+  for (const { channel, reports } of batch.evidence.values()) {
     const settings = channel.settings.autoPause;
     const release = channel.current;
-    if (settings === null || release === null || channel.paused) continue;
-    const outcomes = store.outcomes(app, channel.channel, release.version);
-    if (!shouldAutoPause(outcomes, settings)) continue;
-    const total = outcomes.successes + outcomes.failures;
-    const bound = wilsonLowerBound(outcomes.failures, total);
+    if (release === null || channel.paused) continue;
+    const evidence = await store.recordOutcomes(
+      batch.app,
+      channel.channel,
+      channel.countingSince,
+      source,
+      reports,
+      { perSource: settings?.maxDevicesPerSource ?? 5, devices: MAX_EVIDENCE_DEVICES },
+    );
+    if (evidence === null || settings === null || !shouldAutoPause(evidence, settings)) continue;
+    const total = evidence.successes + evidence.failures;
+    const bound = wilsonLowerBound(evidence.failures, total);
     const reason =
       `Failure rate of ${release.version}: lower bound ${bound.toFixed(3)} > ` +
-      `${settings.failureThreshold} over ${total} outcomes (${outcomes.failures} failures).`;
-    const applied = store.applyAutomaticPause(app, channel.channel, reason);
+      `${settings.failureThreshold} over ${total} devices (${evidence.failures} failed).`;
+    const applied = await store.applyAutomaticPause(
+      batch.app,
+      channel.channel,
+      reason,
+      channel.countingSince,
+    );
     pauses.push({ channel: channel.channel, version: release.version, applied, reason });
   }
   return pauses;
@@ -257,12 +296,15 @@ function rateKey(events: readonly unknown[]): string | null {
 /** Validates and counts every event; the answer entry per event, in order. */
 function countEvents(
   ctx: DeviceContext,
+  state: DeviceState,
   events: readonly unknown[],
 ): { results: StatResult[]; batch: StatsBatch | null } {
   const parsed = events.map(parseStatEvent);
   const app = parsed.find((event): event is StatEvent => !('error' in event))?.appId;
   const batch =
-    app !== undefined && ctx.store.appExists(app) ? new StatsBatch(ctx.store, app) : null;
+    app !== undefined && ctx.store.appExists(app)
+      ? new StatsBatch(ctx.store, state.handed, app)
+      : null;
   const results = parsed.map((event, index): StatResult => {
     const error =
       'error' in event
@@ -286,7 +328,7 @@ export async function handleStats(
   log: Record<string, unknown>,
 ): Promise<number> {
   if (req.method !== 'POST') return sendMethodNotAllowed(res, 'POST');
-  const json = await readJson(req, STATS_BODY_LIMIT);
+  const json = await readJson(req, state.bodies.stats);
   if (json === null) return 0;
   if (!json.ok && bodyLeftUnread(json.status)) return sendBodyError(res, json);
   const nowMs = ctx.nowMs();
@@ -298,11 +340,11 @@ export async function handleStats(
       : Array.isArray(json.value)
         ? json.value
         : null;
+  // Per source always (a sender picks its device ids), and per device for a runaway phone.
   const device = events === null ? null : rateKey(events);
   const limited =
-    device === null
-      ? sendRateLimited(res, state.limiters.ip, clientIp(req), nowMs)
-      : sendRateLimited(res, state.limiters.stats, device, nowMs);
+    sendRateLimited(res, state.limiters.ip, ctx.sourceOf(req), nowMs) ??
+    (device === null ? null : sendRateLimited(res, state.limiters.stats, device, nowMs));
   if (limited !== null) return limited;
   if (!json.ok) return sendBodyError(res, json);
   if (events === null) {
@@ -314,11 +356,11 @@ export async function handleStats(
   }
   const invalid = checkBatch(events);
   if (invalid !== null) return sendError(res, 400, invalid);
-  const { results, batch } = countEvents(ctx, events);
+  const { results, batch } = countEvents(ctx, state, events);
   if (batch !== null) {
     const rows = batch.rows(Math.floor(nowMs / HOUR_MS) * HOUR_MS);
-    if (rows.length > 0) ctx.store.addStats(rows);
-    const pauses = checkAutomaticPause(ctx.store, batch.app, batch.outcomeChannels.values());
+    if (rows.length > 0) await ctx.store.addStats(rows);
+    const pauses = await weighEvidence(ctx.store, batch, ctx.sourceOf(req));
     if (pauses.length > 0) log.automaticPauses = pauses;
   }
   if (!single) return sendJson(res, 200, { status: 'ok', results });

@@ -2,11 +2,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeviceFacingRelease } from '../store/device-store';
 import { resolveChannel } from './channels';
 import type { DeviceContext, DeviceState, Finish } from './context';
-import { NO_UPDATE, decideUpdate, type UpdateDecision } from './decide';
+import {
+  NO_UPDATE,
+  decideUpdate,
+  releaseFacts,
+  type NoUpdateDecision,
+  type UpdateDecision,
+} from './decide';
 import type { MemoEntry } from './answer-cache';
 import {
   bodyText,
-  clientIp,
   parseJsonText,
   readBodyThen,
   sendBodyError,
@@ -25,9 +30,6 @@ import { sendRateLimited } from './limits';
  * release is serialized once per release and public URL, and a repeated check with the same body
  * reuses its decision (answer-cache.ts) while the channel's view is unchanged.
  */
-
-/** The info object is small; 16 KiB leaves room for long custom ids and future fields. */
-export const UPDATES_BODY_LIMIT = 16 * 1024;
 
 const noUpdateBodies = new WeakMap<UpdateDecision, Buffer>();
 
@@ -75,15 +77,26 @@ export function successBody(release: DeviceFacingRelease, publicBase: string): B
   return bytes;
 }
 
-/** Sends a decision: 200 either way (capgo-protocol §3.2). */
+/**
+ * Sends a decision: 200 either way (capgo-protocol §3.2). A release handed out is remembered for
+ * the device (handed.ts): only its outcomes may count toward an automatic pause.
+ */
 function sendDecision(
-  req: IncomingMessage,
   res: ServerResponse,
   ctx: DeviceContext,
+  state: DeviceState,
+  deviceId: string,
   decision: UpdateDecision,
 ): number {
-  if (decision.install)
-    return sendJson(res, 200, successBody(decision.release, ctx.publicUrl(req)));
+  if (decision.install) {
+    state.handed.add(deviceId, releaseFacts(decision.release).salt);
+    return sendJson(res, 200, successBody(decision.release, ctx.publicUrl));
+  }
+  return sendJson(res, 200, noUpdateBody(decision));
+}
+
+/** A constant "no update" answer (nothing is handed out). */
+function sendNoUpdate(res: ServerResponse, decision: NoUpdateDecision): number {
   return sendJson(res, 200, noUpdateBody(decision));
 }
 
@@ -93,7 +106,6 @@ function sendDecision(
  * afresh.
  */
 function answerFromMemo(
-  req: IncomingMessage,
   res: ServerResponse,
   ctx: DeviceContext,
   state: DeviceState,
@@ -103,7 +115,7 @@ function answerFromMemo(
   if (hit.generation !== ctx.store.viewGeneration) return null;
   return (
     sendRateLimited(res, state.limiters.updates, hit.deviceId, nowMs) ??
-    sendDecision(req, res, ctx, hit.decision)
+    sendDecision(res, ctx, state, hit.deviceId, hit.decision)
   );
 }
 
@@ -120,25 +132,25 @@ function answerFresh(
   const json = parseJsonText(text);
   if (!json.ok) {
     return (
-      sendRateLimited(res, state.limiters.ip, clientIp(req), nowMs) ?? sendBodyError(res, json)
+      sendRateLimited(res, state.limiters.ip, ctx.sourceOf(req), nowMs) ?? sendBodyError(res, json)
     );
   }
   const info = parseDeviceInfo(json.value);
   if ('error' in info) {
     return (
-      sendRateLimited(res, state.limiters.ip, clientIp(req), nowMs) ?? sendError(res, 400, info)
+      sendRateLimited(res, state.limiters.ip, ctx.sourceOf(req), nowMs) ?? sendError(res, 400, info)
     );
   }
   const limited = sendRateLimited(res, state.limiters.updates, info.deviceId, nowMs);
   if (limited !== null) return limited;
   const { store } = ctx;
   const generation = store.viewGeneration;
-  if (!store.appExists(info.appId)) return sendDecision(req, res, ctx, NO_UPDATE.appNotFound);
+  if (!store.appExists(info.appId)) return sendNoUpdate(res, NO_UPDATE.appNotFound);
   const channel = resolveChannel(store, info.appId, info.defaultChannel);
-  if (channel === null) return sendDecision(req, res, ctx, NO_UPDATE.noChannel);
+  if (channel === null) return sendNoUpdate(res, NO_UPDATE.noChannel);
   const decision = decideUpdate(info, channel);
   state.memo.set(key, { deviceId: info.deviceId, generation, decision });
-  return sendDecision(req, res, ctx, decision);
+  return sendDecision(res, ctx, state, info.deviceId, decision);
 }
 
 /** Answers a read /updates body (synchronous: everything after the read is in memory). */
@@ -157,7 +169,7 @@ function answerUpdates(
   const key = body.bytes.toString('latin1');
   const hit = state.memo.get(key);
   if (hit !== undefined) {
-    const answered = answerFromMemo(req, res, ctx, state, hit, nowMs);
+    const answered = answerFromMemo(res, ctx, state, hit, nowMs);
     if (answered !== null) return answered;
   }
   return answerFresh(req, res, ctx, state, key, bodyText(body.bytes), nowMs);
@@ -178,7 +190,7 @@ export function handleUpdates(
     finish.done(sendMethodNotAllowed(res, 'POST'));
     return;
   }
-  readBodyThen(req, UPDATES_BODY_LIMIT, (body) => {
+  readBodyThen(req, state.bodies.updates, (body) => {
     let status: number;
     try {
       status = answerUpdates(req, res, ctx, state, body);

@@ -1,8 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { AirlockError } from '../../core';
+import type { ErrorCode } from '../../shared/errors';
 import type { ApiError } from '../../shared/schemas/server-api';
+import { readBody as readBodyResult, type BodyOptions } from './body';
 import { HttpError, statusOf } from './errors';
+import { SECURITY_HEADERS } from './headers';
 
 /**
  * JSON in and out for the admin API (DESIGN §6): bodies are size-limited and parsed as `unknown`
@@ -25,7 +28,7 @@ export function sendJson(
     'content-type': JSON_TYPE,
     'content-length': bytes.length,
     'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
+    ...SECURITY_HEADERS,
     ...headers,
   });
   res.end(bytes);
@@ -63,25 +66,29 @@ export function sendErrorFor(
   return detail === undefined ? { status, code: body.error } : { status, code: body.error, detail };
 }
 
-/**
- * Reads the whole body, refusing more than `limit` bytes (413) before reading when the declared
- * length says so, and while reading otherwise.
- */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
-}
+/** The admin API's codes for the body refusals of ./body (which speaks the device protocol's). */
+const REFUSAL_CODES: Readonly<Record<number, ErrorCode>> = {
+  408: 'REQUEST_TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
 
-export function tooLarge(limit: number): HttpError {
-  return new HttpError(413, 'PAYLOAD_TOO_LARGE', `The request body may be at most ${limit} bytes.`);
+/**
+ * Reads the whole body with the shared reader (./body: size limit, drained refusals, deadline);
+ * a refusal is thrown as an HttpError (408, 413, 415) that closes the connection.
+ */
+export async function readBody(req: IncomingMessage, options: BodyOptions): Promise<Buffer> {
+  const result = await readBodyResult(req, options);
+  if (result === null) throw new HttpError(400, 'INVALID_INPUT', 'The client went away.');
+  if (result.ok) return result.bytes;
+  throw new HttpError(
+    result.status,
+    REFUSAL_CODES[result.status] ?? 'INVALID_INPUT',
+    result.status === 413
+      ? `The request body may be at most ${options.limit} bytes.`
+      : result.body.message,
+    { headers: { connection: 'close' } },
+  );
 }
 
 /** Parses a JSON body (400 INVALID_INPUT when it is not JSON). Attacker-controlled input. */

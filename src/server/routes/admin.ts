@@ -18,6 +18,7 @@ import {
 } from '../../shared/schemas/server-api';
 import type { Principal } from '../auth';
 import { wilsonLowerBound } from '../device/wilson';
+import type { DeadlineQueue, Expirable } from '../http/deadlines';
 import { HttpError } from '../http/errors';
 import { parseWith } from '../http/io';
 import type { ReleaseControl } from '../release-control';
@@ -36,6 +37,10 @@ export interface AdminContext {
   readonly now: () => Date;
   /** Largest bundle accepted by `PUT /api/v1/bundles/<sha256>`. */
   readonly maxBundleBytes: number;
+  /** Checks an upload's pace once per window (slow uploads hold a connection). */
+  readonly uploadPace: DeadlineQueue;
+  /** The least an upload must send per second, on average over each window. */
+  readonly uploadMinBytesPerSecond: number;
 }
 
 export interface RouteInput {
@@ -106,20 +111,25 @@ function intParam(query: URLSearchParams, name: string, fallback: number, max: n
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
+/** The Capgo key_id of a bundle public key; PUBLIC_KEY_INVALID unless PKCS#1 RSA-2048. */
+function keyIdOf(publicKeyPem: string | undefined): string | null {
+  if (publicKeyPem === undefined) return null;
+  parseCapgoPublicKey(publicKeyPem);
+  return calcKeyId(publicKeyPem);
+}
+
 async function createApp(ctx: AdminContext, input: RouteInput): Promise<RouteReply> {
   const request = parseWith(CreateAppRequestSchema, input.body, 'The app');
   const names = request.channels.map((channel) => channel.name);
   if (new Set(names).size !== names.length) {
     throw new HttpError(400, 'INVALID_INPUT', 'The app names a channel twice.');
   }
-  let bundleKeyId: string | null = null;
-  if (request.bundlePublicKey !== undefined) {
-    parseCapgoPublicKey(request.bundlePublicKey); // PUBLIC_KEY_INVALID: PKCS#1 RSA-2048 only
-    bundleKeyId = calcKeyId(request.bundlePublicKey);
-  }
+  const bundleKeyId = keyIdOf(request.bundlePublicKey);
   const channels = request.channels.map((channel) => ({
     name: channel.name,
     settings: channel.settings ?? ChannelSettingsSchema.parse({}),
+    bundlePublicKey: channel.bundlePublicKey ?? null,
+    bundleKeyId: keyIdOf(channel.bundlePublicKey),
   }));
   await ctx.store.createApp(
     { app: request.app, bundlePublicKey: request.bundlePublicKey ?? null, bundleKeyId, channels },
@@ -136,7 +146,16 @@ async function createChannel(ctx: AdminContext, input: RouteInput): Promise<Rout
   const app = param(input, 0);
   const request = parseWith(CreateChannelRequestSchema, input.body, 'The channel');
   const settings = request.settings ?? ChannelSettingsSchema.parse({});
-  await ctx.store.createChannel(app, request.name, settings, ctx.now());
+  await ctx.store.createChannel(
+    app,
+    {
+      name: request.name,
+      settings,
+      bundlePublicKey: request.bundlePublicKey ?? null,
+      bundleKeyId: keyIdOf(request.bundlePublicKey),
+    },
+    ctx.now(),
+  );
   return ok(channelStatusOr404(ctx, app, request.name), 201);
 }
 
@@ -201,10 +220,58 @@ async function channelHealth(ctx: AdminContext, input: RouteInput): Promise<Rout
   return ok(health);
 }
 
+/**
+ * An upload's bytes, counted; a {@link DeadlineQueue} checks once per window that enough arrived
+ * (ARCHITECTURE.md "Slow and greedy clients") and cuts the connection of an upload that dribbles.
+ */
+class PacedUpload implements Expirable {
+  private received = 0;
+  private atLastCheck = 0;
+  private finished = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly queue: DeadlineQueue,
+    private readonly minBytes: number,
+  ) {
+    queue.add(this);
+  }
+
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const chunk of this.req as AsyncIterable<Buffer>) {
+        this.received += chunk.byteLength;
+        yield chunk;
+      }
+    } finally {
+      this.finished = true;
+    }
+  }
+
+  expire(): void {
+    if (this.finished) return;
+    if (this.received - this.atLastCheck < this.minBytes) {
+      this.req.destroy(new Error('The upload was slower than the least rate accepted.'));
+      return;
+    }
+    this.atLastCheck = this.received;
+    this.queue.add(this);
+  }
+}
+
 async function uploadBundle(ctx: AdminContext, input: RouteInput): Promise<RouteReply> {
   const sha256 = param(input, 0);
   if (!/^[0-9a-f]{64}$/.test(sha256)) {
     throw new HttpError(400, 'INVALID_INPUT', 'A bundle is named by its lowercase hex SHA-256.');
+  }
+  const declared = Number(input.req.headers['content-length'] ?? '0');
+  if (declared > ctx.maxBundleBytes) {
+    throw new HttpError(
+      413,
+      'PAYLOAD_TOO_LARGE',
+      `A bundle may be at most ${ctx.maxBundleBytes} bytes.`,
+      { headers: { connection: 'close' } },
+    );
   }
   const existing = ctx.store.bundleFile(sha256);
   if (existing !== null) {
@@ -213,7 +280,17 @@ async function uploadBundle(ctx: AdminContext, input: RouteInput): Promise<Route
     return ok({ encryptedSha256: sha256, size: existing.size, created: false });
   }
   try {
-    const { created, size } = await ctx.store.putBundle(sha256, input.req, ctx.maxBundleBytes);
+    const window = ctx.uploadPace.lengthMs / 1000;
+    const upload = new PacedUpload(
+      input.req,
+      ctx.uploadPace,
+      Math.floor(ctx.uploadMinBytesPerSecond * window),
+    );
+    const { created, size } = await ctx.store.putBundle(
+      sha256,
+      upload.chunks(),
+      ctx.maxBundleBytes,
+    );
     return ok({ encryptedSha256: sha256, size, created }, created ? 201 : 200);
   } catch (error) {
     // The name is the signed Content-Digest: bytes that hash otherwise do not match the digest.

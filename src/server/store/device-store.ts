@@ -27,8 +27,37 @@ export interface DeviceFacingChannel {
   readonly paused: boolean;
   /** The head is a rollback: devices above `current` are moved down to it. */
   readonly rolledBack: boolean;
-  /** Every version this channel's signed log has released (what device stats may be counted on). */
+  /**
+   * Every version this channel's signed log has released (what device stats may be counted on).
+   * Grows as releases apply, kept up to date in place: no view is rebuilt from the whole log.
+   */
   readonly releasedVersions: ReadonlySet<string>;
+  /** The greatest version (semver) released so far: a new release must be greater. */
+  readonly highestVersion: string | null;
+  /** The seq the automatic pause counts outcomes from (last release, rollback or resume). */
+  readonly countingSince: number;
+}
+
+/** One device's outcome for the current release, as evidence for the automatic pause. */
+export interface OutcomeReport {
+  readonly deviceId: string;
+  readonly failed: boolean;
+}
+
+/** The automatic pause's evidence for a channel since `since` (one outcome per device). */
+export interface Evidence {
+  readonly since: number;
+  readonly devices: number;
+  readonly successes: number;
+  readonly failures: number;
+}
+
+/** What one source may add to the evidence (ARCHITECTURE.md "Unauthenticated input"). */
+export interface EvidenceLimits {
+  /** Devices one source may contribute per counting period. */
+  readonly perSource: number;
+  /** Devices counted per period in all (bounded storage; far above any minSamples). */
+  readonly devices: number;
 }
 
 export interface StatsRow {
@@ -49,21 +78,42 @@ export interface DeviceStore {
    */
   readonly viewGeneration: number;
   appExists(app: string): boolean;
-  /** Capgo `key_id` of the app's bundle public key, or null when none was registered. */
-  bundleKeyId(app: string): string | null;
   /** The app's default channel (the first created), or null for an unknown app. */
   defaultChannel(app: string): string | null;
   channel(app: string, channel: string): DeviceFacingChannel | null;
   channels(app: string): readonly DeviceFacingChannel[];
-  /** A complete, hash-checked bundle file, or null (partial uploads are never visible). */
-  bundleFile(encryptedSha256: string): { path: string; size: number } | null;
-  /** Adds to the hourly counters, in one transaction. */
-  addStats(rows: readonly StatsRow[]): void;
-  /** Successes and failures counted for `version` on app/channel since it was released. */
-  outcomes(app: string, channel: string, version: string): { successes: number; failures: number };
   /**
-   * Applies a server-signed `pause` with `automatic: true` (DESIGN §6), atomically like any other
-   * statement. Returns false when the channel is already paused or has no release.
+   * The bundle file devices may download: complete, hash-checked, its contents checked by the
+   * server, and named by a pending or applied statement; else null.
    */
-  applyAutomaticPause(app: string, channel: string, reason: string): boolean;
+  servableBundle(encryptedSha256: string): { path: string; size: number } | null;
+  /** Adds to the hourly counters (health charts), in one transaction. */
+  addStats(rows: readonly StatsRow[]): Promise<void>;
+  /**
+   * Records outcomes of the channel's current release from one source, atomically: a device
+   * counts once per period (a failure replaces its success, never the reverse), a source adds at
+   * most `limits.perSource` devices. Returns the evidence after recording, or null when the
+   * channel's counting period is no longer `since` (a release, rollback or resume came between).
+   */
+  recordOutcomes(
+    app: string,
+    channel: string,
+    since: number,
+    source: string,
+    reports: readonly OutcomeReport[],
+    limits: EvidenceLimits,
+  ): Promise<Evidence | null>;
+  /** The current period's evidence, or null for an unknown channel. */
+  evidence(app: string, channel: string): Promise<Evidence | null>;
+  /**
+   * Applies a server-signed `pause` with `automatic: true` (ARCHITECTURE.md "Automatic pause"),
+   * atomically like any other statement, once: returns false when the channel is already paused,
+   * has no release, or its counting period is no longer `since`.
+   */
+  applyAutomaticPause(
+    app: string,
+    channel: string,
+    reason: string,
+    since: number,
+  ): Promise<boolean>;
 }

@@ -10,7 +10,6 @@ import {
 } from '../../core';
 import type {
   Approval,
-  BundleRef,
   ChannelSettings,
   ChannelStatus,
   LogEntry,
@@ -24,17 +23,25 @@ import type {
 import { ChannelSettingsSchema } from '../../shared/schemas/server-api';
 import { nextChannelState, type ChannelState } from '../channel-state';
 import type { DataDirPaths } from '../data-dir';
+import { compareSemver, parseSemver } from '../device/semver';
 import { FAILURE_ACTIONS, SUCCESS_ACTIONS } from '../device/stats-actions';
 import type { ServerSigner } from '../server-key';
 import { BundleFiles } from './bundle-files';
-import type { DeviceFacingChannel, DeviceFacingRelease, StatsRow } from './device-store';
+import type {
+  DeviceFacingChannel,
+  DeviceFacingRelease,
+  Evidence,
+  EvidenceLimits,
+  OutcomeReport,
+  StatsRow,
+} from './device-store';
 import { migrate } from './migrate';
 import type {
-  AppliedRelease,
   ApplyInput,
   ApplyOutcome,
   AppSummary,
   NewApp,
+  NewChannel,
   ServerStore,
   StoredStatement,
   VersionOutcomes,
@@ -57,6 +64,19 @@ interface ChannelRow {
   rollout_percent: number | null;
   paused: number;
   rolled_back: number;
+  bundle_public_key: string | null;
+  bundle_key_id: string | null;
+  counting_since: number;
+}
+
+/**
+ * What a channel has released, kept up to date as releases apply (never rebuilt from the log, so
+ * applying costs the same at seq 10 and seq 100,000). Shared by a channel's successive views: it
+ * only grows, so an older view reading the newer set is harmless.
+ */
+interface Released {
+  readonly versions: Set<string>;
+  highest: string | null;
 }
 
 interface LogRow {
@@ -84,6 +104,8 @@ export interface SqliteStoreOptions {
 type HourOutcomes = VersionOutcomes['series'][number];
 
 const AUTOMATIC_PAUSE_LIFETIME_MS = 24 * 60 * 60 * 1000;
+/** Rows of earlier evidence periods dropped per stats write (see dropOldEvidence). */
+const EVIDENCE_DROP_BATCH = 500;
 const NONCE_SWEEP_EVERY = 64;
 
 /** Runs `work` now and hands back its result or error as a settled promise. */
@@ -110,7 +132,16 @@ function stateOf(row: ChannelRow): ChannelState {
     rolloutPercent: row.rollout_percent,
     paused: row.paused === 1,
     rolledBack: row.rolled_back === 1,
+    countingSince: row.counting_since,
   };
+}
+
+/** `candidate` when it is a greater version than `highest` (or the first one). */
+function higherOf(highest: string | null, candidate: string): string | null {
+  const next = parseSemver(candidate);
+  if (next === null) return highest;
+  const current = highest === null ? null : parseSemver(highest);
+  return current === null || compareSemver(next, current) > 0 ? candidate : highest;
 }
 
 /**
@@ -135,6 +166,8 @@ export class SqliteServerStore implements ServerStore {
   private readonly now: () => Date;
   private root: TrustRoot;
   private readonly apps = new Map<string, AppInfo>();
+  /** Channels with a bundle key of their own: app → channel → PEM. */
+  private readonly channelKeys = new Map<string, Map<string, string>>();
   /**
    * Device views by app, then channel: two lookups of strings devices sent, with no key to build
    * (channel() runs on every /updates call).
@@ -143,6 +176,12 @@ export class SqliteServerStore implements ServerStore {
   private generation = 0;
   private nonceWrites = 0;
   private readonly headCache = new Map<string, SignedCheckpoint>();
+  /** Per channel id: what it released (see Released). */
+  private readonly released = new Map<number, Released>();
+  /** Bundles named by a stored release statement (pending or applied). */
+  private readonly referenced = new Set<string>();
+  /** Bundles whose contents passed the server's own checks. */
+  private readonly checked = new Set<string>();
 
   constructor(
     paths: DataDirPaths,
@@ -161,6 +200,8 @@ export class SqliteServerStore implements ServerStore {
     this.files = new BundleFiles(paths.bundles, paths.bundlesTmp);
     this.files.cleanTemp();
     this.root = this.loadCurrentRoot();
+    this.loadReleased();
+    this.loadBundleSets();
     this.loadApps();
   }
 
@@ -201,6 +242,48 @@ export class SqliteServerStore implements ServerStore {
     return (JSON.parse(row.signed) as SignedTrustRoot).root;
   }
 
+  /** Once at start: what each channel released (afterwards kept up to date by applySync). */
+  private loadReleased(): void {
+    const rows = this.db
+      .prepare(
+        `SELECT l.channel_id AS channel, s.version AS version
+         FROM log l JOIN statements s ON s.id = l.statement
+         WHERE s.kind = 'release' ORDER BY l.channel_id, l.seq`,
+      )
+      .all() as { channel: number; version: string }[];
+    for (const row of rows) this.releasedOf(row.channel, row.version);
+  }
+
+  /** The channel's Released, created on first use; `version` (if any) added. */
+  private releasedOf(channelId: number, version?: string): Released {
+    let released = this.released.get(channelId);
+    if (released === undefined) {
+      released = { versions: new Set(), highest: null };
+      this.released.set(channelId, released);
+    }
+    if (version !== undefined) {
+      released.versions.add(version);
+      released.highest = higherOf(released.highest, version);
+    }
+    return released;
+  }
+
+  private loadBundleSets(): void {
+    const named = this.db
+      .prepare(
+        `SELECT DISTINCT json_extract(body, '$.release.bundle.encryptedSha256') AS sha
+         FROM statements WHERE kind = 'release'`,
+      )
+      .all() as { sha: string | null }[];
+    for (const { sha } of named) if (sha !== null) this.referenced.add(sha);
+    const checked = this.db
+      .prepare('SELECT encrypted_sha256 AS sha FROM checked_bundles')
+      .all() as {
+      sha: string;
+    }[];
+    for (const { sha } of checked) this.checked.add(sha);
+  }
+
   private loadApps(): void {
     const apps = this.db
       .prepare('SELECT app, bundle_public_key, bundle_key_id FROM apps')
@@ -215,8 +298,19 @@ export class SqliteServerStore implements ServerStore {
     const rows = this.db.prepare('SELECT * FROM channels ORDER BY id').all() as ChannelRow[];
     for (const row of rows) {
       this.apps.get(row.app)?.channels.push(row.name);
+      this.noteChannelKey(row);
       this.refreshView(row);
     }
+  }
+
+  private noteChannelKey(row: ChannelRow): void {
+    if (row.bundle_public_key === null) return;
+    let keys = this.channelKeys.get(row.app);
+    if (keys === undefined) {
+      keys = new Map();
+      this.channelKeys.set(row.app, keys);
+    }
+    keys.set(row.name, row.bundle_public_key);
   }
 
   private channelRow(app: string, channel: string): ChannelRow | undefined {
@@ -236,6 +330,7 @@ export class SqliteServerStore implements ServerStore {
     this.generation++;
   }
 
+  /** A channel's device view: its row, the current release's body (one lookup), Released. */
   private buildView(row: ChannelRow): DeviceFacingChannel {
     const settings = ChannelSettingsSchema.parse(JSON.parse(row.settings));
     let current: DeviceFacingRelease | null = null;
@@ -251,6 +346,7 @@ export class SqliteServerStore implements ServerStore {
         };
       }
     }
+    const released = this.releasedOf(row.id);
     return {
       app: row.app,
       channel: row.name,
@@ -259,16 +355,9 @@ export class SqliteServerStore implements ServerStore {
       current,
       paused: row.paused === 1,
       rolledBack: row.rolled_back === 1,
-      releasedVersions: new Set(
-        (
-          this.db
-            .prepare(
-              `SELECT DISTINCT s.version AS version FROM log l JOIN statements s ON s.id = l.statement
-               WHERE l.channel_id = ? AND s.kind = 'release'`,
-            )
-            .all(row.id) as { version: string }[]
-        ).map((released) => released.version),
-      ),
+      releasedVersions: released.versions,
+      highestVersion: released.highest,
+      countingSince: row.counting_since,
     };
   }
 
@@ -289,12 +378,9 @@ export class SqliteServerStore implements ServerStore {
     return this.apps.has(app);
   }
 
-  bundleKeyId(app: string): string | null {
-    return this.apps.get(app)?.bundleKeyId ?? null;
-  }
-
-  bundlePublicKey(app: string): string | null {
-    return this.apps.get(app)?.bundlePublicKey ?? null;
+  bundlePublicKey(app: string, channel: string): string | null {
+    const own = this.channelKeys.get(app)?.get(channel);
+    return own ?? this.apps.get(app)?.bundlePublicKey ?? null;
   }
 
   defaultChannel(app: string): string | null {
@@ -315,66 +401,200 @@ export class SqliteServerStore implements ServerStore {
     return this.files.file(encryptedSha256);
   }
 
-  addStats(rows: readonly StatsRow[]): void {
-    if (rows.length === 0) return;
-    const upsert = this.db.prepare(
-      `INSERT INTO stats (app, channel, version, action, hour, count) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (app, channel, version, action, hour) DO UPDATE SET count = count + excluded.count`,
-    );
-    this.db.transaction(() => {
-      for (const row of rows) {
-        upsert.run(row.app, row.channel, row.version, row.action, row.hour, row.count);
-      }
-    })();
+  servableBundle(encryptedSha256: string): { path: string; size: number } | null {
+    // ARCHITECTURE.md "The server checks what it serves": named by a statement and checked.
+    if (!this.referenced.has(encryptedSha256) || !this.checked.has(encryptedSha256)) return null;
+    return this.files.file(encryptedSha256);
   }
 
-  outcomes(app: string, channel: string, version: string): { successes: number; failures: number } {
-    const rows = this.db
+  bundleChecked(encryptedSha256: string): boolean {
+    return this.checked.has(encryptedSha256);
+  }
+
+  markBundleChecked(encryptedSha256: string, now: Date): Promise<void> {
+    return settle(() => {
+      this.db
+        .prepare(
+          'INSERT OR IGNORE INTO checked_bundles (encrypted_sha256, checked_at) VALUES (?, ?)',
+        )
+        .run(encryptedSha256, now.toISOString());
+      this.checked.add(encryptedSha256);
+    });
+  }
+
+  addStats(rows: readonly StatsRow[]): Promise<void> {
+    return settle(() => {
+      if (rows.length === 0) return;
+      const upsert = this.db.prepare(
+        `INSERT INTO stats (app, channel, version, action, hour, count) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (app, channel, version, action, hour) DO UPDATE SET count = count + excluded.count`,
+      );
+      this.db.transaction(() => {
+        for (const row of rows) {
+          upsert.run(row.app, row.channel, row.version, row.action, row.hour, row.count);
+        }
+      })();
+    });
+  }
+
+  recordOutcomes(
+    app: string,
+    channel: string,
+    since: number,
+    source: string,
+    reports: readonly OutcomeReport[],
+    limits: EvidenceLimits,
+  ): Promise<Evidence | null> {
+    return settle(() =>
+      this.db
+        .transaction((): Evidence | null => {
+          const row = this.channelRow(app, channel);
+          if (row === undefined || row.counting_since !== since) return null;
+          const totals = this.evidenceOf(row);
+          let sourceDevices =
+            (
+              this.db
+                .prepare(
+                  'SELECT devices FROM evidence_sources WHERE channel_id = ? AND since = ? AND source = ?',
+                )
+                .get(row.id, since, source) as { devices: number } | undefined
+            )?.devices ?? 0;
+          const known = this.db.prepare(
+            'SELECT failed FROM evidence_devices WHERE channel_id = ? AND since = ? AND device_id = ?',
+          );
+          const insert = this.db.prepare(
+            `INSERT INTO evidence_devices (channel_id, since, device_id, source, failed)
+             VALUES (?, ?, ?, ?, ?)`,
+          );
+          const fail = this.db.prepare(
+            'UPDATE evidence_devices SET failed = 1 WHERE channel_id = ? AND since = ? AND device_id = ?',
+          );
+          let changed = false;
+          for (const report of reports) {
+            const seen = known.get(row.id, since, report.deviceId) as
+              { failed: number } | undefined;
+            if (seen !== undefined) {
+              // One outcome per device: a failure after a success replaces it (a crash after the
+              // install is what matters), anything else is a repeat.
+              if (seen.failed === 0 && report.failed) {
+                fail.run(row.id, since, report.deviceId);
+                totals.successes--;
+                totals.failures++;
+                changed = true;
+              }
+              continue;
+            }
+            // The caps: a source adds few devices, the period few enough to store.
+            if (sourceDevices >= limits.perSource || totals.devices >= limits.devices) continue;
+            insert.run(row.id, since, report.deviceId, source, report.failed ? 1 : 0);
+            sourceDevices++;
+            totals.devices++;
+            if (report.failed) totals.failures++;
+            else totals.successes++;
+            changed = true;
+          }
+          if (changed) {
+            this.db
+              .prepare(
+                `INSERT INTO evidence_sources (channel_id, since, source, devices) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (channel_id, since, source) DO UPDATE SET devices = excluded.devices`,
+              )
+              .run(row.id, since, source, sourceDevices);
+            this.db
+              .prepare(
+                `INSERT INTO evidence_totals (channel_id, since, devices, successes, failures)
+                 VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (channel_id, since) DO UPDATE SET devices = excluded.devices,
+                   successes = excluded.successes, failures = excluded.failures`,
+              )
+              .run(row.id, since, totals.devices, totals.successes, totals.failures);
+            this.dropOldEvidence(row.id, since);
+          }
+          return { since, ...totals };
+        })
+        .immediate(),
+    );
+  }
+
+  private evidenceOf(row: ChannelRow): { devices: number; successes: number; failures: number } {
+    const totals = this.db
       .prepare(
-        `SELECT action, SUM(count) AS total FROM stats
-         WHERE app = ? AND channel = ? AND version = ? GROUP BY action`,
+        'SELECT devices, successes, failures FROM evidence_totals WHERE channel_id = ? AND since = ?',
       )
-      .all(app, channel, version) as { action: string; total: number }[];
-    let successes = 0;
-    let failures = 0;
-    for (const row of rows) {
-      if (SUCCESS_ACTIONS.has(row.action)) successes += row.total;
-      else if (FAILURE_ACTIONS.has(row.action)) failures += row.total;
-    }
-    return { successes, failures };
+      .get(row.id, row.counting_since) as
+      { devices: number; successes: number; failures: number } | undefined;
+    return totals ?? { devices: 0, successes: 0, failures: 0 };
   }
 
-  applyAutomaticPause(app: string, channel: string, reason: string): boolean {
-    const view = this.channel(app, channel);
-    const row = this.channelRow(app, channel);
-    if (view === null || row === undefined || view.paused || view.current === null) return false;
-    const now = this.now();
-    // DESIGN §6: a server-signed pause, marked automatic; it only reduces exposure.
-    const statement: Statement = {
-      v: 1,
-      kind: 'pause',
-      automatic: true,
-      app,
-      channel,
-      seq: row.seq + 1,
-      prev: row.head,
-      createdAt: now.toISOString(),
-      expiresAt: new Date(now.getTime() + AUTOMATIC_PAUSE_LIFETIME_MS).toISOString(),
-      proposer: this.serverKey.keyId,
-    };
-    const serverSig = bytesToBase64(this.signer.signSync(statementSigningBytes(statement)));
-    const outcome = this.applySync(
-      {
-        id: statementId(statement),
-        statement,
-        approvals: [],
-        newApprovals: [],
-        serverSig,
-        note: reason,
-      },
-      now,
-    );
-    return outcome.result === 'applied';
+  /**
+   * Evidence of earlier periods is dropped a bounded batch at a time as new evidence comes in, so
+   * that neither an apply nor one stats request pays for a whole period's devices.
+   */
+  private dropOldEvidence(channelId: number, since: number): void {
+    for (const [table, key] of [
+      ['evidence_devices', 'device_id'],
+      ['evidence_sources', 'source'],
+    ] as const) {
+      this.db
+        .prepare(
+          `DELETE FROM ${table} WHERE (channel_id, since, ${key}) IN (
+             SELECT channel_id, since, ${key} FROM ${table}
+             WHERE channel_id = ? AND since < ? LIMIT ${EVIDENCE_DROP_BATCH})`,
+        )
+        .run(channelId, since);
+    }
+    this.db
+      .prepare('DELETE FROM evidence_totals WHERE channel_id = ? AND since < ?')
+      .run(channelId, since);
+  }
+
+  evidence(app: string, channel: string): Promise<Evidence | null> {
+    return settle(() => {
+      const row = this.channelRow(app, channel);
+      return row === undefined ? null : { since: row.counting_since, ...this.evidenceOf(row) };
+    });
+  }
+
+  applyAutomaticPause(
+    app: string,
+    channel: string,
+    reason: string,
+    since: number,
+  ): Promise<boolean> {
+    return settle(() => {
+      const view = this.channel(app, channel);
+      const row = this.channelRow(app, channel);
+      if (view === null || row === undefined || view.paused || view.current === null) return false;
+      if (row.counting_since !== since) return false;
+      const now = this.now();
+      // ARCHITECTURE.md "Automatic pause": a server-signed pause, marked automatic; it only
+      // reduces exposure. The seq/prev check inside applySync makes it happen once.
+      const statement: Statement = {
+        v: 1,
+        kind: 'pause',
+        automatic: true,
+        app,
+        channel,
+        seq: row.seq + 1,
+        prev: row.head,
+        createdAt: now.toISOString(),
+        expiresAt: new Date(now.getTime() + AUTOMATIC_PAUSE_LIFETIME_MS).toISOString(),
+        proposer: this.serverKey.keyId,
+      };
+      const serverSig = bytesToBase64(this.signer.signSync(statementSigningBytes(statement)));
+      const outcome = this.applySync(
+        {
+          id: statementId(statement),
+          statement,
+          approvals: [],
+          newApprovals: [],
+          serverSig,
+          note: reason,
+        },
+        now,
+      );
+      return outcome.result === 'applied';
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -465,15 +685,21 @@ export class SqliteServerStore implements ServerStore {
     });
   }
 
-  private insertChannel(
-    app: string,
-    channel: { name: string; settings: ChannelSettings },
-    time: string,
-  ): void {
+  private insertChannel(app: string, channel: NewChannel, time: string): void {
     try {
       this.db
-        .prepare('INSERT INTO channels (app, name, settings, created_at) VALUES (?, ?, ?, ?)')
-        .run(app, channel.name, JSON.stringify(channel.settings), time);
+        .prepare(
+          `INSERT INTO channels (app, name, settings, bundle_public_key, bundle_key_id, created_at)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          app,
+          channel.name,
+          JSON.stringify(channel.settings),
+          channel.bundlePublicKey ?? null,
+          channel.bundleKeyId ?? null,
+          time,
+        );
     } catch (error) {
       if (isUniqueViolation(error)) {
         throw new AirlockError(
@@ -489,14 +715,15 @@ export class SqliteServerStore implements ServerStore {
     const row = this.channelRow(app, name);
     if (row === undefined) return;
     this.apps.get(app)?.channels.push(name);
+    this.noteChannelKey(row);
     this.refreshView(row);
   }
 
-  createChannel(app: string, name: string, settings: ChannelSettings, now: Date): Promise<void> {
+  createChannel(app: string, channel: NewChannel, now: Date): Promise<void> {
     return settle(() => {
       if (!this.apps.has(app)) throw new AirlockError('NOT_FOUND', `There is no app ${app}.`);
-      this.insertChannel(app, { name, settings }, now.toISOString());
-      this.channelAdded(app, name);
+      this.insertChannel(app, channel, now.toISOString());
+      this.channelAdded(app, channel.name);
     });
   }
 
@@ -620,12 +847,6 @@ export class SqliteServerStore implements ServerStore {
     return this.files.put(sha256, body, maxBytes);
   }
 
-  /** The bundle a release names, when its file is present with the right size. */
-  releaseBundlePresent(bundle: BundleRef): boolean {
-    const file = this.files.file(bundle.encryptedSha256);
-    return file !== null && file.size === bundle.encryptedSize;
-  }
-
   // -------------------------------------------------------------------------------------------
   // Statements
 
@@ -697,6 +918,7 @@ export class SqliteServerStore implements ServerStore {
         canonicalize(statement),
         now.toISOString(),
       );
+    if (statement.kind === 'release') this.referenced.add(statement.release.bundle.encryptedSha256);
     return result.changes === 1;
   }
 
@@ -714,16 +936,16 @@ export class SqliteServerStore implements ServerStore {
     });
   }
 
-  appliedReleases(app: string, channel: string): Promise<AppliedRelease[]> {
+  isAppliedRelease(app: string, channel: string, id: string): Promise<boolean> {
     return settle(
       () =>
         this.db
           .prepare(
-            `SELECT s.id AS id, l.seq AS seq, s.version AS version
-             FROM log l JOIN channels c ON c.id = l.channel_id JOIN statements s ON s.id = l.statement
-             WHERE c.app = ? AND c.name = ? AND s.kind = 'release' ORDER BY l.seq`,
+            `SELECT 1 FROM log l JOIN channels c ON c.id = l.channel_id
+             JOIN statements s ON s.id = l.statement
+             WHERE l.statement = ? AND c.app = ? AND c.name = ? AND s.kind = 'release'`,
           )
-          .all(app, channel) as AppliedRelease[],
+          .get(id, app, channel) !== undefined,
     );
   }
 
@@ -780,7 +1002,7 @@ export class SqliteServerStore implements ServerStore {
         this.db
           .prepare(
             `UPDATE channels SET seq = ?, head = ?, current_release = ?, rollout_percent = ?,
-             paused = ?, rolled_back = ? WHERE id = ?`,
+             paused = ?, rolled_back = ?, counting_since = ? WHERE id = ?`,
           )
           .run(
             next.seq,
@@ -789,6 +1011,7 @@ export class SqliteServerStore implements ServerStore {
             next.rolloutPercent,
             next.paused ? 1 : 0,
             next.rolledBack ? 1 : 0,
+            next.countingSince,
             row.id,
           );
         return { result: 'applied', entry: this.appliedEntry(id) as LogEntry };
@@ -796,7 +1019,10 @@ export class SqliteServerStore implements ServerStore {
       .immediate();
     if (outcome.result === 'applied') {
       const row = this.channelRow(statement.app, statement.channel);
-      if (row !== undefined) this.refreshView(row);
+      if (row !== undefined) {
+        if (statement.kind === 'release') this.releasedOf(row.id, statement.release.version);
+        this.refreshView(row);
+      }
     }
     return outcome;
   }

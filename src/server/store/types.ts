@@ -40,11 +40,14 @@ export interface ServerStore extends DeviceStore {
 
   // Apps and channels
   createApp(input: NewApp, now: Date): Promise<void>;
-  createChannel(app: string, name: string, settings: ChannelSettings, now: Date): Promise<void>;
+  createChannel(app: string, channel: NewChannel, now: Date): Promise<void>;
   updateChannelSettings(app: string, channel: string, settings: ChannelSettings): Promise<void>;
   listApps(): Promise<AppSummary[]>;
-  /** The app's bundle public key (PKCS#1 PEM), or null. */
-  bundlePublicKey(app: string): string | null;
+  /**
+   * The bundle public key (PKCS#1 PEM) the channel's releases must be encrypted for: the
+   * channel's own, else the app's; null when neither was registered.
+   */
+  bundlePublicKey(app: string, channel: string): string | null;
   channelStatus(app: string, channel: string): ChannelStatus | null;
   /**
    * Outcome counts of every version the channel's log released (release order), in ONE grouped
@@ -64,6 +67,12 @@ export interface ServerStore extends DeviceStore {
     body: AsyncIterable<Uint8Array>,
     maxBytes: number,
   ): Promise<{ created: boolean; size: number }>;
+  /** A complete, hash-checked bundle file (served or not), or null. */
+  bundleFile(encryptedSha256: string): { path: string; size: number } | null;
+  /** True once the server checked the bundle's contents itself (ReleaseControl). */
+  bundleChecked(encryptedSha256: string): boolean;
+  /** Records that the bundle's contents passed the server's checks. */
+  markBundleChecked(encryptedSha256: string, now: Date): Promise<void>;
 
   // Statements and the log (DESIGN §3)
   statement(id: string): Promise<StoredStatement | null>;
@@ -76,8 +85,8 @@ export interface ServerStore extends DeviceStore {
   ): Promise<{ created: boolean }>;
   /** Adds approvals to a pending statement; one per key (a repeat of a stored one is a no-op). */
   addApprovals(id: string, approvals: readonly Approval[], now: Date): Promise<void>;
-  /** Applied release statements of app/channel, in log order. */
-  appliedReleases(app: string, channel: string): Promise<AppliedRelease[]>;
+  /** True when `id` is a release statement applied on app/channel (a rollback may target it). */
+  isAppliedRelease(app: string, channel: string, id: string): Promise<boolean>;
   /**
    * Applies `statement` at its seq, in one transaction: log row, new approvals, checkpoint signed
    * with the server key, channel head; then swaps the device view. Re-checks seq/prev inside.
@@ -93,7 +102,16 @@ export interface NewApp {
   readonly bundlePublicKey: string | null;
   /** Capgo key_id of `bundlePublicKey`. */
   readonly bundleKeyId: string | null;
-  readonly channels: readonly { name: string; settings: ChannelSettings }[];
+  readonly channels: readonly NewChannel[];
+}
+
+export interface NewChannel {
+  readonly name: string;
+  readonly settings: ChannelSettings;
+  /** A bundle key of the channel's own (PKCS#1 PEM), else the app's applies. */
+  readonly bundlePublicKey?: string | null;
+  /** Capgo key_id of `bundlePublicKey`. */
+  readonly bundleKeyId?: string | null;
 }
 
 export interface AppSummary {
@@ -120,12 +138,6 @@ export interface VersionOutcomes {
   readonly failures: number;
   /** Hours at or after `sinceHour` with outcomes, oldest first; `hour` in ms since the epoch. */
   readonly series: readonly { hour: number; successes: number; failures: number }[];
-}
-
-export interface AppliedRelease {
-  readonly id: string;
-  readonly seq: number;
-  readonly version: string;
 }
 
 export interface ApplyInput {

@@ -93,28 +93,45 @@ export const ChannelSettingsSchema = z.strictObject({
   /** Listed by `listChannels` (GET /channel_self). */
   public: z.boolean().default(true),
   /**
-   * Automatic pause: when at least `minSamples` outcomes were seen for the current release and the
-   * Wilson lower bound (95 %) of its failure rate exceeds `failureThreshold`, the server pauses.
-   * null turns it off.
+   * Automatic pause: when at least `minSamples` devices reported an outcome of the current release
+   * and the Wilson lower bound (95 %) of its failure rate exceeds `failureThreshold`, the server
+   * pauses. One source (address, IPv6 /64, or the client a trusted proxy names) adds at most
+   * `maxDevicesPerSource` devices to that count. null turns it off.
    */
   autoPause: z
     .strictObject({
       failureThreshold: z.number().gt(0).lt(1),
       minSamples: z.int().min(1).max(1_000_000),
+      maxDevicesPerSource: z.int().min(1).max(1_000_000).default(5),
     })
     .nullable()
-    .default({ failureThreshold: 0.2, minSamples: 50 }),
+    .default({ failureThreshold: 0.2, minSamples: 50, maxDevicesPerSource: 5 }),
 });
 export type ChannelSettings = z.infer<typeof ChannelSettingsSchema>;
+/** What a client may send as settings (defaults filled in by the server). */
+export type ChannelSettingsInput = z.input<typeof ChannelSettingsSchema>;
 
 /** `POST /api/v1/apps` (admin or release_manager). */
 export const CreateAppRequestSchema = z.strictObject({
   app: AppIdSchema,
-  /** The bundle public key (PKCS#1 PEM) devices hold; when set, the server checks every bundle with it. */
+  /**
+   * The bundle public key (PKCS#1 PEM) devices hold; the server checks every bundle with it (or
+   * with the channel's own). A release is refused where neither is set.
+   */
   bundlePublicKey: z.string().max(4096).optional(),
-  /** Created with the app; the first is the app's default channel. */
+  /**
+   * Created with the app; the first is the app's default channel. A channel may name a bundle key
+   * of its own: its releases are then encrypted for (and checked with) that key, so that devices
+   * built with another key cannot use them (channels are not access control).
+   */
   channels: z
-    .array(z.strictObject({ name: ChannelSchema, settings: ChannelSettingsSchema.optional() }))
+    .array(
+      z.strictObject({
+        name: ChannelSchema,
+        settings: ChannelSettingsSchema.optional(),
+        bundlePublicKey: z.string().max(4096).optional(),
+      }),
+    )
     .min(1)
     .max(100),
 });
@@ -124,6 +141,8 @@ export type CreateAppRequest = z.input<typeof CreateAppRequestSchema>;
 export const CreateChannelRequestSchema = z.strictObject({
   name: ChannelSchema,
   settings: ChannelSettingsSchema.optional(),
+  /** A bundle key of the channel's own (see CreateAppRequestSchema). */
+  bundlePublicKey: z.string().max(4096).optional(),
 });
 
 /** `GET /api/v1/apps/<app>/channels/<channel>` (any member): what devices get right now. */

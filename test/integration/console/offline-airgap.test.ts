@@ -184,9 +184,10 @@ beforeAll(async () => {
   bundleKeyId = await keyFor(alice.env['AIRLOCK_HOME'] as string, 'bundle');
   bundlePem = (await as(alice, ['keys', 'export-public', bundleKeyId, '--format', 'pem'])).stdout;
   writeFileSync(join(work, 'bundle.pub.pem'), bundlePem);
-  server = await startTestServer({ admins: [alice.publicKey] });
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
+  // Everyone reaches the server through the gate: that is the URL requests are signed for.
+  server = await startTestServer({ admins: [alice.publicKey], start: { publicUrl: url } });
   gate = makeGate(port, () => server.url);
   await gate.open('pass');
   writeFileSync(join(work, 'officer.hex'), officer.publicKey);

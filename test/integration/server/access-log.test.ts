@@ -21,9 +21,11 @@ interface LogLine {
   readonly [field: string]: unknown;
 }
 
-/** The access-log lines so far (stdout also carries "listening on …"). */
+/** The request lines so far (stdout also carries event lines, such as the start's "listening"). */
 function logLines(): LogLine[] {
-  return lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as LogLine);
+  return lines
+    .map((line) => JSON.parse(line) as LogLine)
+    .filter((line) => typeof line.method === 'string');
 }
 
 async function waitForLines(count: number): Promise<LogLine[]> {
@@ -40,6 +42,13 @@ afterAll(async () => {
 });
 
 describe('airlock server start: the access log', () => {
+  it('writes JSON lines only to stdout, the start included', () => {
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+    const start = JSON.parse(lines[0] as string) as Record<string, unknown>;
+    expect(start).toMatchObject({ event: 'listening', url: server.url });
+  });
+
   it('writes one JSON line per request, with the status that was answered', async () => {
     const requests: { method: string; path: string; body?: string }[] = [
       { method: 'POST', path: '/updates', body: JSON.stringify({ app_id: 'com.unknown' }) },

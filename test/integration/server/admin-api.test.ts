@@ -375,8 +375,13 @@ describe('rollout, pause, resume, rollback and the log', () => {
   });
 
   it('records an automatic pause the log verifier accepts', async () => {
-    expect(server.store?.applyAutomaticPause(APP, 'production', 'test: failure spike')).toBe(true);
-    expect(server.store?.applyAutomaticPause(APP, 'production', 'again')).toBe(false);
+    const since = (await head()).seq;
+    const period = server.store?.channel(APP, 'production')?.countingSince ?? -1;
+    expect(period).toBeLessThanOrEqual(since);
+    expect(await server.store?.applyAutomaticPause(APP, 'production', 'test: spike', period)).toBe(
+      true,
+    );
+    expect(await server.store?.applyAutomaticPause(APP, 'production', 'again', period)).toBe(false);
     const status = await head();
     expect(status.paused).toBe(true);
     const page = await fullLog();

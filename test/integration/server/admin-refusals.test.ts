@@ -134,12 +134,16 @@ async function channel(name = 'production'): Promise<ChannelStatus> {
   ).json;
 }
 
-async function submit(statement: Statement, signer = rita): Promise<StatementStatus> {
-  const answer = await callApi<StatementStatus>(server.url, '/api/v1/statements', {
+function submitting(statement: Statement, signer = rita): Promise<ApiAnswer<StatementStatus>> {
+  return callApi<StatementStatus>(server.url, '/api/v1/statements', {
     signer,
     body: { statement },
     now: clock(),
   });
+}
+
+async function submit(statement: Statement, signer = rita): Promise<StatementStatus> {
+  const answer = await submitting(statement, signer);
   expect(answer.status, JSON.stringify(answer.json)).toBe(201);
   return answer.json;
 }
@@ -500,14 +504,10 @@ describe('statements, approvals and pushes (DESIGN §3)', () => {
     );
   });
 
-  it('refuses a release whose version is not greater than an earlier one', async () => {
+  it('refuses a release whose version is not greater than an earlier one, at submit', async () => {
+    // Refused before anyone signs it (a push would refuse it too).
     const statement = await nextRelease('1.0.9');
-    const { id } = await submit(statement);
-    await expectRefused(
-      async () => push(id, rita, [await createApproval(statement, sam)]),
-      409,
-      'VERSION_NOT_GREATER',
-    );
+    await expectRefused(() => submitting(statement), 409, 'VERSION_NOT_GREATER');
   });
 
   it('refuses a rollback to something that is not an earlier release of the channel', async () => {
@@ -533,6 +533,7 @@ describe('statements, approvals and pushes (DESIGN §3)', () => {
 });
 
 describe('bundles that do not match their release (DESIGN §3, §6)', () => {
+  /** A release of an uploaded bundle that does not match is refused at submit: nothing stored. */
   async function refusedRelease(
     version: string,
     bundleRef: TestBundle['ref'],
@@ -540,20 +541,21 @@ describe('bundles that do not match their release (DESIGN §3, §6)', () => {
     code: string | RegExp,
   ): Promise<void> {
     const statement = await nextRelease(version, { bundle: bundleRef });
-    const { id } = await submit(statement);
-    await expectRefused(
-      async () => push(id, rita, [await createApproval(statement, sam)]),
-      status,
-      code,
-    );
+    await expectRefused(() => submitting(statement), status, code);
   }
 
-  it('refuses a release whose bundle was never uploaded', async () => {
+  it('refuses to push a release whose bundle was never uploaded', async () => {
     const missing = await makeTestBundle(dir.path, {
       label: 'missing',
       privateKeyPem: bundle.privateKeyPem,
     });
-    await refusedRelease('2.0.0', missing.ref, 409, 'BUNDLE_MISSING');
+    const statement = await nextRelease('2.0.0', { bundle: missing.ref });
+    const { id } = await submit(statement);
+    await expectRefused(
+      async () => push(id, rita, [await createApproval(statement, sam)]),
+      409,
+      'BUNDLE_MISSING',
+    );
   });
 
   it('refuses a wrong encrypted size', async () => {

@@ -34,7 +34,20 @@ describe('#nextChannelState', () => {
       rolloutPercent: 10,
       paused: false,
       rolledBack: false,
+      countingSince: 1,
     });
+  });
+
+  it('counts outcomes from the last release, rollback or resume, not from a rollout or pause', () => {
+    let state = nextChannelState(EMPTY_CHANNEL_STATE, 'r1', release);
+    expect(state.countingSince).toBe(1);
+    state = nextChannelState(state, 's2', control('rollout', 2));
+    state = nextChannelState(state, 's3', control('pause', 3));
+    expect(state.countingSince).toBe(1);
+    state = nextChannelState(state, 's4', control('resume', 4));
+    expect(state.countingSince).toBe(4);
+    state = nextChannelState(state, 's5', control('rollback', 5));
+    expect(state.countingSince).toBe(5);
   });
 
   it('changes the rollout, pauses and resumes without touching the release', () => {

@@ -49,7 +49,7 @@ async function rejectionCode(work: Promise<unknown>): Promise<string> {
 describe('migrations (STYLE rule 11)', () => {
   it('migration 0010 creates the schema from an empty database, once', () => {
     const db = new Database(':memory:');
-    expect(migrate(db)).toBe(10);
+    expect(migrate(db, MIGRATIONS.slice(0, 1))).toBe(10);
     expect(db.pragma('user_version', { simple: true })).toBe(10);
     const tables = (
       db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
@@ -68,7 +68,36 @@ describe('migrations (STYLE rule 11)', () => {
         'statements',
       ]),
     );
-    expect(migrate(db)).toBe(10);
+    expect(migrate(db, MIGRATIONS.slice(0, 1))).toBe(10);
+  });
+
+  it('migration 0020 keeps channels and adds the per-channel key and the evidence tables', () => {
+    const db = new Database(':memory:');
+    migrate(db, MIGRATIONS.slice(0, 1));
+    db.prepare("INSERT INTO apps (app, created_at) VALUES ('com.example.app', 't')").run();
+    db.prepare(
+      `INSERT INTO channels (app, name, settings, seq, head, created_at)
+       VALUES ('com.example.app', 'production', '{}', 3, 'h', 't')`,
+    ).run();
+    expect(migrate(db, MIGRATIONS.slice(0, 2))).toBe(20);
+    expect(db.prepare('SELECT seq, bundle_public_key, counting_since FROM channels').get()).toEqual(
+      {
+        seq: 3,
+        bundle_public_key: null,
+        counting_since: 0,
+      },
+    );
+    const tables = (
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
+    ).map((row) => row.name);
+    expect(tables).toEqual(
+      expect.arrayContaining([
+        'checked_bundles',
+        'evidence_devices',
+        'evidence_sources',
+        'evidence_totals',
+      ]),
+    );
   });
 
   it('refuses a database from a newer Airlock', () => {
@@ -81,7 +110,7 @@ describe('migrations (STYLE rule 11)', () => {
     const db = new Database(':memory:');
     const broken = [
       ...MIGRATIONS,
-      { version: 20, name: 'broken', sql: 'CREATE TABLE x (a); SELECT nope FROM nowhere;' },
+      { version: 9990, name: 'broken', sql: 'CREATE TABLE x (a); SELECT nope FROM nowhere;' },
     ];
     expect(() => migrate(db, broken)).toThrow();
     expect(db.pragma('user_version', { simple: true })).toBe(0);

@@ -1,4 +1,5 @@
 import { MIGRATION_0010 } from './0010-initial';
+import { MIGRATION_0020 } from './0020-fleet';
 
 /** One numbered step of the server schema (STYLE rule 11): append only, never edit a shipped one. */
 export interface Migration {
@@ -10,4 +11,5 @@ export interface Migration {
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: 'initial', sql: MIGRATION_0010 },
+  { version: 20, name: 'fleet', sql: MIGRATION_0020 },
 ];

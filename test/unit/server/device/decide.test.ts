@@ -2,10 +2,44 @@ import { describe, expect, it } from 'vitest';
 import { cohortBucket } from '../../../../src/server/device/cohort';
 import { NO_UPDATE, decideUpdate } from '../../../../src/server/device/decide';
 import { parseDeviceInfo, type DeviceInfo } from '../../../../src/server/device/info';
-import type { DeviceFacingChannel } from '../../../../src/server/store/device-store';
-import { DEFAULT_SETTINGS, fakeRelease } from './fake-store';
+import type {
+  DeviceFacingChannel,
+  DeviceFacingRelease,
+} from '../../../../src/server/store/device-store';
+import { ChannelSettingsSchema } from '../../../../src/shared/schemas/server-api';
+
+/**
+ * decideUpdate is a pure function of the device's info object and a channel view: these tests
+ * build the view values it reads (the store's views have the same shape).
+ */
 
 const KEY_ID = 'MIIBCgKCAQEAqJikYizo';
+const DEFAULT_SETTINGS = ChannelSettingsSchema.parse({});
+
+/** A release view value; its bundle fields are placeholders (decideUpdate reads only keyId). */
+function fakeRelease(
+  version: string,
+  overrides: Partial<DeviceFacingRelease> = {},
+): DeviceFacingRelease {
+  const hex = (c: string): string => c.repeat(64);
+  return {
+    statementId: overrides.statementId ?? hex(version.replace(/\D/g, '').slice(-1) || 'a'),
+    version,
+    minNativeVersion: '1.0.0',
+    rolloutPercent: 100,
+    bundle: {
+      sha256: hex('b'),
+      size: 100,
+      encryptedSha256: hex('c'),
+      encryptedSize: 112,
+      sessionKey: 'AAAAAAAAAAAAAAAAAAAAAA==:QkJCQg==',
+      checksum: 'd'.repeat(512),
+      keyId: KEY_ID,
+      files: 3,
+    },
+    ...overrides,
+  };
+}
 
 function info(overrides: Record<string, unknown> = {}): DeviceInfo {
   const parsed = parseDeviceInfo({
@@ -31,6 +65,8 @@ function channel(overrides: Partial<DeviceFacingChannel> = {}): DeviceFacingChan
     paused: false,
     rolledBack: false,
     releasedVersions: new Set<string>(),
+    highestVersion: null,
+    countingSince: 1,
     ...overrides,
   };
 }

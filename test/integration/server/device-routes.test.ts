@@ -1,21 +1,25 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DeviceContext } from '../../../../src/server/device/context';
-import { handleDeviceRequest } from '../../../../src/server/routes/device';
-import { DEFAULT_SETTINGS, FakeStore, fakeRelease } from './fake-store';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { calcKeyId, rsaSignerFromPrivateKey } from '../../../src/core/bundle';
+import { generateTestRsaKey, makeTempDir, type TempDir } from '../../helpers/bundle-fixtures';
+import {
+  ReleaseDesk,
+  makeEncryptedBundle,
+  seededDeviceIds,
+  type BundleInfo,
+} from '../../helpers/device-sim';
+import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
 
 /**
- * The device endpoints in process over loopback, against an in-memory store: shapes of every
- * answer, error codes, limits and the per-request log.
+ * The device endpoints of a real server (in process, over loopback): shapes of every answer, error
+ * codes, limits, security headers and the per-request log (capgo-protocol §3–6).
  */
 
-const APP = 'com.example.app';
-const KEY_ID = 'MIIBCgKCAQEAqJikYizo';
-const DEVICE = '6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab';
+const APP = 'com.example.routes';
+const alice = testIdentity('device-routes proposer'); // TEST-ONLY
+const bob = testIdentity('device-routes approver'); // TEST-ONLY
+const key = generateTestRsaKey(); // TEST-ONLY bundle key
+const [DEVICE = '', OTHER = '', REPEAT = ''] = seededDeviceIds('device-routes', 3);
 const INFO = {
   platform: 'android',
   device_id: DEVICE,
@@ -27,56 +31,43 @@ const INFO = {
   plugin_version: '8.51.14',
   is_emulator: false,
   is_prod: true,
-  key_id: KEY_ID,
+  key_id: calcKeyId(key.publicKeyPem),
 };
 
-let store: FakeStore;
-let server: Server;
-let base: string;
-let logs: Record<string, unknown>[];
-let ctx: DeviceContext;
-let dir: string;
-const BUNDLE = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
-const SHA = 'c'.repeat(64);
-
-function setupStore(): void {
-  store = new FakeStore().addApp(APP, ['production', 'beta', 'hidden']);
-  store.update(APP, 'production', { current: fakeRelease('1.4.2') });
-  store.update(APP, 'beta', { settings: { ...DEFAULT_SETTINGS, allowSelfSet: true } });
-  store.update(APP, 'hidden', { settings: { ...DEFAULT_SETTINGS, public: false } });
-  store.bundles.set(SHA, { path: join(dir, 'bundle.enc'), size: BUNDLE.length });
-  logs = [];
-  ctx = {
-    store,
-    publicUrl: () => 'https://updates.example.com/',
-    nowMs: Date.now,
-    log: (fields) => logs.push(fields),
-    limits: { updatesPerDevice: { burst: 5, perSecond: 0.01 } },
-  };
-}
+let dir: TempDir;
+let server: TestServer;
+let desk: ReleaseDesk;
+let release: BundleInfo;
+let bytes: Buffer;
+const logs: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'airlock-device-routes-'));
-  writeFileSync(join(dir, 'bundle.enc'), BUNDLE);
-  server = createServer((req, res) => {
-    if (!handleDeviceRequest(req, res, ctx)) {
-      res.writeHead(404);
-      res.end('not mine');
-    }
+  dir = makeTempDir('airlock-device-routes-');
+  server = await startTestServer({
+    admins: [alice, bob],
+    logger: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
+    start: { deviceLimits: { updatesPerDevice: { burst: 10, perSecond: 0.01 } } },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  desk = new ReleaseDesk(() => server.url, alice, bob);
+  await desk.createApp(APP, key.publicKeyPem, [
+    { name: 'production' },
+    { name: 'beta', settings: { allowSelfSet: true } },
+    { name: 'hidden', settings: { public: false } },
+  ]);
+  const signer = rsaSignerFromPrivateKey(key.privateKey);
+  const bundle = await makeEncryptedBundle(dir.path, signer, 'routes');
+  release = bundle.info;
+  bytes = readFileSync(bundle.path);
+  await desk.release(APP, 'production', '1.4.2', bundle);
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
-  rmSync(dir, { recursive: true, force: true });
+  await server.dispose();
+  dir.cleanup();
 });
 
-beforeEach(setupStore);
-
 async function post(path: string, body: unknown, method = 'POST'): Promise<Response> {
-  return fetch(`${base}${path}`, {
+  return fetch(`${server.url}${path}`, {
     method,
     headers: { 'content-type': 'application/json' },
     body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -87,20 +78,33 @@ async function json(response: Response): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>;
 }
 
+/** The log lines written for requests to `path` since `from`. */
+function logged(path: string, from: number): Record<string, unknown>[] {
+  return logs.slice(from).filter((line) => line.path === path);
+}
+
 describe('POST /updates', () => {
   it('answers the release in the plugin format (capgo-protocol §3.1)', async () => {
+    const from = logs.length;
     const response = await post('/updates', INFO);
     expect(response.status).toBe(200);
     expect(await json(response)).toEqual({
       version: '1.4.2',
-      url: `https://updates.example.com/bundles/${SHA}`,
-      session_key: 'AAAAAAAAAAAAAAAAAAAAAA==:QkJCQg==',
-      checksum: 'd'.repeat(512),
+      url: `${server.url}/bundles/${release.encryptedSha256}`,
+      session_key: release.sessionKey,
+      checksum: release.checksum,
     });
-    expect(logs).toEqual([
-      expect.objectContaining({ method: 'POST', path: '/updates', status: 200 }),
-    ]);
-    expect(typeof logs[0]?.ms).toBe('number');
+    const [line] = logged('/updates', from);
+    expect(line).toMatchObject({ method: 'POST', path: '/updates', status: 200 });
+    expect(typeof line?.ms).toBe('number');
+  });
+
+  it('sends nosniff and a deny-all CSP with every answer', async () => {
+    for (const response of [await post('/updates', INFO), await post('/updates', '{bad')]) {
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+      await response.arrayBuffer();
+    }
   });
 
   it('answers "no update" as HTTP 200 {error, message, kind} (§3.2)', async () => {
@@ -143,69 +147,79 @@ describe('POST /updates', () => {
     }
   });
 
+  it('takes JSON only: a page cannot post a simple (text/plain) request', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']) {
+      const response = await fetch(`${server.url}/updates`, {
+        method: 'POST',
+        headers: { 'content-type': type, origin: 'https://evil.example' },
+        body: JSON.stringify(INFO),
+      });
+      expect(response.status).toBe(415);
+      expect(await json(response)).toMatchObject({ error: 'unsupported_media_type' });
+      expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    }
+  });
+
+  it('grants no CORS preflight', async () => {
+    const response = await fetch(`${server.url}/updates`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://evil.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    expect(response.headers.get('access-control-allow-headers')).toBeNull();
+  });
+
   it('refuses other methods with 405 and an Allow header', async () => {
-    const response = await fetch(`${base}/updates`);
+    const response = await fetch(`${server.url}/updates`);
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('POST');
   });
 
   it('refuses compressed bodies', async () => {
-    const response = await fetch(`${base}/updates`, {
+    const response = await fetch(`${server.url}/updates`, {
       method: 'POST',
-      headers: { 'content-encoding': 'gzip' },
+      headers: { 'content-encoding': 'gzip', 'content-type': 'application/json' },
       body: 'xx',
     });
     expect(response.status).toBe(415);
   });
 
   it('limits each device and says when to retry', async () => {
+    const body = { ...INFO, device_id: OTHER };
     const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) statuses.push((await post('/updates', INFO)).status);
-    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
-    const limited = await post('/updates', INFO);
+    for (let i = 0; i < 11; i++) statuses.push((await post('/updates', body)).status);
+    expect(statuses).toEqual([...Array<number>(10).fill(200), 429]);
+    const limited = await post('/updates', body);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(await json(limited)).toMatchObject({ error: 'too_many_requests' });
-    const other = await post('/updates', { ...INFO, device_id: DEVICE.replace('6f', '7f') });
-    expect(other.status).toBe(200);
-  });
-
-  it('answers a repeated check the same way until the channel changes', async () => {
-    const body = { ...INFO, device_id: DEVICE.replace('6f', '1f') };
-    expect(await json(await post('/updates', body))).toMatchObject({ version: '1.4.2' });
-    expect(await json(await post('/updates', body))).toMatchObject({ version: '1.4.2' });
-    store.update(APP, 'production', { paused: true });
-    expect(await json(await post('/updates', body))).toMatchObject({ error: 'channel_paused' });
-    store.update(APP, 'production', { paused: false, current: fakeRelease('1.5.0') });
-    expect(await json(await post('/updates', body))).toMatchObject({ version: '1.5.0' });
-  });
-
-  it('leaves other paths to the server', async () => {
-    const response = await fetch(`${base}/api/v1/root`);
-    expect(await response.text()).toBe('not mine');
-    expect(logs).toEqual([]);
+    expect((await post('/updates', { ...INFO, device_id: REPEAT })).status).toBe(200);
   });
 });
 
 describe('POST /stats', () => {
   const event = { ...INFO, action: 'set', version_name: '1.4.2', old_version_name: 'builtin' };
 
+  /** Counted `set` events of 1.4.2 (the health route's totals are the hourly counters). */
+  async function successes(): Promise<number> {
+    const versions = (await server.store?.channelHealth(APP, 'production', 0)) ?? [];
+    return versions.find((entry) => entry.version === '1.4.2')?.successes ?? 0;
+  }
+
   it('accepts a single event and answers {status: "ok"}', async () => {
+    const before = await successes();
     const response = await post('/stats', event);
     expect(response.status).toBe(200);
     expect(await json(response)).toEqual({ status: 'ok' });
-    expect(store.stats).toEqual([
-      expect.objectContaining({
-        app: APP,
-        channel: 'production',
-        version: '1.4.2',
-        action: 'set',
-        count: 1,
-      }),
-    ]);
-    expect((store.stats[0]?.hour ?? 1) % 3_600_000).toBe(0);
+    expect(await successes()).toBe(before + 1);
   });
 
   it('answers a batch entry by entry and aggregates the counters', async () => {
+    const before = await successes();
     const response = await post('/stats', [
       event,
       { ...event, action: 'not_an_action' },
@@ -226,7 +240,7 @@ describe('POST /stats', () => {
         { status: 'ok', index: 3 },
       ],
     });
-    expect(store.stats.find((row) => row.action === 'set')?.count).toBe(2);
+    expect(await successes()).toBe(before + 2);
   });
 
   it('rejects an unknown action in a single event', async () => {
@@ -246,30 +260,17 @@ describe('POST /stats', () => {
     expect(await json(many)).toMatchObject({ error: 'too_many_events' });
   });
 
-  it('pauses the channel automatically when failures spike (DESIGN §6)', async () => {
-    const fail = { ...event, action: 'update_fail' };
-    await post(
-      '/stats',
-      Array.from({ length: 30 }, () => event),
-    );
-    expect(store.pauses).toEqual([]);
-    await post(
-      '/stats',
-      Array.from({ length: 30 }, () => fail),
-    );
-    expect(store.pauses).toEqual([expect.objectContaining({ app: APP, channel: 'production' })]);
-    expect(logs.at(-1)).toMatchObject({
-      automaticPauses: [expect.objectContaining({ channel: 'production', applied: true })],
-    });
-  });
-
-  it('does not count failures of other versions toward the pause', async () => {
-    const old = { ...event, action: 'update_fail', version_name: '1.4.1' };
-    await post(
-      '/stats',
-      Array.from({ length: 100 }, () => old),
-    );
-    expect(store.pauses).toEqual([]);
+  it('counts an outcome as evidence once per device, and never for another version', async () => {
+    const before = await server.store?.evidence(APP, 'production');
+    await post('/stats', [
+      event,
+      event,
+      { ...event, action: 'update_fail', version_name: '1.4.1' },
+    ]);
+    const after = await server.store?.evidence(APP, 'production');
+    // DEVICE was handed 1.4.2 above; its repeated `set` is one device, the 1.4.1 failure none.
+    expect(after?.devices).toBe(Math.max(1, before?.devices ?? 0));
+    expect(after?.failures).toBe(0);
   });
 });
 
@@ -307,75 +308,80 @@ describe('/channel_self', () => {
   });
 
   it('lists public channels with numeric ids (GET)', async () => {
+    const from = logs.length;
     const query = new URLSearchParams(
       Object.entries(INFO).map(([k, v]): [string, string] => [k, String(v)]),
     ).toString();
-    const response = await fetch(`${base}/channel_self?${query}`);
-    expect(await response.json()).toEqual([
-      { id: 1, name: 'production', public: true, allow_self_set: false },
-      { id: 2, name: 'beta', public: true, allow_self_set: true },
-    ]);
-    expect(logs[0]).toMatchObject({ path: '/channel_self', status: 200 });
+    const response = await fetch(`${server.url}/channel_self?${query}`);
+    const listed = (await response.json()) as { id: unknown; name: string }[];
+    expect(listed.map((entry) => entry.name)).toEqual(['production', 'beta']);
+    expect(listed.every((entry) => typeof entry.id === 'number')).toBe(true);
+    expect(logged('/channel_self', from)[0]).toMatchObject({ status: 200 });
   });
 
   it('refuses DELETE', async () => {
-    const response = await fetch(`${base}/channel_self`, { method: 'DELETE' });
+    const response = await fetch(`${server.url}/channel_self`, { method: 'DELETE' });
     expect(response.status).toBe(405);
   });
 });
 
 describe('GET /bundles/<sha>', () => {
-  it('serves the file with immutable caching and a strong ETag', async () => {
-    const response = await fetch(`${base}/bundles/${SHA}`);
+  const path = (): string => `${server.url}/bundles/${release.encryptedSha256}`;
+
+  it('serves the file with immutable caching, a strong ETag and nosniff', async () => {
+    const response = await fetch(path());
     expect(response.status).toBe(200);
-    expect(Buffer.from(await response.arrayBuffer())).toEqual(BUNDLE);
-    expect(response.headers.get('etag')).toBe(`"${SHA}"`);
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(bytes);
+    expect(response.headers.get('etag')).toBe(`"${release.encryptedSha256}"`);
     expect(response.headers.get('cache-control')).toContain('immutable');
     expect(response.headers.get('accept-ranges')).toBe('bytes');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
   it('answers HEAD without a body', async () => {
-    const response = await fetch(`${base}/bundles/${SHA}`, { method: 'HEAD' });
-    expect(response.headers.get('content-length')).toBe(String(BUNDLE.length));
+    const response = await fetch(path(), { method: 'HEAD' });
+    expect(response.headers.get('content-length')).toBe(String(bytes.length));
   });
 
   it('honours a single range, as the plugin resumes downloads', async () => {
+    const size = bytes.length;
     const cases: [string, number, number][] = [
       ['bytes=100-199', 100, 199],
-      ['bytes=900-', 900, 999],
-      ['bytes=-10', 990, 999],
-      ['bytes=990-5000', 990, 999],
+      [`bytes=${size - 100}-`, size - 100, size - 1],
+      ['bytes=-10', size - 10, size - 1],
+      [`bytes=${size - 10}-${size + 5000}`, size - 10, size - 1],
     ];
     for (const [range, start, end] of cases) {
-      const response = await fetch(`${base}/bundles/${SHA}`, { headers: { range } });
+      const response = await fetch(path(), { headers: { range } });
       expect(response.status).toBe(206);
-      expect(response.headers.get('content-range')).toBe(`bytes ${start}-${end}/1000`);
-      expect(Buffer.from(await response.arrayBuffer())).toEqual(BUNDLE.subarray(start, end + 1));
+      expect(response.headers.get('content-range')).toBe(`bytes ${start}-${end}/${size}`);
+      expect(Buffer.from(await response.arrayBuffer())).toEqual(bytes.subarray(start, end + 1));
     }
   });
 
   it('answers 416 past the end, and the whole file for several ranges', async () => {
-    const past = await fetch(`${base}/bundles/${SHA}`, { headers: { range: 'bytes=1000-' } });
+    const past = await fetch(path(), { headers: { range: `bytes=${bytes.length}-` } });
     expect(past.status).toBe(416);
-    expect(past.headers.get('content-range')).toBe('bytes */1000');
-    const multi = await fetch(`${base}/bundles/${SHA}`, { headers: { range: 'bytes=0-1,5-6' } });
+    expect(past.headers.get('content-range')).toBe(`bytes */${bytes.length}`);
+    const multi = await fetch(path(), { headers: { range: 'bytes=0-1,5-6' } });
     expect(multi.status).toBe(200);
+    await multi.arrayBuffer();
   });
 
   it('answers 304 to a matching If-None-Match', async () => {
-    const response = await fetch(`${base}/bundles/${SHA}`, {
-      headers: { 'if-none-match': `"${SHA}"` },
+    const response = await fetch(path(), {
+      headers: { 'if-none-match': `"${release.encryptedSha256}"` },
     });
     expect(response.status).toBe(304);
   });
 
   it('answers 404 JSON for unknown or malformed hashes', async () => {
-    for (const path of [
+    for (const missing of [
       `/bundles/${'e'.repeat(64)}`,
       '/bundles/..%2F..%2Fetc%2Fpasswd',
       '/bundles/',
     ]) {
-      const response = await fetch(`${base}${path}`);
+      const response = await fetch(`${server.url}${missing}`);
       expect(response.status).toBe(404);
       expect(await json(response)).toMatchObject({ error: 'bundle_not_found' });
     }

@@ -1,0 +1,24 @@
+/**
+ * Headers on every answer of the server (ARCHITECTURE.md "Clean edges"), whatever route wrote it:
+ *
+ * - `x-content-type-options: nosniff`: a browser never reads an answer as another type than it
+ *   says (a JSON error echoing input must not become HTML);
+ * - `content-security-policy: default-src 'none'; frame-ancestors 'none'`: if a browser does
+ *   render an answer, it may load and run nothing, and no page may frame it (the server serves no
+ *   HTML at all).
+ *
+ * Under TLS the server adds `strict-transport-security` (RFC 6797) to every answer as well.
+ */
+
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+});
+
+/** The same as a flat `[name, value, …]` list, for `writeHead` on the /updates path. */
+export const SECURITY_HEADER_LIST: readonly string[] = Object.freeze(
+  Object.entries(SECURITY_HEADERS).flat(),
+);
+
+/** RFC 6797 §6.1: two years, subdomains not included (the server knows only its own name). */
+export const HSTS_VALUE = 'max-age=63072000';
