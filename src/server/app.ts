@@ -7,7 +7,7 @@ import { HttpError } from './http/errors';
 import { createSourceOf, type SourceOf } from './http/source';
 import { JSON_BODY_LIMIT, parseJsonBody, readBody, sendErrorFor, sendJson } from './http/io';
 import { RateLimiter, type RateLimitOptions } from './rate-limit';
-import { ReleaseControl } from './release-control';
+import { ReleaseControl, type ReleaseRules } from './release-control';
 import { matchRoute, type AdminContext, type AdminRoute } from './routes/admin';
 import { handleDeviceRequest, type DeviceContext } from './routes/device';
 import type { ServerStore } from './store/types';
@@ -37,6 +37,8 @@ export interface AppOptions {
   readonly deviceLimits?: DeviceContext['limits'];
   /** Deadlines for bodies (defaults below); tests shorten them. */
   readonly bodyTimeouts?: Partial<BodyTimeouts>;
+  /** Statement lifetime cap and bundle limits (release-control.ts defaults). */
+  readonly releaseRules?: Partial<ReleaseRules>;
 }
 
 /** How long a body may take (ARCHITECTURE.md "Slow and greedy clients"). */
@@ -74,7 +76,7 @@ export function createRequestListener(options: AppOptions): Listener {
   const sourceOf = options.sourceOf ?? createSourceOf(null);
   const admin: AdminContext = {
     store: options.store,
-    control: new ReleaseControl(options.store, options.now),
+    control: new ReleaseControl(options.store, options.now, options.releaseRules),
     now: options.now,
     maxBundleBytes: options.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES,
     uploadPace: new DeadlineQueue(timeouts.uploadWindowMs),

@@ -20,6 +20,7 @@ import {
 import { HSTS_VALUE } from './http/headers';
 import { createSourceOf, trustedProxies } from './http/source';
 import type { RateLimitOptions } from './rate-limit';
+import type { ReleaseRules } from './release-control';
 import type { DeviceContext } from './routes/device';
 import { loadServerKey } from './server-key';
 import { openSqliteStore } from './store/sqlite-store';
@@ -35,6 +36,7 @@ export { initServer, initialTrustRoot, defaultPolicies, type InitServerOptions }
 export { createRequestListener, type AppOptions } from './app';
 export { connectionLimitsFor, descriptorLimit, type ConnectionLimits } from './http/connections';
 export { createLineBuffer, type LineBuffer } from './line-buffer';
+export { DEFAULT_RELEASE_RULES, type ReleaseRules } from './release-control';
 export type { ServerStore } from './store/types';
 
 export interface StartServerOptions {
@@ -62,6 +64,8 @@ export interface StartServerOptions {
   readonly bodyTimeouts?: Partial<BodyTimeouts>;
   /** The header deadline (default 10 s). */
   readonly headersTimeoutMs?: number;
+  /** Statement lifetime cap and bundle limits (defaults in release-control.ts). */
+  readonly releaseRules?: Partial<ReleaseRules>;
   /** Receives one JSON line per request (default: nothing is logged). */
   readonly logger?: (line: string) => void;
   /** The clock (tests); default the system clock. */
@@ -107,6 +111,39 @@ const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '']);
 /** The last log time, formatted: a busy server logs many requests within one millisecond. */
 const logClock = { ms: Number.NaN, prefix: '' };
 
+/**
+ * `text` as a JSON string: as is in quotes when it holds only printable ASCII other than `"` and
+ * `\` (nothing RFC 8259 §7 makes a string escape), else through JSON.stringify.
+ */
+function jsonString(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}
+
+/**
+ * The device endpoints' line, `{method, path, status, ms}` and nothing else, written by hand: at
+ * tens of thousands of requests a second, JSON.stringify of the record is a measurable share.
+ * Null for any other record.
+ */
+function briefLine(prefix: string, fields: Record<string, unknown>): string | null {
+  let count = 0;
+  for (const key in fields) if (Object.hasOwn(fields, key)) count++;
+  const { method, path, status, ms } = fields;
+  if (
+    count !== 4 ||
+    typeof method !== 'string' ||
+    typeof path !== 'string' ||
+    typeof status !== 'number' ||
+    typeof ms !== 'number'
+  ) {
+    return null;
+  }
+  return `${prefix},"method":${jsonString(method)},"path":${jsonString(path)},"status":${status},"ms":${ms}}`;
+}
+
 /** `{"time":…,…fields}`: the fields' own JSON with the time put first (no copy of the record). */
 function logLine(fields: Record<string, unknown>): string {
   const now = Date.now();
@@ -114,6 +151,8 @@ function logLine(fields: Record<string, unknown>): string {
     logClock.ms = now;
     logClock.prefix = `{"time":"${new Date(now).toISOString()}"`;
   }
+  const brief = briefLine(logClock.prefix, fields);
+  if (brief !== null) return brief;
   const rest = JSON.stringify(fields);
   return rest === '{}' ? `${logClock.prefix}}` : `${logClock.prefix},${rest.slice(1)}`;
 }
@@ -213,6 +252,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(options.deviceLimits === undefined ? {} : { deviceLimits: options.deviceLimits }),
     ...(options.maxBundleBytes === undefined ? {} : { maxBundleBytes: options.maxBundleBytes }),
     ...(options.bodyTimeouts === undefined ? {} : { bodyTimeouts: options.bodyTimeouts }),
+    ...(options.releaseRules === undefined ? {} : { releaseRules: options.releaseRules }),
   });
   server.on(
     'request',

@@ -37,6 +37,7 @@ import { startServer } from '../../src/server';
 import { testIdentity } from '../helpers/server';
 import {
   appendStatements,
+  RATE_BLOCK,
   buildLog,
   LOG_OPTIONS,
   median,
@@ -143,6 +144,18 @@ async function main(): Promise<void> {
         `(signed admin API: ${built.httpMsPerStatement.toFixed(1)} ms/statement, ` +
         `${seconds(built.httpMsPerStatement * TOTAL)} for all by that path)`,
     );
+    // Applying must cost the same at any length of the log (the device view is updated in place).
+    const applyRates = built.applyRates.map((block) => block.perSecond);
+    print(
+      `build: apply rate per ${RATE_BLOCK.toLocaleString('en')} statements (statements/s): ` +
+        built.applyRates.map((block) => `≤${block.upTo} ${block.perSecond.toFixed(0)}`).join(', '),
+    );
+    if (applyRates.length >= 2) {
+      print(
+        `build: last block / first block = ${((applyRates.at(-1) ?? 0) / (applyRates[0] ?? 1)).toFixed(2)}` +
+          ' (about 1: constant cost per apply)',
+      );
+    }
 
     const server = await startServer({ dataDir: built.dataDir, port: 0 });
     const db = openStore(join(work, 'console'));

@@ -1,30 +1,31 @@
 /**
  * `npm run bench:server`: `/updates` throughput of the real Airlock server against a bare
  * `node:http` server answering a fixed JSON of the same size as a typical update answer, with the
- * same load generator in the same run (DESIGN §9: ratio ≥ 0.8, p99 ≤ 20 ms at 100 connections).
+ * same load generator in the same run (ARCHITECTURE.md targets: ratio ≥ 0.8, median p99 ≤ 20 ms
+ * at 100 connections, no non-2xx, at 200,000 and 1,000,000 distinct devices).
  *
  * The load generator is wrk (C, epoll; `apt-get install wrk`, `brew install wrk`), one thread by
  * default: on a 2-core machine it leaves the other core to the server under test. A load generator
- * in JavaScript (autocannon, used up to session 3) needs a core of its own for the same rate, and
- * its event loop's pauses land in every latency it reports: it measured the bare server itself
- * at p99 22–24 ms here, wrk at about 10 ms.
+ * in JavaScript needs a core of its own for the same rate, and its event loop's pauses land in
+ * every latency it reports.
  *
- * Each server runs in its own child process:
- * - airlock: `startServer` (src/server) on a fresh data directory, with its default device rate
- *   limits and no access log (startServer's default); `--server cli` runs the built
- *   `airlock server start` instead (out/main/cli.js, which `npm run bench:server` builds), which
- *   also writes one JSON access-log line per request to stdout (drained here);
+ * Three servers, each in its own child process:
+ * - cli (the main figure): the built `airlock server start` (out/main/cli.js, which
+ *   `npm run bench:server` builds) with its access log, one JSON line per request, on stdout
+ *   redirected to a file, as it is deployed;
+ * - library (a second row): `startServer` (src/server) in a child process, no access log;
  * - bare: reads the body, then answers the fixed bytes.
- * State: 3 channels, the busy one with a release rolled out to 30 %. Devices: a tenth on the two
- * other channels; of the rest a third up to date, the others in the cohort (update available) or
- * outside it, 30/70 as the rollout has it. The load cycles through all devices in turn
+ * State: 3 channels, the busy one with a release rolled out to 30 %. Devices (`--devices N`,
+ * default 200,000: more than any of the server's caches holds, so the bench sees the fleet the way
+ * a real one, or an attacker sending random device ids, makes the server see it): a tenth on the
+ * two other channels; of the rest a third up to date, the others in the cohort (update available)
+ * or outside it, 30/70 as the rollout has it. The load cycles through all devices in turn
  * (wrk-updates.lua), so that every device asks about as often as a phone may (below the
- * per-device limit) and the bench measures the server, not 429s. Servers are loaded in turn after
- * a warm-up in which every device asks at least once (a running fleet: repeated checks then hit
- * the /updates answer memo; `--memo 0` measures the cold path); rounds alternate which goes first
- * (ABBA). Besides req/s
- * and latency, the server's own CPU time per request is printed: it stays meaningful when other
- * processes share the machine. Figures are printed, not asserted.
+ * per-device limit) and the bench measures the server, not 429s. Each server gets a warm-up; then
+ * rounds load the three in turn, rotating which goes first, so that a drift of the machine's
+ * speed favours none. Besides req/s and latency it prints the server's own CPU time per request
+ * (meaningful when other processes share the machine) and its resident memory (RSS, and the peak
+ * of the run). Figures are printed, not asserted.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -47,21 +48,20 @@ import {
   makeEncryptedBundle,
   seededDeviceIds,
 } from '../helpers/device-sim';
-import { testIdentity } from '../helpers/server';
+import { listeningUrl, testIdentity } from '../helpers/server';
 
 const { values } = parseArgs({
   options: {
     serve: { type: 'string' },
     data: { type: 'string' },
     size: { type: 'string' },
-    server: { type: 'string', default: 'library' },
+    servers: { type: 'string', default: 'cli,library' },
     duration: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '4' },
     connections: { type: 'string', default: '100' },
     threads: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '5' },
-    devices: { type: 'string', default: '40000' },
-    memo: { type: 'string' },
+    devices: { type: 'string', default: '200000' },
   },
 });
 
@@ -80,17 +80,16 @@ const CLOCK_TICKS = 100;
 
 /**
  * `--serve library`: startServer from the sources with its default device limits and no access
- * log; `--memo N` sets the size of the /updates answer memo (0: off, to measure the cold path).
+ * log.
  */
-async function serveLibrary(dataDir: string, memo: string | undefined): Promise<void> {
+async function serveLibrary(dataDir: string): Promise<void> {
   const server = await startServer({
     dataDir,
     host: HOST,
     port: 0,
-    ...(memo === undefined ? {} : { deviceLimits: { answerMemoEntries: Number(memo) } }),
   });
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
-  process.stdout.write(`listening on ${server.url}\n`);
+  process.stdout.write(`${JSON.stringify({ event: 'listening', url: server.url })}\n`);
 }
 
 /** `--serve bare`: node:http answering `size` fixed bytes of JSON once the body is read. */
@@ -116,15 +115,31 @@ function serveBare(size: number): void {
   });
   server.listen(0, HOST, () => {
     const { port } = server.address() as AddressInfo;
-    process.stdout.write(`listening on http://${HOST}:${port}\n`);
+    const url = `http://${HOST}:${port}`;
+    process.stdout.write(`${JSON.stringify({ event: 'listening', url })}\n`);
   });
 }
 
 interface Child {
+  readonly name: string;
   readonly url: string;
   /** CPU time (user + system) the process used so far, in ms; NaN where /proc is missing. */
   cpuMs(): number;
+  /** Resident memory now and its peak so far (VmRSS, VmHWM), in MiB; NaN where /proc is missing. */
+  rssMiB(): { now: number; peak: number };
   stop(): Promise<void>;
+}
+
+/** VmRSS and VmHWM of a process from /proc/<pid>/status (Linux), in MiB. */
+function processRssMiB(pid: number | undefined): { now: number; peak: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string): number =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) / 1024;
+    return { now: field('VmRSS'), peak: field('VmHWM') };
+  } catch {
+    return { now: Number.NaN, peak: Number.NaN };
+  }
 }
 
 /** utime + stime of a process from /proc/<pid>/stat (Linux), in ms. */
@@ -150,10 +165,12 @@ function spawnNode(args: readonly string[], stdout: 'pipe' | number): ChildProce
 }
 
 /** The running server `child`, listening at `url`; `stop` ends it with SIGTERM. */
-function childAt(child: ChildProcess, url: string): Child {
+function childAt(name: string, child: ChildProcess, url: string): Child {
   return {
+    name,
     url,
     cpuMs: () => processCpuMs(child.pid),
+    rssMiB: () => processRssMiB(child.pid),
     stop: () =>
       new Promise<void>((done) => {
         if (child.exitCode !== null || child.signalCode !== null) {
@@ -167,20 +184,20 @@ function childAt(child: ChildProcess, url: string): Child {
 }
 
 /**
- * Starts a server process and resolves once it prints "listening on URL"; anything it prints
- * after that is drained and dropped.
+ * Starts a server process and resolves once it prints its `{"event":"listening"}` line; anything
+ * it prints after that is drained and dropped.
  */
-function startChild(args: readonly string[]): Promise<Child> {
+function startChild(name: string, args: readonly string[]): Promise<Child> {
   const child = spawnNode(args, 'pipe');
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     const onLine = (line: string): void => {
-      const match = /^listening on (\S+)/.exec(line);
-      if (match === null) return;
+      const url = listeningUrl(line);
+      if (url === null) return;
       lines.off('line', onLine);
       lines.close();
       child.stdout?.resume();
-      resolve(childAt(child, match[1] as string));
+      resolve(childAt(name, child, url));
     };
     lines.on('line', onLine);
     child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
@@ -189,41 +206,33 @@ function startChild(args: readonly string[]): Promise<Child> {
 
 /**
  * Starts the built CLI's `airlock server start` with stdout sent to `logFile`, as a deployment
- * would (`airlock server start > access.log`), and resolves once the file says "listening on URL".
+ * would (`airlock server start > access.log`), and resolves once the file holds its start line.
  */
 async function startCliChild(args: readonly string[], logFile: string): Promise<Child> {
   const out = openSync(logFile, 'w');
   const child = spawnNode([CLI_PATH, ...args], out);
   closeSync(out);
   for (let tries = 0; tries < 600; tries++) {
-    const match = /^listening on (\S+)$/m.exec(readFileSync(logFile, 'utf8'));
-    if (match !== null) return childAt(child, match[1] as string);
+    const [first = ''] = readFileSync(logFile, 'utf8').split('\n');
+    const url = listeningUrl(first);
+    if (url !== null) return childAt('cli', child, url);
     if (child.exitCode !== null) throw new Error(`server process exited with ${child.exitCode}`);
     await sleep(50);
   }
   child.kill('SIGKILL');
-  throw new Error('airlock server start did not say "listening on" within 30 s');
+  throw new Error('airlock server start did not say it listens within 30 s');
 }
 
-/** Lines of the access log in `logFile` (JSON lines; "listening on" is not one). */
+/** Request lines of the access log in `logFile` (its start and event lines are not counted). */
 function accessLogLines(logFile: string): number {
   return readFileSync(logFile, 'utf8')
     .split('\n')
-    .filter((text) => text.startsWith('{')).length;
+    .filter((text) => text.startsWith('{') && text.includes('"method"')).length;
 }
 
-function startAirlock(dataDir: string, logFile: string): Promise<Child> {
-  if (values.server === 'library') {
-    const memo = values.memo === undefined ? [] : ['--memo', values.memo];
-    return startChild([
-      ...process.execArgv,
-      SELF,
-      '--serve',
-      'library',
-      '--data',
-      dataDir,
-      ...memo,
-    ]);
+function startAirlock(name: string, dataDir: string, logFile: string): Promise<Child> {
+  if (name === 'library') {
+    return startChild(name, [...process.execArgv, SELF, '--serve', 'library', '--data', dataDir]);
   }
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run "npm run build" first`);
   return startCliChild(
@@ -417,11 +426,11 @@ async function setUp(devices: number): Promise<Setup> {
   }
 }
 
-function line(name: string, run: Load): string {
+function line(name: string, run: Load, rss: { now: number; peak: number }): string {
   return (
     `${name.padEnd(8)} ${run.rps.toFixed(0).padStart(7)} req/s   p50 ${run.p50.toFixed(1).padStart(5)} ms` +
     `   p99 ${run.p99.toFixed(1).padStart(5)} ms   server CPU ${run.cpuUs.toFixed(0)} µs/req` +
-    `   errors ${run.errors}   non-2xx ${run.non2xx}`
+    `   RSS ${rss.now.toFixed(0)} MiB   errors ${run.errors}   non-2xx ${run.non2xx}`
   );
 }
 
@@ -437,52 +446,66 @@ function median(xs: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** What a server did over the rounds. */
+interface Runs {
+  readonly server: Child;
+  readonly loads: Load[];
+  /** RSS after each round. */
+  readonly rss: number[];
+  /** Peak RSS (VmHWM) seen so far. */
+  peak: number;
+}
+
 /**
- * The summary: medians over rounds of each round's ratio (each round loads both servers back to
- * back, so a ratio compares like with like when the machine's load drifts) and of each round's
- * p99, with the worst p99 beside it. Medians, because on a shared machine one round in several
- * is slowed for both servers alike (the bare server's p99 too has crossed 20 ms in such a round).
+ * The summary of one Airlock server against bare: medians over rounds of each round's ratio (each
+ * round loads the servers back to back, so a ratio compares like with like when the machine's
+ * load drifts) and of each round's p99, with the worst p99 beside it. Medians, because on a shared
+ * machine one round in several is slowed for every server alike.
  */
-function summarize(
-  runs: { readonly airlock: readonly Load[]; readonly bare: readonly Load[] },
-  print: (text: string) => void,
-): void {
-  const ratios = runs.airlock.map((a, i) => a.rps / (runs.bare[i] as Load).rps);
-  const cpuRatios = runs.airlock.map((a, i) => (runs.bare[i] as Load).cpuUs / a.cpuUs);
+function summarize(airlock: Runs, bare: Runs, print: (text: string) => void): void {
+  const ratios = airlock.loads.map((a, i) => a.rps / (bare.loads[i] as Load).rps);
   const ratio = median(ratios);
-  const p99 = median(runs.airlock.map((run) => run.p99));
-  const bareP99 = median(runs.bare.map((run) => run.p99));
-  const worstP99 = Math.max(...runs.airlock.map((run) => run.p99));
-  const bareWorstP99 = Math.max(...runs.bare.map((run) => run.p99));
+  const p99 = median(airlock.loads.map((run) => run.p99));
+  const bareP99 = median(bare.loads.map((run) => run.p99));
+  const worstP99 = Math.max(...airlock.loads.map((run) => run.p99));
+  const non2xx = airlock.loads.reduce((sum, run) => sum + run.non2xx + run.errors, 0);
+  const name = airlock.server.name;
   print(
-    `airlock ${mean(runs.airlock, 'rps').toFixed(0)} req/s, bare ${mean(runs.bare, 'rps').toFixed(0)} req/s (mean of rounds)`,
+    `${name}: ${mean(airlock.loads, 'rps').toFixed(0)} req/s against bare ${mean(bare.loads, 'rps').toFixed(0)} (mean of rounds); ` +
+      `CPU ${mean(airlock.loads, 'cpuUs').toFixed(0)} µs/req against ${mean(bare.loads, 'cpuUs').toFixed(0)}`,
   );
   print(
-    `server CPU per request: airlock ${mean(runs.airlock, 'cpuUs').toFixed(0)} µs, bare ` +
-      `${mean(runs.bare, 'cpuUs').toFixed(0)} µs (bare/airlock, median of rounds: ${median(cpuRatios).toFixed(2)})`,
+    `${name}: ratio ${ratio.toFixed(2)} (median of rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}; ` +
+      `target >= 0.80: ${ratio >= 0.8 ? 'met' : 'NOT met'})`,
   );
   print(
-    `ratio ${ratio.toFixed(2)} (median of rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}; target >= 0.80: ${ratio >= 0.8 ? 'met' : 'NOT met'})`,
+    `${name}: p99 ${p99.toFixed(1)} ms, bare ${bareP99.toFixed(1)} ms (median of rounds; target <= 20 ms: ` +
+      `${p99 <= 20 ? 'met' : 'NOT met'}); worst round ${worstP99.toFixed(1)} ms`,
   );
   print(
-    `p99 airlock ${p99.toFixed(1)} ms, bare ${bareP99.toFixed(1)} ms (median of rounds; target <= 20 ms: ` +
-      `${p99 <= 20 ? 'met' : 'NOT met'}); worst round airlock ${worstP99.toFixed(1)} ms, bare ${bareWorstP99.toFixed(1)} ms`,
+    `${name}: non-2xx and errors ${non2xx} (target 0: ${non2xx === 0 ? 'met' : 'NOT met'}); ` +
+      `RSS ${median(airlock.rss).toFixed(0)} MiB (median after a round), peak ${airlock.peak.toFixed(0)} MiB; ` +
+      `bare ${median(bare.rss).toFixed(0)} MiB`,
   );
 }
 
 async function main(): Promise<void> {
   const print = (text: string): boolean => process.stdout.write(`${text}\n`);
   requireWrk();
+  const names = (values.servers ?? 'cli,library').split(',').filter(Boolean);
   const setup = await setUp(Number(values.devices));
   try {
     print(
-      `server: ${values.server === 'cli' ? 'airlock server start (built CLI, access log on stdout to a file)' : 'startServer in a child process (no access log)'}` +
-        (values.memo === undefined ? '' : `, answer memo ${values.memo} entries`),
+      `servers: ${names.map((name) => (name === 'cli' ? 'cli = airlock server start (built CLI, access log on stdout to a file)' : 'library = startServer in a child process (no access log)')).join('; ')}; bare = node:http, fixed answer` +
+        '',
     );
-    print(`devices: ${JSON.stringify(setup.mix)}; update answer ${setup.answerSize} B`);
+    print(
+      `devices: ${setup.devices} ${JSON.stringify(setup.mix)}; update answer ${setup.answerSize} B`,
+    );
     print(`load: wrk, ${THREADS} thread(s), ${CONNECTIONS} connections`);
-    const airlock = await startAirlock(setup.dataDir, setup.logFile);
-    const bare = await startChild([
+    const servers: Child[] = [];
+    for (const name of names) servers.push(await startAirlock(name, setup.dataDir, setup.logFile));
+    const bare = await startChild('bare', [
       ...process.execArgv,
       SELF,
       '--serve',
@@ -490,40 +513,46 @@ async function main(): Promise<void> {
       '--size',
       String(setup.answerSize),
     ]);
+    servers.push(bare);
     const seconds = Number(values.duration);
-    const runs: { airlock: Load[]; bare: Load[] } = { airlock: [], bare: [] };
+    const runs = new Map<Child, Runs>(
+      servers.map((server) => [server, { server, loads: [], rss: [], peak: 0 }]),
+    );
     try {
-      // Warm-up: until every device has asked at least once (at most 10 tries), on both servers.
-      for (const server of [airlock, bare]) {
+      // Warm-up: until every device has asked at least once (at most 10 loads), on every server.
+      for (const server of servers) {
         let asked = 0;
         for (let tries = 0; asked < setup.devices && tries < 10; tries++) {
           asked += (await load(server, setup.bodiesFile, Number(values.warmup))).requests;
         }
       }
       for (let round = 1; round <= Number(values.rounds); round++) {
-        // Alternate which server goes first (ABBA…), so that a drift of the machine's speed
-        // during the run does not favour either.
-        const airlockFirst = round % 2 === 1;
-        const b0 = airlockFirst ? null : await measure(bare, setup.bodiesFile, seconds);
-        const a = await measure(airlock, setup.bodiesFile, seconds);
-        const b = b0 ?? (await measure(bare, setup.bodiesFile, seconds));
-        runs.airlock.push(a);
-        runs.bare.push(b);
+        // Rotate which server goes first, so that a drift of the machine's speed favours none.
+        const order = servers.map((_, i) => servers[(i + round - 1) % servers.length] as Child);
         print(`round ${round}: ${seconds} s each`);
-        print(`  ${line('airlock', a)}`);
-        print(`  ${line('bare', b)}`);
+        for (const server of order) {
+          const measured = await measure(server, setup.bodiesFile, seconds);
+          const entry = runs.get(server) as Runs;
+          entry.loads.push(measured);
+          const rss = server.rssMiB();
+          entry.rss.push(rss.now);
+          entry.peak = Math.max(entry.peak, rss.peak);
+          print(`  ${line(server.name, measured, rss)}`);
+        }
       }
     } finally {
-      await airlock.stop();
-      await bare.stop();
+      for (const server of servers) await server.stop();
     }
-    summarize(runs, print);
-    if (values.server === 'cli') {
+    for (const server of servers) {
+      if (server !== bare) summarize(runs.get(server) as Runs, runs.get(bare) as Runs, print);
+    }
+    if (names.includes('cli')) {
       // wrk does not count the requests still in flight when a load ends (at most one per
       // connection), which the server did answer and log.
-      const counted = sent.get(airlock) ?? { requests: 0, loads: 0 };
+      const cli = servers.find((server) => server.name === 'cli') as Child;
+      const counted = sent.get(cli) ?? { requests: 0, loads: 0 };
       print(
-        `access log: ${accessLogLines(setup.logFile)} JSON lines; wrk counted ${counted.requests} ` +
+        `access log: ${accessLogLines(setup.logFile)} request lines; wrk counted ${counted.requests} ` +
           `requests, plus at most ${CONNECTIONS} in flight at the end of each of its ${counted.loads} loads`,
       );
     }
@@ -533,7 +562,7 @@ async function main(): Promise<void> {
 }
 
 if (values.serve === 'library') {
-  await serveLibrary(values.data ?? '', values.memo);
+  await serveLibrary(values.data ?? '');
 } else if (values.serve === 'bare') {
   serveBare(Number(values.size));
 } else {

@@ -185,7 +185,15 @@ export interface BuiltLog {
   readonly buildMs: number;
   /** Per statement through the signed admin API (NaN when `httpSample` was 0). */
   readonly httpMsPerStatement: number;
+  /**
+   * The store's apply rate (statements/s) over each block of 10,000 seqs (the last block may be
+   * shorter): applying must cost the same at seq 10 and at seq 100,000.
+   */
+  readonly applyRates: readonly { readonly upTo: number; readonly perSecond: number }[];
 }
+
+/** Seqs per block of the apply-rate figures. */
+export const RATE_BLOCK = 10_000;
 
 /**
  * A server data directory `<root>/server` (both identities its admins) whose channel holds `total`
@@ -229,6 +237,7 @@ export async function buildLog(
   }
   const paths = dataDirPaths(dataDir);
   const store = openSqliteStore(paths, fastServerSigner(paths.serverKey));
+  const applyRates: { upTo: number; perSecond: number }[] = [];
   let head: Head;
   try {
     const status = store.channelStatus(app, channel);
@@ -236,7 +245,15 @@ export async function buildLog(
     const remaining = total - status.seq;
     const step = Math.max(1, Math.ceil(remaining / 10));
     const approve = fastIdentity(approver);
+    let blockStart = performance.now();
+    let blockFrom = status.seq;
     head = await appendStatements(store, log, status, remaining, bundle.info, approve, (seq) => {
+      if (seq % RATE_BLOCK === 0 || seq === total) {
+        const now = performance.now();
+        applyRates.push({ upTo: seq, perSecond: ((seq - blockFrom) * 1000) / (now - blockStart) });
+        blockStart = now;
+        blockFrom = seq;
+      }
       if ((seq - status.seq) % step === 0 || seq === total) {
         progress(`build: ${seq}/${total} ${seconds(performance.now() - started)}`);
       }
@@ -250,5 +267,6 @@ export async function buildLog(
     bundle: bundle.info,
     buildMs: performance.now() - started,
     httpMsPerStatement,
+    applyRates,
   };
 }

@@ -64,6 +64,8 @@ export interface RawZipEntry {
   readonly localName?: string;
   /** Another compression method number written into both headers. */
   readonly method?: number;
+  /** An uncompressed size (and CRC) the headers claim instead of the real ones: a lying archive. */
+  readonly declared?: { readonly size: number; readonly crc32: number };
 }
 
 export interface RawZipOptions {
@@ -93,9 +95,9 @@ export function writeRawZip(
     const fields = {
       nameBytes: Buffer.from(entry.name, 'utf8'),
       method,
-      crc32: crc32(raw),
+      crc32: entry.declared?.crc32 ?? crc32(raw),
       compressedSize: payload.length,
-      uncompressedSize: raw.length,
+      uncompressedSize: entry.declared?.size ?? raw.length,
       localHeaderOffset: offset,
       ...(entry.flags === undefined ? {} : { flags: entry.flags }),
       ...(entry.externalAttributes === undefined

@@ -60,6 +60,8 @@ export interface TestServerOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Spawned only: extra `airlock server start` flags. */
   readonly args?: readonly string[];
+  /** Spawned only: a command the server runs under, e.g. `['prlimit', '--nofile=1024:1024', '--']`. */
+  readonly wrap?: readonly string[];
   /** In-process only: more startServer options (limits, timeouts, rules). */
   readonly start?: Partial<StartServerOptions>;
 }
@@ -127,9 +129,11 @@ function waitForExit(child: ChildProcess): Promise<void> {
 
 async function startSpawned(dataDir: string, options: TestServerOptions): Promise<Running> {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run "npm run build" first`);
+  const [command = process.execPath, ...prefix] = [...(options.wrap ?? []), process.execPath];
   const child = spawn(
-    process.execPath,
+    command,
     [
+      ...prefix,
       CLI_PATH,
       'server',
       'start',

@@ -1,12 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { AirlockError } from '../../core/errors';
 import { formatFingerprint } from '../../core/crypto';
-import { createLineBuffer, initServer, startServer } from '../../server';
+import { DEFAULT_RELEASE_RULES, createLineBuffer, initServer, startServer } from '../../server';
 import { parseCommand, required, UsageError } from '../args';
 import { printJson, printLine } from '../io';
 
 export const SERVER_USAGE = `airlock server init --data DIR --admin <identity-public-key>... [--root-threshold N] [--json]
-airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL] [--trust-proxy ADDRESS|CIDR …]`;
+airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL]
+                     [--trust-proxy ADDRESS|CIDR …] [--max-statement-days N] [--max-bundle-entries N]
+                     [--max-bundle-unpacked-mb N] [--max-compression-ratio N]`;
 
 const PUBLIC_KEY_HEX = /^[0-9a-f]{64}$/;
 
@@ -76,8 +78,7 @@ async function init(argv: string[]): Promise<void> {
 }
 
 async function start(argv: string[]): Promise<void> {
-  const usage =
-    'airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL] [--trust-proxy ADDRESS|CIDR …]';
+  const usage = SERVER_USAGE.slice(SERVER_USAGE.indexOf('airlock server start'));
   const { values } = parseCommand(
     argv,
     {
@@ -88,6 +89,10 @@ async function start(argv: string[]): Promise<void> {
       'tls-key': { type: 'string' },
       'public-url': { type: 'string' },
       'trust-proxy': { type: 'string', multiple: true },
+      'max-statement-days': { type: 'string' },
+      'max-bundle-entries': { type: 'string' },
+      'max-bundle-unpacked-mb': { type: 'string' },
+      'max-compression-ratio': { type: 'string' },
     },
     { min: 0, max: 0, usage },
   );
@@ -108,6 +113,28 @@ async function start(argv: string[]): Promise<void> {
       '--public-url must be an origin such as https://updates.example.com.',
     );
   }
+  const defaults = DEFAULT_RELEASE_RULES;
+  const days = parseIntFlag(values['max-statement-days'], '--max-statement-days', 1, 365);
+  const entries = parseIntFlag(values['max-bundle-entries'], '--max-bundle-entries', 1, 65_534);
+  const unpackedMb = parseIntFlag(
+    values['max-bundle-unpacked-mb'],
+    '--max-bundle-unpacked-mb',
+    1,
+    4096,
+  );
+  const ratio = parseIntFlag(values['max-compression-ratio'], '--max-compression-ratio', 1, 10_000);
+  const releaseRules = {
+    maxStatementLifetimeMs:
+      days === undefined ? defaults.maxStatementLifetimeMs : days * 24 * 60 * 60 * 1000,
+    bundleLimits: {
+      maxEntries: entries ?? defaults.bundleLimits.maxEntries,
+      maxUncompressedBytes:
+        unpackedMb === undefined
+          ? defaults.bundleLimits.maxUncompressedBytes
+          : unpackedMb * 1024 * 1024,
+      maxCompressionRatio: ratio ?? defaults.bundleLimits.maxCompressionRatio,
+    },
+  };
   // One JSON line per request on stdout, written a turn of the event loop at a time.
   const accessLog = createLineBuffer((chunk) => process.stdout.write(chunk));
   const server = await startServer({
@@ -119,6 +146,7 @@ async function start(argv: string[]): Promise<void> {
       : { tls: { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } }),
     ...(publicUrl === undefined ? {} : { publicUrl: publicUrl.replace(/\/$/, '') }),
     ...(trustProxy === undefined ? {} : { trustProxy }),
+    releaseRules,
     logger: accessLog.line,
   });
   // stdout carries JSON lines only (the access log): the start is one of them.

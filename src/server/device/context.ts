@@ -2,7 +2,6 @@ import type { BodyOptions } from '../http/body';
 import type { DeadlineQueue } from '../http/deadlines';
 import type { SourceOf } from '../http/source';
 import type { DeviceStore } from '../store/device-store';
-import { AnswerMemo } from './answer-cache';
 import { HandedSet } from './handed';
 import {
   DEFAULT_DEVICE_LIMITS,
@@ -45,8 +44,6 @@ export interface Finish {
 /** Per-server state of the device endpoints, kept beside the store it serves. */
 export interface DeviceState {
   readonly limiters: DeviceLimiters;
-  /** /updates answers by request body (answer-cache.ts). */
-  readonly memo: AnswerMemo;
   /** Which devices were handed which release (stats evidence, handed.ts). */
   readonly handed: HandedSet;
   /** How each endpoint reads its body: JSON only, size-limited, with a deadline. */
@@ -69,12 +66,10 @@ const states = new WeakMap<DeviceStore, DeviceState>();
 export function deviceState(ctx: DeviceContext): DeviceState {
   let state = states.get(ctx.store);
   if (state === undefined) {
-    const entries = ctx.limits?.answerMemoEntries ?? DEFAULT_DEVICE_LIMITS.answerMemoEntries;
     const deadlines = ctx.bodyDeadlines ?? null;
     const json = (limit: number): BodyOptions => ({ limit, jsonOnly: true, deadlines });
     state = {
       limiters: createDeviceLimiters(ctx.limits),
-      memo: new AnswerMemo(entries),
       handed: new HandedSet(ctx.limits?.handedDevices ?? DEFAULT_DEVICE_LIMITS.handedDevices),
       bodies: {
         updates: json(UPDATES_BODY_LIMIT),

@@ -98,11 +98,25 @@ function isError(value: unknown): value is InputError {
 }
 
 /**
+ * What the server already knows to be valid: apps and channels are created with the same shapes
+ * the patterns below check, so a name the store knows needs no pattern match (the /updates path).
+ */
+export interface KnownNames {
+  appExists(app: string): boolean;
+  channel(app: string, channel: string): unknown;
+}
+
+const NOTHING_KNOWN: KnownNames = { appExists: () => false, channel: () => null };
+
+/**
  * Validates an info object (capgo-protocol §2). Returns the normalized info or an InputError whose
  * code names the field (`missing_device_id`, `invalid_app_id`, …).
  * @example const info = parseDeviceInfo(JSON.parse(body)); if ('error' in info) reject(info);
  */
-export function parseDeviceInfo(body: unknown): DeviceInfo | InputError {
+export function parseDeviceInfo(
+  body: unknown,
+  known: KnownNames = NOTHING_KNOWN,
+): DeviceInfo | InputError {
   if (!isRecord(body)) return fail('invalid_body', 'The body must be a JSON object.');
   const platform = requiredString(body.platform, 'platform', MAX_SHORT);
   if (isError(platform)) return platform;
@@ -113,12 +127,12 @@ export function parseDeviceInfo(body: unknown): DeviceInfo | InputError {
   if (!UUID.test(deviceId)) return fail('invalid_device_id', 'The device_id must be a UUID.');
   const appId = requiredString(body.app_id, 'app_id', MAX_APP_ID);
   if (isError(appId)) return appId;
-  if (!APP_ID.test(appId))
+  if (!known.appExists(appId) && !APP_ID.test(appId))
     return fail(
       'invalid_app_id',
       'The app_id must be a reverse-domain id such as com.example.app.',
     );
-  return parseVersionsAndRest(body, platform, deviceId.toLowerCase(), appId);
+  return parseVersionsAndRest(body, platform, deviceId.toLowerCase(), appId, known);
 }
 
 function parseVersionsAndRest(
@@ -126,6 +140,7 @@ function parseVersionsAndRest(
   platform: string,
   deviceId: string,
   appId: string,
+  known: KnownNames,
 ): DeviceInfo | InputError {
   const versionBuild = requiredString(body.version_build, 'version_build', MAX_VERSION);
   if (isError(versionBuild)) return versionBuild;
@@ -157,7 +172,10 @@ function parseVersionsAndRest(
     onBuiltin,
     // A name that cannot be a channel is the same as none: the app's default channel answers.
     defaultChannel:
-      defaultChannel !== undefined && CHANNEL.test(defaultChannel) ? defaultChannel : undefined,
+      defaultChannel !== undefined &&
+      (known.channel(appId, defaultChannel) !== null || CHANNEL.test(defaultChannel))
+        ? defaultChannel
+        : undefined,
     keyId: keyId === '' ? undefined : keyId,
     pluginVersion,
     customId,

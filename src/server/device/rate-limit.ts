@@ -20,13 +20,8 @@ export interface DeviceLimits {
   readonly statsPerDevice: BucketSpec | null;
   /** /channel_self, /bundles, and bodies that name no valid device, per IP. */
   readonly perIp: BucketSpec | null;
-  /** Buckets kept per limiter (bounded memory). */
+  /** Keys each limiter's table is sized for (bounded memory: 48 bytes a key, rate-limit.ts). */
   readonly maxKeys: number;
-  /**
-   * /updates answers memoized by request body (answer-cache.ts): at most this many, each ≤ 1 KiB
-   * of body, so about 1 MB per 1,000 entries at most. 0 turns the memo off.
-   */
-  readonly answerMemoEntries: number;
   /**
    * Devices remembered per generation as handed a release (handed.ts: 16 bytes of table each,
    * two generations), whose outcomes may count toward an automatic pause.
@@ -43,7 +38,6 @@ export const DEFAULT_DEVICE_LIMITS: DeviceLimits = {
   statsPerDevice: { burst: 60, perSecond: 2 },
   perIp: { burst: 1000, perSecond: 200 },
   maxKeys: 100_000,
-  answerMemoEntries: 50_000,
   handedDevices: 1 << 20,
 };
 

@@ -72,11 +72,6 @@ export interface StatsRow {
 }
 
 export interface DeviceStore {
-  /**
-   * Changes whenever anything the device endpoints read changes: an app, a channel, a view
-   * (applying a statement, a settings update). The /updates memo keeps an answer while it holds.
-   */
-  readonly viewGeneration: number;
   appExists(app: string): boolean;
   /** The app's default channel (the first created), or null for an unknown app. */
   defaultChannel(app: string): string | null;

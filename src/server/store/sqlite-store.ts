@@ -173,7 +173,6 @@ export class SqliteServerStore implements ServerStore {
    * (channel() runs on every /updates call).
    */
   private readonly views = new Map<string, Map<string, DeviceFacingChannel>>();
-  private generation = 0;
   private nonceWrites = 0;
   private readonly headCache = new Map<string, SignedCheckpoint>();
   /** Per channel id: what it released (see Released). */
@@ -327,7 +326,6 @@ export class SqliteServerStore implements ServerStore {
       this.views.set(row.app, channels);
     }
     channels.set(row.name, this.buildView(row));
-    this.generation++;
   }
 
   /** A channel's device view: its row, the current release's body (one lookup), Released. */
@@ -369,10 +367,6 @@ export class SqliteServerStore implements ServerStore {
 
   // -------------------------------------------------------------------------------------------
   // DeviceStore
-
-  get viewGeneration(): number {
-    return this.generation;
-  }
 
   appExists(app: string): boolean {
     return this.apps.has(app);
@@ -680,7 +674,6 @@ export class SqliteServerStore implements ServerStore {
         bundleKeyId: input.bundleKeyId,
         channels: [],
       });
-      this.generation++;
       for (const channel of input.channels) this.channelAdded(input.app, channel.name);
     });
   }
