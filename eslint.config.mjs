@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
-/** DESIGN section 1 / STYLE rule 12: the import table as machine-checked zones. */
+/** ARCHITECTURE.md §1 / ARCHITECTURE.md rule 12: the import table as machine-checked zones. */
 const boundaries = [
   {
     target: './src/shared',
@@ -39,13 +39,13 @@ const noElectron = {
     {
       name: 'electron',
       message:
-        'Only the Electron wiring in src/main and src/preload may import electron (DESIGN section 1).',
+        'Only the Electron wiring in src/main and src/preload may import electron (ARCHITECTURE.md §1).',
     },
   ],
 };
 const nodeBuiltins = {
   group: ['node:*'],
-  message: 'This folder runs in the browser or everywhere: no Node built-ins (DESIGN section 1).',
+  message: 'This folder runs in the browser or everywhere: no Node built-ins (ARCHITECTURE.md §1).',
 };
 
 export default tseslint.config(

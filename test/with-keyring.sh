@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a command against a real, throwaway Secret Service: gnome-keyring on a private D-Bus session
-# (DESIGN section 10). Nothing touches the user's own keyring: the bus, the keyring files and the
+# (ARCHITECTURE.md §10). Nothing touches the user's own keyring: the bus, the keyring files and the
 # unlock password exist only for this run, and the daemon is killed when the command ends.
 set -euo pipefail
 if [ -z "${AIRLOCK_KEYRING_SESSION:-}" ]; then

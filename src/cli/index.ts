@@ -3,7 +3,7 @@ import { AirlockError } from '../core/errors';
 import { UsageError } from './args';
 
 /**
- * `airlock`: thin over core and main's services (DESIGN section 8).
+ * `airlock`: thin over core and main's services (ARCHITECTURE.md §8).
  * Exit codes: 0 success; 1 the operation failed (one sentence on stderr); 2 the command was called
  * wrongly (usage on stderr); 70 an unexpected internal error.
  */

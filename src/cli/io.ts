@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { AirlockError } from '../core/errors';
 
-/** `--json` output: one JSON object on stdout (DESIGN section 8). */
+/** `--json` output: one JSON object on stdout (ARCHITECTURE.md §8). */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

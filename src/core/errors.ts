@@ -1,7 +1,7 @@
 import type { AppErrorShape, ErrorCode } from '../shared/errors';
 
 /**
- * Typed errors inside core and the services (STYLE rule 6, after sigstore's `BaseError`): a stable
+ * Typed errors inside core and the services (ARCHITECTURE.md rule 6, after sigstore's `BaseError`): a stable
  * `code` from src/shared/errors.ts, a sentence a person understands, and the `cause` kept.
  * Tests assert the code, not the message.
  */

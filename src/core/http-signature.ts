@@ -1,9 +1,9 @@
 /**
  * HTTP Message Signatures (RFC 9421) with Ed25519 identity keys, and Content-Digest (RFC 9530), as
- * the admin API uses them (DESIGN §6). One profile only, and everything else is refused:
+ * the admin API uses them (ARCHITECTURE.md §6). One profile only, and everything else is refused:
  *
  * - label `sig1`; covered components exactly `("@method" "@target-uri" "content-digest")`;
- * - parameters `created`, `expires`, `nonce`, `keyid` (the identity key id, DESIGN §2) and
+ * - parameters `created`, `expires`, `nonce`, `keyid` (the identity key id, ARCHITECTURE.md §2) and
  *   `alg="ed25519"`, each exactly once;
  * - `content-digest: sha-256=:<base64>:` (RFC 9530 §2), the only digest accepted.
  *
@@ -61,7 +61,7 @@ export interface VerifiableRequest {
 export const SIGNATURE_LABEL = 'sig1';
 /** The covered components, in order (RFC 9421 §2). */
 export const COVERED_COMPONENTS = ['@method', '@target-uri', 'content-digest'] as const;
-/** Default clock-skew allowance: DESIGN §6 refuses a skew beyond 5 minutes. */
+/** Default clock-skew allowance: ARCHITECTURE.md §6 refuses a skew beyond 5 minutes. */
 export const DEFAULT_MAX_SKEW_SECONDS = 300;
 /** Longest accepted lifetime (expires - created): keeps the nonce store bounded. */
 export const MAX_LIFETIME_SECONDS = 600;
@@ -421,7 +421,7 @@ function failure(code: SignatureErrorCode, message: string): SignatureCheck {
   return { ok: false, code, message };
 }
 
-/** Time checks: RFC 9421 §3.2.1 (created/expires), DESIGN §6 (skew beyond 5 minutes refused). */
+/** Time checks: RFC 9421 §3.2.1 (created/expires), ARCHITECTURE.md §6 (skew beyond 5 minutes refused). */
 function timeProblem(input: ParsedInput, now: Date, maxSkew: number): SignatureCheck | null {
   const nowSeconds = Math.floor(now.getTime() / 1000);
   if (input.expires <= input.created || input.expires - input.created > MAX_LIFETIME_SECONDS) {
@@ -486,7 +486,7 @@ function verifyUnsafe(
     return failure('DIGEST_MISMATCH', 'Content-Digest must be exactly sha-256=:<base64>:.');
   }
   const publicKey = lookupKey(input.keyId);
-  // Never trust a listed key id (DESIGN §3): it must be the hash of the key that verifies.
+  // Never trust a listed key id (ARCHITECTURE.md §3): it must be the hash of the key that verifies.
   if (publicKey === null || identityKeyId(publicKey) !== input.keyId) {
     return failure('UNKNOWN_KEY', 'The signing key is not a member of the trust root.');
   }

@@ -1,4 +1,4 @@
-/** The import path of the core library for main, server and CLI (STYLE: core/index.ts). */
+/** The import path of the core library for main, server and CLI (ARCHITECTURE.md §1). */
 export * from './bundle';
 export * from './crypto';
 export * from './errors';

@@ -4,10 +4,10 @@ import type { IdentitySigner } from '../core/statement';
 import type { KeyStore } from './keys/key-store';
 
 /**
- * Which identity key signs (DESIGN §8): `--identity <keyId>`, else `AIRLOCK_IDENTITY`, else the only
+ * Which identity key signs (ARCHITECTURE.md §8): `--identity <keyId>`, else `AIRLOCK_IDENTITY`, else the only
  * identity key in the keychain; two or more and no choice is an error that lists them.
  *
- * DESIGN §2: a CI pipeline that may only propose may hand its key in `AIRLOCK_IDENTITY_KEY` (base64
+ * ARCHITECTURE.md §2: a CI pipeline that may only propose may hand its key in `AIRLOCK_IDENTITY_KEY` (base64
  * of the 32-byte seed). That is allowed only where the caller says so (`allowEnvironmentKey`, for
  * proposing), always with a warning, and never for approvals.
  */
@@ -21,7 +21,7 @@ export interface IdentityChoice {
   /** `--identity` (or `--key`) from the command line. */
   readonly keyId?: string | undefined;
   readonly env?: NodeJS.ProcessEnv;
-  /** Accept `AIRLOCK_IDENTITY_KEY`: proposals only (DESIGN §2). */
+  /** Accept `AIRLOCK_IDENTITY_KEY`: proposals only (ARCHITECTURE.md §2). */
   readonly allowEnvironmentKey?: boolean;
   /** Where the warning about an environment key goes. */
   readonly warn?: (text: string) => void;
@@ -70,7 +70,7 @@ export async function resolveIdentity(
   const seed = env[IDENTITY_KEY_ENV];
   if (present(seed)) {
     if (choice.allowEnvironmentKey !== true) {
-      // DESIGN §2: approval (and anything but proposing) is never possible with an environment key.
+      // ARCHITECTURE.md §2: approval (and anything but proposing) is never possible with an environment key.
       throw new AirlockError(
         'INVALID_ARGUMENT',
         `${IDENTITY_KEY_ENV} may only be used to propose; choose a keychain key with --identity.`,

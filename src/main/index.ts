@@ -18,7 +18,7 @@ import { denyAllPermissions } from './security';
 import { ConsoleServices } from './services/console';
 import { createMainWindow } from './window';
 
-// Electron lifecycle only (STYLE: main/index.ts): single instance, menu, data directory, IPC and
+// Electron lifecycle only (ARCHITECTURE.md §1: the lifecycle file of src/main): single instance, menu, data directory, IPC and
 // the one window. Services and handlers live in files that do not import electron.
 
 // A packaged app never loads a URL from its environment: that would hand the IPC to any page.
@@ -26,7 +26,7 @@ const devServerUrl = app.isPackaged ? undefined : process.env['ELECTRON_RENDERER
 // The page window.ts loads when there is no dev server; only it may call the IPC (register.ts).
 const rendererFileUrl = pathToFileURL(join(__dirname, '../renderer/index.html')).href;
 
-// DESIGN §7: the data directory is the OS per-user application-data folder, the same one the CLI
+// ARCHITECTURE.md §7: the data directory is the OS per-user application-data folder, the same one the CLI
 // uses (src/main/paths.ts), unless AIRLOCK_HOME says otherwise.
 app.setPath('userData', join(app.getPath('appData'), 'Airlock'));
 

@@ -1,7 +1,7 @@
 import type { Session, WebContents } from 'electron';
 import { isInternalUrl } from './trusted-url';
 
-/** Deny navigation away from the app, new windows and redirects (STYLE rule 1; Electron security checklist 13, 14). */
+/** Deny navigation away from the app, new windows and redirects (ARCHITECTURE.md rule 1; Electron security checklist 13, 14). */
 export function hardenWebContents(
   contents: WebContents,
   app: { devServerUrl?: string; rendererFileUrl: string },

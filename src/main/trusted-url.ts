@@ -1,5 +1,5 @@
 /**
- * The one place that decides whether a URL belongs to the app (STYLE rule 1, after Actual's
+ * The one place that decides whether a URL belongs to the app (ARCHITECTURE.md rule 1, after Actual's
  * `trusted-url.ts`). Everything else (navigation, new windows, redirects) is denied.
  *
  * `app` is either the dev server's URL (development) or the file URL of the packaged renderer page.

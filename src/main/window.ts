@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { BrowserWindow } from 'electron';
 import { hardenWebContents } from './security';
 
-/** Options of the one main window: sandboxed, isolated, no Node (STYLE rule 1, DESIGN section 7). */
+/** Options of the one main window: sandboxed, isolated, no Node (ARCHITECTURE.md rule 1, ARCHITECTURE.md §7). */
 export function mainWindowOptions(preloadPath: string): Electron.BrowserWindowConstructorOptions {
   return {
     width: 1280,

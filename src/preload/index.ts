@@ -4,7 +4,7 @@ import type { IpcChannel } from '../shared/ipc/channels';
 import type { ProgressEvent } from '../shared/ipc/contract';
 import { IpcChannels as Ch, IpcEvents } from '../shared/ipc/channels';
 
-// Named functions only, one per operation, never a generic invoke (STYLE rule 2). A sandboxed
+// Named functions only, one per operation, never a generic invoke (ARCHITECTURE.md rule 2). A sandboxed
 // preload cannot load npm packages: this file imports electron and the channel constants, and
 // types only otherwise (the built out/preload/index.cjs requires nothing but electron). Main
 // validates every payload; the functions here only carry it.

@@ -13,7 +13,7 @@ import { handleDeviceRequest, type DeviceContext } from './routes/device';
 import type { ServerStore } from './store/types';
 
 /**
- * The request listener (STYLE rule 13: an app factory that never listens; `startServer` binds the
+ * The request listener (ARCHITECTURE.md rule 13: an app factory that never listens; `startServer` binds the
  * socket). Device endpoints go first, untouched, so that `/updates` stays on its fast path; then
  * the admin and log API under `/api/v1`, rate-limited per client IP. One JSON log line per request.
  */
@@ -178,7 +178,7 @@ async function serveOther(
 }
 
 /**
- * Authenticates and authorizes a request for `route` (DESIGN §6), reading its body first so that
+ * Authenticates and authorizes a request for `route` (ARCHITECTURE.md §6), reading its body first so that
  * the Content-Digest is checked against what really arrived. A bundle upload is authenticated on
  * its declared digest before any byte is stored; the store then checks the bytes against it.
  */

@@ -4,7 +4,7 @@ import { HttpError, statusOf } from './http/errors';
 import type { ServerStore } from './store/types';
 
 /**
- * Admin API authentication (DESIGN §6): an RFC 9421 signature by an identity key that is a member
+ * Admin API authentication (ARCHITECTURE.md §6): an RFC 9421 signature by an identity key that is a member
  * of the current trust root; no passwords, no bearer tokens. Then authorization by role (§4).
  */
 
@@ -22,7 +22,7 @@ export interface SignedRequestParts {
   readonly bodySha256: Uint8Array;
 }
 
-// Members recomputed from each root once (ids from keys, DESIGN §3), not on every request.
+// Members recomputed from each root once (ids from keys, ARCHITECTURE.md §3), not on every request.
 const membersByRoot = new WeakMap<TrustRoot, ReadonlyMap<string, TrustedMember>>();
 
 function membersOf(root: TrustRoot): ReadonlyMap<string, TrustedMember> {
@@ -49,7 +49,7 @@ export async function authenticate(
   const check = verifyRequestSignature(
     parts,
     (keyId) => members.get(keyId)?.publicKey ?? null,
-    { now }, // DESIGN §6: a clock skew beyond 5 minutes is refused (the default).
+    { now }, // ARCHITECTURE.md §6: a clock skew beyond 5 minutes is refused (the default).
   );
   if (!check.ok) throw new HttpError(statusOf(check.code), check.code, check.message);
   // RFC 9421 §7.2.2: a nonce seen before is a replay; it is kept until the signature expires.
@@ -61,7 +61,7 @@ export async function authenticate(
 }
 
 /**
- * Refuses (403 FORBIDDEN) unless the principal holds one of `roles` (DESIGN §4).
+ * Refuses (403 FORBIDDEN) unless the principal holds one of `roles` (ARCHITECTURE.md §4).
  * @example requireRole(principal, ['admin', 'release_manager']);
  */
 export function requireRole(principal: Principal, roles: readonly Role[]): void {

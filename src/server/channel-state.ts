@@ -1,7 +1,7 @@
 import type { Statement } from '../shared/schemas';
 
 /**
- * What a channel's log amounts to (DESIGN §6): the release devices are moved to, its rollout, and
+ * What a channel's log amounts to (ARCHITECTURE.md §6): the release devices are moved to, its rollout, and
  * the pause and rollback marks. A pure fold over applied statements, so that the store keeps it in
  * the channel row (updated in the same transaction as the log) and tests can replay it.
  */

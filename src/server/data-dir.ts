@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 
 /**
- * The server's data directory (DESIGN §6, embedded default):
+ * The server's data directory (ARCHITECTURE.md §6, embedded default):
  *
  * - `server.db`: SQLite (WAL) with apps, channels, statements, approvals, the log, nonces and stats;
  * - `server-key.json`: the server's Ed25519 seed (mode 0600; a server has no desktop keychain);

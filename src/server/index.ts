@@ -27,8 +27,8 @@ import { openSqliteStore } from './store/sqlite-store';
 import type { ServerStore } from './store/types';
 
 /**
- * The self-hosted server (DESIGN §6): `initServer` creates a data directory, `startServer` serves
- * it. This is the only module that binds a socket (STYLE rule 13); the request handling itself is
+ * The self-hosted server (ARCHITECTURE.md §6): `initServer` creates a data directory, `startServer` serves
+ * it. This is the only module that binds a socket (ARCHITECTURE.md rule 13); the request handling itself is
  * `createRequestListener` in ./app.
  */
 

@@ -14,7 +14,7 @@ import { createServerKeyFile } from './server-key';
 import { SqliteServerStore } from './store/sqlite-store';
 
 /**
- * `airlock server init` (DESIGN §4, §8): a new data directory with the server key and trust root
+ * `airlock server init` (ARCHITECTURE.md §4, §8): a new data directory with the server key and trust root
  * version 1 built from the first admins' public keys.
  *
  * Version 1 carries no signatures: the server holds no admin keys, so nobody could sign it here.

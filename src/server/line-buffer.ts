@@ -1,5 +1,5 @@
 /**
- * The server's access log sink: one line per request (DESIGN §6) without one write per request.
+ * The server's access log sink: one line per request (ARCHITECTURE.md §6) without one write per request.
  * Lines are gathered during an event-loop turn and written together when it ends (setImmediate),
  * or as soon as `maxBytes` have gathered. To a pipe, stdout writes are synchronous on Linux, so
  * at thousands of requests a second a write per line costs the server, and its reader, a system

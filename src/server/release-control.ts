@@ -1,5 +1,5 @@
 /**
- * The server's release control (DESIGN §3, §4, §6): what a statement, its approvals and a push must
+ * The server's release control (ARCHITECTURE.md §3, §4, §6): what a statement, its approvals and a push must
  * satisfy before anything changes what devices receive. Transport-free: the admin routes call it,
  * and it throws AirlockError with stable codes that the HTTP edge maps to statuses.
  *
@@ -84,7 +84,7 @@ export function screenApprovals(
     if (member === undefined) {
       fail('UNKNOWN_KEY', `The approving key ${approval.keyId} is not a member of the trust root.`);
     }
-    // RFC 8032 §5.1.7 strict, id and key id recomputed (DESIGN §3).
+    // RFC 8032 §5.1.7 strict, id and key id recomputed (ARCHITECTURE.md §3).
     if (!verifyApproval(statement, approval, member.publicKey)) {
       fail('SIGNATURE_INVALID', `The approval by ${approval.keyId} does not verify.`);
     }
@@ -158,7 +158,7 @@ export class ReleaseControl {
       fail('FORBIDDEN', "A statement must be submitted by its proposer's key.");
     }
     if (statement.kind === 'pause' && statement.automatic === true) {
-      fail('FORBIDDEN', 'Only the server issues automatic pauses (DESIGN §6).');
+      fail('FORBIDDEN', 'Only the server issues automatic pauses (ARCHITECTURE.md §6).');
     }
     const channel = this.channelOf(statement);
     if (hasExpired(statement.expiresAt, now)) {
@@ -249,7 +249,7 @@ export class ReleaseControl {
     return pushResult(outcome.entry, outcome.result === 'already_applied');
   }
 
-  /** POST /root: version current + 1 with the root threshold of old and new admins (DESIGN §4). */
+  /** POST /root: version current + 1 with the root threshold of old and new admins (ARCHITECTURE.md §4). */
   async updateRoot(signed: SignedTrustRoot): Promise<{ version: number }> {
     const now = this.now();
     const verdict = verifyRootUpdate(this.store.currentRoot(), signed, now);

@@ -14,7 +14,7 @@ import {
 import type { ServerKey } from '../shared/schemas/server-api';
 
 /**
- * The server's own Ed25519 key (DESIGN §3 checkpoints, §6 automatic pauses). A server has no
+ * The server's own Ed25519 key (ARCHITECTURE.md §3 checkpoints, §6 automatic pauses). A server has no
  * desktop keychain, so the seed lives in `server-key.json` with mode 0600, and the server refuses
  * to start when the file is readable by group or others (as ssh does with private keys).
  */

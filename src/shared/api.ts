@@ -22,8 +22,8 @@ export type ApiFunctions = {
 
 /**
  * The shape of `window.api` that the preload exposes; the preload object `satisfies` it (STYLE
- * rule 3). Named functions only, one per operation (STYLE rule 2); each resolves to a Result and
- * never rejects with a domain error (STYLE rule 5).
+ * rule 3). Named functions only, one per operation (ARCHITECTURE.md rule 2); each resolves to a Result and
+ * never rejects with a domain error (ARCHITECTURE.md rule 5).
  * @example
  * const keys = await window.api.keys.list();
  * if (keys.ok) show(keys.value.keys); else showError(keys.error.code, keys.error.message);

@@ -1,5 +1,5 @@
 /**
- * The most a request, approval or key-backup file may weigh (DESIGN §5). One number for the
+ * The most a request, approval or key-backup file may weigh (ARCHITECTURE.md §5). One number for the
  * window's file picker, the IPC contract and the air-gap services; no imports, so the renderer
  * can use it without pulling in zod.
  */

@@ -1,7 +1,7 @@
 import type { AppErrorShape } from './errors';
 
 /**
- * What crosses a process or network boundary: never a thrown error (STYLE rule 5; Signal `wrapResult`).
+ * What crosses a process or network boundary: never a thrown error (ARCHITECTURE.md rule 5; Signal `wrapResult`).
  * Prototypes do not survive IPC or JSON, so errors travel as plain `{ code, message }`.
  */
 export type Result<T, E extends AppErrorShape = AppErrorShape> =

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:bundle`: `airlock bundle build` + `bundle encrypt` against `capgo bundle zip` +
  * `bundle encrypt` on the same generated 50 MB, ~450-file web build, alternating, and prints the
- * medians, the ratio and each side's peak memory (issue 2; DESIGN section 9). Both sides run as a
+ * medians, the ratio and each side's peak memory (issue 2; ARCHITECTURE.md §9). Both sides run as a
  * user runs them: one process per command, with the TEST-ONLY RSA key the bench generates (Capgo reads
  * it from a file, Airlock from the keychain it was imported into). Figures are printed, never
  * asserted: the machines are noisy.

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:log`: release-log verification (DESIGN §9: a 100,000-statement mirror verifies
+ * `npm run bench:log`: release-log verification (ARCHITECTURE.md §9: a 100,000-statement mirror verifies
  * with progress; an incremental sync of 1,000 new statements ≤ 1 s), next to the raw node:crypto
  * Ed25519 verify rate of the same machine. Figures are printed, not asserted.
  *

@@ -9,7 +9,7 @@ import { API_LAYOUT } from '../../src/shared/ipc/channels';
 import type { ProgressEvent } from '../../src/shared/ipc/contract';
 
 /**
- * TEST-ONLY (DESIGN §10). Stands in for Electron's IPC transport and nothing else: the renderer
+ * TEST-ONLY (ARCHITECTURE.md §10). Stands in for Electron's IPC transport and nothing else: the renderer
  * built by electron-vite, loaded in Chromium by Playwright, calls the real handler table
  * (src/main/ipc/handlers.ts) through the same `invokeHandler` that register.ts uses, so payloads
  * are validated and errors mapped exactly as in the app.

@@ -20,7 +20,7 @@ import { startBridge, type Bridge } from './bridge';
 /**
  * TEST-ONLY. One console (its own data directory, its own keychain service, the real handler
  * table) and, when asked, its window: the built renderer in Debian's Chromium through the
- * loopback bridge (DESIGN §10); and a team of two consoles on a real test server (`setUpTeam`).
+ * loopback bridge (ARCHITECTURE.md §10); and a team of two consoles on a real test server (`setUpTeam`).
  * Shared by the UI tests, the handler tests, the end-to-end test and the history benchmark.
  */
 

@@ -165,7 +165,7 @@ export function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
-/** The `code` of what `fn` throws, or "no error". Tests assert codes, not messages (STYLE rule 6). */
+/** The `code` of what `fn` throws, or "no error". Tests assert codes, not messages (ARCHITECTURE.md rule 6). */
 export function thrownCode(fn: () => unknown): string {
   try {
     fn();

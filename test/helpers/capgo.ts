@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Runs the real `@capgo/cli` (pinned 8.x) offline (capgo-protocol §8). Its npm version check is its
+ * Runs the real `@capgo/cli` (pinned 8.x) offline (PROTOCOL.md §8). Its npm version check is its
  * only network call; a preloaded module makes `fetch` refuse anything but `data:` URLs (the CLI loads
  * a WASM that way), and HOME points at a folder without a Capgo API key (no telemetry).
  */

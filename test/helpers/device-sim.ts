@@ -21,7 +21,7 @@ import { signedFetch } from './server';
 
 /**
  * A device running the stock `@capgo/capacitor-updater` 8.51.14, reduced to its network protocol
- * and install checks (capgo-protocol §2–5, §7; DESIGN §10). It follows the plugin's own steps:
+ * and install checks (PROTOCOL.md §2–5, §7; ARCHITECTURE.md §10). It follows the plugin's own steps:
  *
  * 1. POST the info object to `updateUrl`, with the plugin's User-Agent (§1, §2);
  * 2. any `error` or `kind` in the answer means no install; `kind: "failed"` (or a missing/unknown
@@ -417,7 +417,7 @@ export async function mapLimit<T, R>(
 }
 
 // ---------------------------------------------------------------------------------------------
-// The other side: releasing to a test server the way two people do (DESIGN §3, §6)
+// The other side: releasing to a test server the way two people do (ARCHITECTURE.md §3, §6)
 
 /** What a release needs of an encrypted bundle: the fields `airlock bundle encrypt` prints. */
 export type BundleInfo = BundleRef;
@@ -572,7 +572,7 @@ export class ReleaseDesk {
     return this.apply(app, channel, { kind: 'rollback', target });
   }
 
-  /** The public log of a channel (DESIGN §6). */
+  /** The public log of a channel (ARCHITECTURE.md §6). */
   async log(app: string, channel: string): Promise<LogPage> {
     const response = await fetch(this.url(`/apps/${app}/channels/${channel}/log?limit=1000`));
     return (await response.json()) as LogPage;

@@ -21,7 +21,7 @@ import {
 import { parseCapgoJson, runCapgo as runCapgoCli, type CapgoRun } from '../helpers/capgo';
 
 /**
- * DESIGN §10: the real `@capgo/cli` (pinned 8.x) must decrypt and verify what Airlock encrypts, and
+ * ARCHITECTURE.md §10: the real `@capgo/cli` (pinned 8.x) must decrypt and verify what Airlock encrypts, and
  * Airlock must verify what the CLI encrypts. The CLI runs offline in a throwaway Capacitor project:
  * a package.json, `@capgo/capacitor-updater` resolvable (so the CLI picks the V3 checksum format),
  * the public key in capacitor.config.json, a PKCS#1 private key file, and `notifyAppReady()` in the

@@ -48,8 +48,8 @@ async function encrypt(argv: string[]): Promise<void> {
   const info = await encryptBundle(positionals[0] as string, out, signer, {
     onProgress: (p) => progress.update(p.done, p.total, 'bytes'),
   }).finally(() => progress.finish());
-  // Beside the bundle, for `propose` to read later (DESIGN section 8), and the zip's file list for
-  // the reviewer's file-list diff in signing requests (DESIGN section 5).
+  // Beside the bundle, for `propose` to read later (ARCHITECTURE.md §8), and the zip's file list for
+  // the reviewer's file-list diff in signing requests (ARCHITECTURE.md §5).
   await writeFile(`${out}.json`, `${JSON.stringify(info, null, 2)}\n`);
   const files = await bundleFileList(positionals[0] as string);
   await writeFile(`${out}.files.json`, `${JSON.stringify(files)}\n`);

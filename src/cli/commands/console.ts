@@ -10,7 +10,7 @@ import { printJson, printLine, progressReporter, warn } from '../io';
 import { readText } from './remote';
 
 /**
- * The console's offline-first commands (issue 4, DESIGN §7): pin a server, sync (deliver the
+ * The console's offline-first commands (issue 4, ARCHITECTURE.md §7): pin a server, sync (deliver the
  * outbox, then pull and verify the logs), look at what waits, import approval files, and check
  * the local audit trail.
  */
@@ -23,7 +23,7 @@ airlock audit verify [--json] | airlock audit list [--json]`;
 
 /**
  * The identity that signs a queued request: the one it was queued with (the proposer for a
- * statement), else the one DESIGN §8 picks. A CI proposer's environment key (DESIGN §2) signs only
+ * statement), else the one ARCHITECTURE.md §8 picks. A CI proposer's environment key (ARCHITECTURE.md §2) signs only
  * the statements it proposed.
  */
 export function signerResolver(

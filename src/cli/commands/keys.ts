@@ -35,7 +35,7 @@ function audit(action: AuditAction, key: KeyInfo, details: Record<string, unknow
   }
 }
 
-/** What a key looks like on stdout: public facts only (DESIGN section 2). */
+/** What a key looks like on stdout: public facts only (ARCHITECTURE.md §2). */
 function publicView(key: KeyInfo): Record<string, unknown> {
   return {
     keyId: key.keyId,

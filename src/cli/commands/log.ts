@@ -44,7 +44,7 @@ interface VerifyContext {
 
 /**
  * The newest checkpoint must be the one of the last entry: a log that ends before its own signed
- * head means the server withheld entries; a different head for the same seq is a fork (DESIGN §3).
+ * head means the server withheld entries; a different head for the same seq is a fork (ARCHITECTURE.md §3).
  */
 function checkHead(
   channel: string,

@@ -49,7 +49,7 @@ import {
 } from './remote';
 
 /**
- * Statements (DESIGN §3) from the command line: propose a release, approve, push, and the
+ * Statements (ARCHITECTURE.md §3) from the command line: propose a release, approve, push, and the
  * statements that change what devices get without a new bundle (rollback, rollout, pause, resume).
  * Every statement is built on the channel's current head (seq + 1, prev = head) and needs
  * approvals and a push like any other; the server enforces the policy, the CLI only reports it.
@@ -77,7 +77,7 @@ const CHANNEL_OPTIONS = {
   out: { type: 'string' },
 } as const;
 
-/** The fields every statement carries, placed on the channel's current head (DESIGN §3). */
+/** The fields every statement carries, placed on the channel's current head (ARCHITECTURE.md §3). */
 function statementBase(
   status: Pick<ChannelStatus, 'app' | 'channel' | 'seq' | 'head'>,
   signer: IdentitySigner,
@@ -94,7 +94,7 @@ function statementBase(
   );
 }
 
-/** Runs `work` with the console's store open (DESIGN §7), closing it afterwards. */
+/** Runs `work` with the console's store open (ARCHITECTURE.md §7), closing it afterwards. */
 async function withConsole<T>(work: (services: ConsoleServices) => Promise<T>): Promise<T> {
   const services = ConsoleServices.open();
   try {
@@ -162,7 +162,7 @@ export function describeStatement(statement: Statement, root: TrustRoot | null):
   }
 }
 
-/** The console's record of `url`, pinning its trust root on first contact (DESIGN §4). */
+/** The console's record of `url`, pinning its trust root on first contact (ARCHITECTURE.md §4). */
 async function pinnedServer(services: ConsoleServices, url: string): Promise<ServerRecord> {
   const known = services.server(url);
   if (known !== null) return known;
@@ -192,7 +192,7 @@ async function channelPosition(
 
 export interface ProposeOptions {
   readonly bundle?: { path: string; info: BundleRef; files: BundleFile[] | null };
-  /** Write an air-gapped signing request here (DESIGN §5). */
+  /** Write an air-gapped signing request here (ARCHITECTURE.md §5). */
   readonly out?: string | undefined;
 }
 
@@ -245,7 +245,7 @@ async function proposeThroughOutbox(
 // ---------------------------------------------------------------------------------------------
 // propose
 
-/** `bundle.enc.json` beside the bundle, written by `airlock bundle encrypt` (DESIGN §8). */
+/** `bundle.enc.json` beside the bundle, written by `airlock bundle encrypt` (ARCHITECTURE.md §8). */
 async function bundleDetails(bundle: string): Promise<BundleRef> {
   const file = `${bundle}.json`;
   const parsed = BundleRefSchema.safeParse(await readJson(file));
@@ -280,7 +280,7 @@ export async function proposeCommand(argv: string[]): Promise<void> {
   const rollout = percent(values.rollout ?? '100', '--rollout');
   const bundlePath = required(values.bundle, '--bundle', usage);
   const bundle = await bundleDetails(bundlePath);
-  // DESIGN §2: a CI proposer may sign with AIRLOCK_IDENTITY_KEY (with a warning).
+  // ARCHITECTURE.md §2: a CI proposer may sign with AIRLOCK_IDENTITY_KEY (with a warning).
   const { client, signer } = await connect(values, usage, { allowEnvironmentKey: true });
   await withConsole(async (services) => {
     const server = await pinnedServer(services, client.baseUrl);
@@ -310,7 +310,7 @@ export async function proposeCommand(argv: string[]): Promise<void> {
 /** The statement the server holds under `id`, checked to really be that statement. */
 async function fetchStatement(client: ServerClient, id: string): Promise<StatementStatus> {
   const status = await client.getStatement(id);
-  // The server is untrusted (STYLE rule 13): what we sign must hash to the id we were given.
+  // The server is untrusted (ARCHITECTURE.md rule 13): what we sign must hash to the id we were given.
   if (statementId(status.statement) !== id || status.id !== id) {
     throw new AirlockError(
       'INVALID_INPUT',
@@ -333,7 +333,7 @@ export async function approveCommand(argv: string[]): Promise<void> {
     return;
   }
   const id = statementIdArgument(target);
-  // DESIGN §2: approval is never possible with an environment key (allowEnvironmentKey stays off).
+  // ARCHITECTURE.md §2: approval is never possible with an environment key (allowEnvironmentKey stays off).
   const { client, signer } = await connect(values, usage, {
     identity: values.key ?? values.identity,
   });
@@ -362,7 +362,7 @@ export async function approveCommand(argv: string[]): Promise<void> {
 }
 
 /**
- * Air-gapped approval (DESIGN §5): reads a signing request, verifies offline what can be verified,
+ * Air-gapped approval (ARCHITECTURE.md §5): reads a signing request, verifies offline what can be verified,
  * shows the review, signs with the keychain key and writes the approval file. Needs no server and
  * no network; the trust root is compared with the one this console pinned for that server, if any.
  */
@@ -401,7 +401,7 @@ async function approveRequestFile(
     }
     for (const note of review.notes) lines.push(`  note: ${note}`);
     process.stderr.write(`${lines.join('\n')}\n`);
-    // DESIGN §2: approval is never possible with an environment key.
+    // ARCHITECTURE.md §2: approval is never possible with an environment key.
     const signer = await resolveIdentity(() => new KeyStore(createOsKeychain()), {
       keyId: values.key ?? values.identity,
       warn,
@@ -428,7 +428,7 @@ async function approveRequestFile(
   });
 }
 
-/** Tells the approver up front when their approval will not count (DESIGN §3 policy rules). */
+/** Tells the approver up front when their approval will not count (ARCHITECTURE.md §3 policy rules). */
 function warnIfNotCounting(statement: Statement, root: TrustRoot, keyId: string): void {
   const policy = findPolicy(root, statement.app, statement.channel, statement.kind);
   const member = root.members.find((candidate) => candidate.keyId === keyId);
@@ -445,7 +445,7 @@ function warnIfNotCounting(statement: Statement, root: TrustRoot, keyId: string)
 // ---------------------------------------------------------------------------------------------
 // push
 
-/** An approval from a file: an `airlock-approval` file (DESIGN §5) or a bare approval object. */
+/** An approval from a file: an `airlock-approval` file (ARCHITECTURE.md §5) or a bare approval object. */
 async function approvalFromFile(file: string, id: string): Promise<Approval> {
   const content = await readJson(file);
   const wrapped = ApprovalFileSchema.safeParse(content);
@@ -476,7 +476,7 @@ export async function pushCommand(argv: string[]): Promise<void> {
   const result = await withConsole(async (services) => {
     const server = await pinnedServer(services, client.baseUrl);
     for (const approval of approvals) services.addApproval(approval, 'file');
-    // Offline-first (DESIGN §7): the push waits in the outbox when the server cannot be reached,
+    // Offline-first (ARCHITECTURE.md §7): the push waits in the outbox when the server cannot be reached,
     // and a repeat is answered alreadyApplied, so it never applies twice.
     services.queue(server.url, { kind: 'push', statementId: id, approvals }, signer.keyId);
     const others = signerResolver();
@@ -501,7 +501,7 @@ export async function pushCommand(argv: string[]): Promise<void> {
       );
     return;
   }
-  // The checkpoint is the server's signed promise (DESIGN §3): check it names this statement.
+  // The checkpoint is the server's signed promise (ARCHITECTURE.md §3): check it names this statement.
   const { serverKey } = await trustedChain(client);
   const { checkpoint } = result.checkpoint;
   if (

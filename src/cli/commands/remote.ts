@@ -12,7 +12,7 @@ import { required } from '../args';
 import { warn } from '../io';
 
 /**
- * What the commands that talk to a server share (DESIGN §8): the `--server`/`--identity` options,
+ * What the commands that talk to a server share (ARCHITECTURE.md §8): the `--server`/`--identity` options,
  * a signed client, the verified root chain, times and files.
  */
 
@@ -28,7 +28,7 @@ export interface Connection {
   readonly signer: IdentitySigner;
 }
 
-/** A client for `--server`, signing with the identity DESIGN §8 picks. */
+/** A client for `--server`, signing with the identity ARCHITECTURE.md §8 picks. */
 export async function connect(
   values: { server?: string | undefined; identity?: string | undefined },
   usage: string,
@@ -57,7 +57,7 @@ export interface TrustedChain {
 }
 
 /**
- * The server's root chain, verified link by link (DESIGN §4). Nothing is pinned by the CLI yet, so
+ * The server's root chain, verified link by link (ARCHITECTURE.md §4). Nothing is pinned by the CLI yet, so
  * version 1 is trusted on first use: its fingerprint is what to compare out of band.
  */
 export async function trustedChain(client: ServerClient): Promise<TrustedChain> {

@@ -20,7 +20,7 @@ import { printJson, printLine } from '../io';
 import { readJson, writeJson } from './remote';
 
 /**
- * Publishing a new trust-root version (DESIGN §4): version N+1 needs `rootThreshold` admin
+ * Publishing a new trust-root version (ARCHITECTURE.md §4): version N+1 needs `rootThreshold` admin
  * signatures of version N and of N+1. With a threshold of 1 the caller signs and submits at once;
  * above 1 the signed root goes to a file that other admins co-sign (`airlock members sign FILE`)
  * and anyone submits (`airlock members submit FILE`).
@@ -93,7 +93,7 @@ export function describePolicy(policy: Policy): string {
   ].join('');
 }
 
-/** DESIGN §4: only admins of the current root sign its next version. */
+/** ARCHITECTURE.md §4: only admins of the current root sign its next version. */
 function assertAdmin(ctx: PublishContext): void {
   const member = ctx.current.members.find((candidate) => candidate.keyId === ctx.signer.keyId);
   if (member === undefined || !member.roles.includes('admin')) {

@@ -13,7 +13,7 @@ airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F -
 const PUBLIC_KEY_HEX = /^[0-9a-f]{64}$/;
 
 /**
- * An identity public key on the command line (DESIGN §8): the 64 hex characters that
+ * An identity public key on the command line (ARCHITECTURE.md §8): the 64 hex characters that
  * `keys export-public --format hex` prints, or a file holding them.
  */
 function readPublicKeyArg(value: string): string {
@@ -174,7 +174,7 @@ async function start(argv: string[]): Promise<void> {
   });
 }
 
-/** `airlock server init|start` (DESIGN §8). */
+/** `airlock server init|start` (ARCHITECTURE.md §8). */
 export async function serverCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   switch (sub) {

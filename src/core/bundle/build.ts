@@ -13,7 +13,7 @@ import { writeZip, type ZipFileSource } from './zip-writer';
 
 /**
  * `airlock bundle build`: a web build folder → a deterministic ZIP the stock plugin installs
- * (DESIGN §8, capgo-protocol §3.3 and §7 step 2). The same folder gives the same bytes every time and
+ * (ARCHITECTURE.md §8, PROTOCOL.md §3.3 and §7 step 2). The same folder gives the same bytes every time and
  * from any location: names are relative, entries sorted, no timestamps, owners or permissions.
  * Nothing in the folder is skipped, hidden files included; empty folders are not recorded (the
  * plugin creates folders from file paths).
@@ -153,7 +153,7 @@ async function walk(
   );
   for (const [i, child] of children.entries()) {
     const name = `${prefix}${child}`;
-    // Plugin rules first (capgo-protocol §3.3): e.g. a "\" in a name → windows_path_fail on phones.
+    // Plugin rules first (PROTOCOL.md §3.3): e.g. a "\" in a name → windows_path_fail on phones.
     checkEntryName(name);
     const childStats = stats[i];
     if (!childStats || childStats instanceof Error) throw ioError(name, childStats);
@@ -207,9 +207,9 @@ async function scanFolder(root: string, options: BundleBuildOptions): Promise<Zi
 
 /**
  * Builds the bundle ZIP of a web build folder (`airlock bundle build`). Requires `index.html` at the
- * root of the folder or in its only top-level folder (capgo-protocol §3.3). Refuses names with "\",
+ * root of the folder or in its only top-level folder (PROTOCOL.md §3.3). Refuses names with "\",
  * symlinks that do not resolve to a file or folder inside, FIFOs, sockets and devices, and native
- * code by name or content (DESIGN §3 "Store rules"). Writes `outFile + '.tmp-…'` and renames it, so a
+ * code by name or content (ARCHITECTURE.md §3 "Store rules"). Writes `outFile + '.tmp-…'` and renames it, so a
  * failure never leaves a partial bundle at `outFile`.
  *
  * @throws AirlockError BUNDLE_NO_INDEX, BUNDLE_PATH_REJECTED, BUNDLE_SPECIAL_FILE,

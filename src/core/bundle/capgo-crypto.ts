@@ -24,7 +24,7 @@ import { checkPluginPathRules, readZipDirectory } from './zip-reader';
 
 /**
  * Capgo "encryption v2", exactly as `@capgo/cli` 8.x produces it and `@capgo/capacitor-updater`
- * 8.51.x consumes it (capgo-protocol §7):
+ * 8.51.x consumes it (PROTOCOL.md §7):
  *
  * - AES-128-CBC with PKCS#7 padding over the whole ZIP, random 16-byte key and IV, no header;
  * - `session_key = base64(iv) + ":" + base64(RSA_private_encrypt_pkcs1(aesKey))` (§7 steps 4–7);
@@ -37,7 +37,7 @@ import { checkPluginPathRules, readZipDirectory } from './zip-reader';
  */
 
 const RSA_MODULUS_BITS = 2048;
-/** iOS pads RSA results to 256 bytes and Android checks for 256: RSA-2048 only (capgo-protocol §7 step 1). */
+/** iOS pads RSA results to 256 bytes and Android checks for 256: RSA-2048 only (PROTOCOL.md §7 step 1). */
 const RSA_BYTES = RSA_MODULUS_BITS / 8;
 const AES_KEY_BYTES = 16;
 const IV_BYTES = 16;
@@ -69,7 +69,7 @@ export interface EncryptBundleOptions {
   readonly onProgress?: (progress: EncryptProgress) => void;
 }
 
-/** What `airlock bundle encrypt --json` prints and a release statement's `bundle` holds (DESIGN §3). */
+/** What `airlock bundle encrypt --json` prints and a release statement's `bundle` holds (ARCHITECTURE.md §3). */
 export interface EncryptedBundleInfo {
   /** Lowercase hex SHA-256 of the plaintext ZIP. */
   readonly sha256: string;
@@ -144,7 +144,7 @@ function toPrivateKey(key: KeyObject | string): KeyObject {
     throw keyInvalid('The bundle key is not a readable private key.', error);
   }
   if (privateKey.type !== 'private' || !isRsa2048(privateKey)) {
-    throw keyInvalid('A Capgo bundle key must be an RSA-2048 private key (capgo-protocol §7).');
+    throw keyInvalid('A Capgo bundle key must be an RSA-2048 private key (PROTOCOL.md §7).');
   }
   return privateKey;
 }
@@ -168,7 +168,7 @@ export function rsaSignerFromPrivateKey(key: KeyObject | string): RsaPrivateSign
 
 /**
  * Capgo `key_id`: the PEM body with whitespace removed, first 20 characters (plugin
- * `CryptoCipher.calcKeyId`, CLI `calcKeyId`; capgo-protocol §7 step 9).
+ * `CryptoCipher.calcKeyId`, CLI `calcKeyId`; PROTOCOL.md §7 step 9).
  * @example calcKeyId(publicKeyPem) // 'MIIBCgKCAQEAqJikYizo'
  */
 export function calcKeyId(publicKeyPem: string): string {
@@ -250,7 +250,7 @@ function decodeChecksum(checksum: string): Buffer {
 }
 
 /**
- * The phone's `decryptChecksum` (CryptoCipher.java / .swift; capgo-protocol §7 step 10): decode,
+ * The phone's `decryptChecksum` (CryptoCipher.java / .swift; PROTOCOL.md §7 step 10): decode,
  * require exactly 256 bytes ("Bundle checksum is not encrypted" otherwise), RSA-open with the public
  * key. Returns the recovered bytes: the 32-byte SHA-256 for a V3 checksum.
  * @throws AirlockError CHECKSUM_INVALID, PUBLIC_KEY_INVALID.
@@ -273,7 +273,7 @@ function sessionKeyInvalid(message: string): AirlockError<'SESSION_KEY_INVALID'>
 }
 
 /**
- * The phone's session-key step (CryptoCipher.decryptFile; capgo-protocol §7 step 10): split on ":",
+ * The phone's session-key step (CryptoCipher.decryptFile; PROTOCOL.md §7 step 10): split on ":",
  * the IV must be 16 bytes, and the wrapped key must open with the public key to 16 bytes.
  * @throws AirlockError SESSION_KEY_INVALID, PUBLIC_KEY_INVALID.
  * @example const { iv, key } = unwrapSessionKey(info.sessionKey, publicKeyPem);
@@ -373,7 +373,7 @@ function checkSignerMatches(
 }
 
 /**
- * Encrypts a bundle ZIP for Capgo devices (`airlock bundle encrypt`; capgo-protocol §7). Checks the
+ * Encrypts a bundle ZIP for Capgo devices (`airlock bundle encrypt`; PROTOCOL.md §7). Checks the
  * ZIP first (plugin path rules, §3.3), streams AES-128-CBC over it into `outPath + '.tmp-…'` while
  * hashing plaintext and ciphertext, signs, then renames to `outPath`.
  *
@@ -456,7 +456,7 @@ async function decryptToTemp(
 }
 
 /**
- * Checks an encrypted bundle with the phone's own steps (capgo-protocol §3.3 and §7 step 10):
+ * Checks an encrypted bundle with the phone's own steps (PROTOCOL.md §3.3 and §7 step 10):
  * parse the public key (PKCS#1 PEM, RSA-2048), unwrap the session key, stream-decrypt to a scratch
  * file in the OS temp folder (removed afterwards) hashing the plaintext, open the V3 checksum and
  * compare it in constant time, then read the ZIP's central directory and apply the plugin's path

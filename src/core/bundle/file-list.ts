@@ -7,7 +7,7 @@ export interface BundleFile {
   readonly crc32: number;
 }
 
-/** What changed between two bundles' file lists (DESIGN §5: the reviewer's file-list diff). */
+/** What changed between two bundles' file lists (ARCHITECTURE.md §5: the reviewer's file-list diff). */
 export interface FileListDiff {
   readonly added: string[];
   readonly removed: string[];

@@ -1,6 +1,6 @@
 /**
  * Bundles: deterministic ZIP building, the plugin's unzip rules, and Capgo "encryption v2"
- * (capgo-protocol §3.3, §7). Pure library code: node built-ins and src/shared only.
+ * (PROTOCOL.md §3.3, §7). Pure library code: node built-ins and src/shared only.
  */
 export {
   buildBundle,

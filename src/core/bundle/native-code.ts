@@ -1,5 +1,5 @@
 /**
- * Store rules (DESIGN §3 "Store rules"): Apple App Review Guideline 2.5.2 and Google Play's Device and
+ * Store rules (ARCHITECTURE.md §3 "Store rules"): Apple App Review Guideline 2.5.2 and Google Play's Device and
  * Network Abuse policy allow over-the-air changes to interpreted web content only, never to
  * executable native code. A bundle is checked by name and by content, so that renaming a binary
  * does not get it through. WebAssembly is web content (it runs inside the WebView's sandbox) and is

@@ -26,7 +26,7 @@ import {
 
 /**
  * Reads a ZIP's central directory and applies the rules `@capgo/capacitor-updater` 8.51.x applies
- * when it unzips a bundle (capgo-protocol §3.3). Android reads the archive front to back with
+ * when it unzips a bundle (PROTOCOL.md §3.3). Android reads the archive front to back with
  * `java.util.zip.ZipInputStream` (local headers); iOS reads the central directory with ZIPFoundation.
  * So besides listing the central directory, this checks that the local headers tell the same story
  * with nothing in between, so that both phones see the same entries. Everything here is
@@ -383,7 +383,7 @@ export async function readZipEntries(zipPath: string): Promise<readonly ZipEntry
 
 /**
  * One entry name, as the plugin's `resolvePathInsideDirectory` checks it before extracting
- * (CapgoUpdater.java and CapgoUpdater.swift, 8.51.x; capgo-protocol §3.3).
+ * (CapgoUpdater.java and CapgoUpdater.swift, 8.51.x; PROTOCOL.md §3.3).
  *
  * @throws AirlockError BUNDLE_PATH_REJECTED naming the entry and the rule.
  * @example checkEntryName('assets/app.js'); // ok
@@ -440,7 +440,7 @@ function checkEntryType(entry: PathRuleEntry): void {
 }
 
 /**
- * The plugin's unzip rules for a whole bundle (capgo-protocol §3.3): every name passes
+ * The plugin's unzip rules for a whole bundle (PROTOCOL.md §3.3): every name passes
  * {@link checkEntryName}; no name appears twice; and `index.html` is at the root, or the archive has
  * exactly one top-level folder holding `index.html` (Android `flattenAssets`, iOS `unflatFolder`;
  * iOS counts hidden entries too, so a stray ".DS_Store" beside the folder breaks the flattening).

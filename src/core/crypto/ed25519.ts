@@ -11,9 +11,9 @@ import { bytesToHex, hexToBytes } from './encoding';
 import { sha256Hex } from './hash';
 
 /**
- * Ed25519 identity keys (DESIGN §2) over @noble/ed25519's synchronous API.
+ * Ed25519 identity keys (ARCHITECTURE.md §2) over @noble/ed25519's synchronous API.
  *
- * Verification is strict RFC 8032 everywhere (DESIGN §3): noble's `zip215: false` branch, which
+ * Verification is strict RFC 8032 everywhere (ARCHITECTURE.md §3): noble's `zip215: false` branch, which
  * refuses S ≥ L (RFC 8032 §5.1.7 step 1), non-canonical point encodings and small-order public keys,
  * so that the console, the server and any device verifier agree on which signatures are valid.
  */
@@ -62,7 +62,7 @@ export function ed25519Sign(message: Uint8Array, seed: Uint8Array): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Fast path. Log verification checks several signatures per statement (DESIGN §9: 1,000 statements
+// Fast path. Log verification checks several signatures per statement (ARCHITECTURE.md §9: 1,000 statements
 // in ≤ 1 s); node:crypto (OpenSSL) verifies ~13× faster than noble. The two differ on strictness:
 // OpenSSL accepts non-canonical and small-order public keys and checks the cofactorless equation
 // R = [S]B - [k]A by comparing the canonical encoding of that point with the R bytes (so it refuses
@@ -148,7 +148,7 @@ export function ed25519Verify(
 }
 
 /**
- * An identity key id: lowercase hex SHA-256 of the raw 32-byte public key (DESIGN §2). Always
+ * An identity key id: lowercase hex SHA-256 of the raw 32-byte public key (ARCHITECTURE.md §2). Always
  * recompute it from the key; never take a listed id as given. Throws AirlockError KEY_INVALID on a
  * key of the wrong length.
  * @example identityKeyId(publicKey) // '3b6a27bc…'
@@ -161,7 +161,7 @@ export function identityKeyId(publicKey: Uint8Array): string {
 }
 
 /**
- * The fingerprint shown to people (DESIGN §2): the first 16 hex characters of the key id in
+ * The fingerprint shown to people (ARCHITECTURE.md §2): the first 16 hex characters of the key id in
  * groups of four. Throws AirlockError INVALID_INPUT if `keyId` is not 64 lowercase hex characters.
  * @example formatFingerprint('abcd1234ef567890…') // 'abcd 1234 ef56 7890'
  */

@@ -17,7 +17,7 @@ export function sha256Hex(input: Uint8Array | string): string {
 }
 
 /**
- * Compares two byte strings in time that depends only on their length (STYLE rule 7).
+ * Compares two byte strings in time that depends only on their length (ARCHITECTURE.md rule 7).
  * Returns false, without comparing, when the lengths differ: lengths are not secret here.
  * @example constantTimeEqual(sha256(a), sha256(b))
  */

@@ -16,7 +16,7 @@ import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from './encoding
 import { constantTimeEqual, sha256Hex } from './hash';
 
 /**
- * Encrypted private-key backups (DESIGN section 2): the only form in which a private key may leave
+ * Encrypted private-key backups (ARCHITECTURE.md §2): the only form in which a private key may leave
  * the OS keychain. scrypt (N >= 2^17) derives an AES-256-GCM key from a passphrase; the envelope is
  * versioned JSON, and every header field is bound to the ciphertext as GCM additional data, so that
  * editing the key id, type, public key, label, date or KDF parameters makes the backup fail to open.
@@ -29,7 +29,7 @@ export const KEY_BACKUP_FORMAT = 'airlock-key-backup';
 /** The only envelope version this code writes and reads. */
 export const KEY_BACKUP_VERSION = 1;
 
-/** The two kinds of key Airlock keeps (DESIGN section 2). */
+/** The two kinds of key Airlock keeps (ARCHITECTURE.md §2). */
 export type BackupKeyType = 'identity' | 'bundle';
 
 /** What a backup holds: the key's public facts and its private part. */
@@ -55,7 +55,7 @@ export interface OpenedKeyBackup extends KeyBackupContents {
   readonly createdAt: string;
 }
 
-/** The versioned JSON envelope written to a backup file (DESIGN section 2). */
+/** The versioned JSON envelope written to a backup file (ARCHITECTURE.md §2). */
 export interface KeyBackupEnvelope {
   readonly format: typeof KEY_BACKUP_FORMAT;
   readonly v: typeof KEY_BACKUP_VERSION;
@@ -84,7 +84,7 @@ export interface KeyBackupEnvelope {
   readonly createdAt: string;
 }
 
-// DESIGN section 2: scrypt with N >= 2^17. We write exactly these parameters and refuse weaker ones.
+// ARCHITECTURE.md §2: scrypt with N >= 2^17. We write exactly these parameters and refuse weaker ones.
 const SCRYPT_N = 2 ** 17;
 const SCRYPT_R = 8;
 const SCRYPT_P = 1;
@@ -295,7 +295,7 @@ function parseEnvelope(envelope: unknown): ParsedEnvelope {
   const N = integerField(kdf, 'N', 'kdf.');
   const r = integerField(kdf, 'r', 'kdf.');
   const p = integerField(kdf, 'p', 'kdf.');
-  // DESIGN section 2: N >= 2^17. A backup whose parameters were lowered is refused, not opened.
+  // ARCHITECTURE.md §2: N >= 2^17. A backup whose parameters were lowered is refused, not opened.
   if (N < SCRYPT_N || r < SCRYPT_R || p < SCRYPT_P) {
     throw invalid(
       `The key backup is not valid: its scrypt parameters (N=${N}, r=${r}, p=${p}) are weaker than the minimum N=2^17, r=8, p=1.`,
@@ -385,7 +385,7 @@ function isConsistentRsaKey(privateKey: KeyObject, publicKey: KeyObject): boolea
 }
 
 /**
- * Derives the public key (in its stored spelling) and keyId from a private key (DESIGN section 2).
+ * Derives the public key (in its stored spelling) and keyId from a private key (ARCHITECTURE.md §2).
  * Identity: `privateKey` is the 32-byte seed as lowercase hex; returns the raw public key as hex.
  * Bundle: `privateKey` is a PKCS#1 RSA PEM of at least 2048 bits; returns the PKCS#1 public PEM.
  * Throws KEY_INVALID (never quoting key bytes) when the private key does not parse.
@@ -457,7 +457,7 @@ function checkKeyPair(contents: KeyBackupContents): void {
 }
 
 /**
- * Encrypts a private key into a versioned backup envelope (DESIGN section 2): scrypt N=2^17, r=8,
+ * Encrypts a private key into a versioned backup envelope (ARCHITECTURE.md §2): scrypt N=2^17, r=8,
  * p=1 over the NFC-normalized passphrase, AES-256-GCM with the header as additional data.
  * Checks first that the private key matches `publicKey` and `keyId` (KEY_INVALID otherwise).
  * @example const envelope = await sealKeyBackup({ type: 'identity', keyId, label, publicKey, privateKey }, pass);

@@ -11,7 +11,7 @@ import {
 import { AirlockError } from '../errors';
 import { decodeSignature, type IdentitySigner } from '../statement';
 
-/** Domain separation for checkpoints, like statements and roots (DESIGN §3). */
+/** Domain separation for checkpoints, like statements and roots (ARCHITECTURE.md §3). */
 export const CHECKPOINT_PREFIX = 'airlock/checkpoint/v1\n';
 
 /**

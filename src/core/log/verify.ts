@@ -1,7 +1,7 @@
 /**
- * Release-log verification (DESIGN §3 "release log", §7 mirror): pure functions over what the public
+ * Release-log verification (ARCHITECTURE.md §3 "release log", §7 mirror): pure functions over what the public
  * log API returns, so that the CLI (`airlock log verify`) and the console's mirror check the same
- * rules. The server is untrusted (STYLE rule 13): everything it says is re-derived here.
+ * rules. The server is untrusted (ARCHITECTURE.md rule 13): everything it says is re-derived here.
  *
  * For each entry, in order (first problem wins):
  *
@@ -13,7 +13,7 @@
  * 4. Hash chain: `prev` is the previous head, null for seq 1 (PREV_MISMATCH).
  * 5. Checkpoint: signed by the server key, naming exactly this app, channel, seq and id, at the
  *    entry's `appliedAt` (CHECKPOINT_INVALID).
- * 6. Authority: an automatic pause (DESIGN §6) needs only the server's signature over the
+ * 6. Authority: an automatic pause (ARCHITECTURE.md §6) needs only the server's signature over the
  *    statement (SERVER_SIG_INVALID); anything else needs approvals that satisfy the policy of the
  *    trust root in force, judged at the entry's `appliedAt`, so that an approval counts only if it
  *    was valid when applied (POLICY_NOT_SATISFIED).
@@ -24,7 +24,7 @@
  * entry's that satisfies it. Once an entry needed version N, no later entry may lean on a member
  * that version N removed.
  *
- * Incremental by design (DESIGN §9: 1,000 new statements in ≤ 1 s): pass the last verified head as
+ * Incremental by design (ARCHITECTURE.md §9: 1,000 new statements in ≤ 1 s): pass the last verified head as
  * `previous` and only the new entries.
  */
 import type { LogEntry, SignedCheckpoint, SignedTrustRoot, TrustRoot } from '../../shared/schemas';
@@ -207,7 +207,7 @@ function authorityProblem(
   if (checkpoint !== null) return fail(entry.seq, 'CHECKPOINT_INVALID', checkpoint);
   const { statement } = entry;
   if (statement.kind === 'pause' && statement.automatic === true) {
-    // DESIGN §6: an automatic pause only reduces exposure; the server's signature is enough.
+    // ARCHITECTURE.md §6: an automatic pause only reduces exposure; the server's signature is enough.
     if (serverSigValid(entry, serverKey)) return null;
     return fail(
       entry.seq,
@@ -283,7 +283,7 @@ export type RootChainResult =
       ok: true;
       /** The newest root of the chain, trusted through it. */
       root: TrustRoot;
-      /** Fingerprint of version 1: compare it out of band on first contact (DESIGN §4). */
+      /** Fingerprint of version 1: compare it out of band on first contact (ARCHITECTURE.md §4). */
       firstRootId: string;
       /** True when version 1 matched `pinnedRootId`; false on first contact (nothing pinned). */
       pinned: boolean;
@@ -296,7 +296,7 @@ export type RootChainResult =
 const LINK_TIME = new Date(0);
 
 /**
- * Checks a root chain from version 1 (DESIGN §4). Version 1 carries no signatures (the server
+ * Checks a root chain from version 1 (ARCHITECTURE.md §4). Version 1 carries no signatures (the server
  * holds no admin keys), so it is trusted by its pinned id, or on first use when nothing is pinned;
  * each later version must follow its predecessor through `verifyRootUpdate` (TUF 5.3.4–5.3.5:
  * version + 1, threshold of old and new admins). Never throws.
@@ -351,7 +351,7 @@ export function verifyRootChain(
 // Checkpoints
 
 /**
- * How a fresh checkpoint relates to one already trusted (DESIGN §3): `same` position and head;
+ * How a fresh checkpoint relates to one already trusted (ARCHITECTURE.md §3): `same` position and head;
  * `ahead` (the log grew: verify the new entries from the known head to see that it extends it);
  * `fork` (two heads for one seq); `rollback` (seq went backwards). Both checkpoints must already be
  * verified with the server key. Throws AirlockError INVALID_INPUT for checkpoints of different logs.

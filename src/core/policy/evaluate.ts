@@ -1,5 +1,5 @@
 /**
- * Approval policy evaluation (DESIGN §3 "Policy", STYLE rule 9): (statement, approvals, trust root)
+ * Approval policy evaluation (ARCHITECTURE.md §3 "Policy", ARCHITECTURE.md rule 9): (statement, approvals, trust root)
  * → verdict with reasons, as one pure function without I/O.
  *
  * The rules, each a check below:
@@ -9,9 +9,9 @@
  *    `*`; the app pattern decides before the channel pattern. No policy: not satisfied.
  *    Rollout statements always use the `rollout` policy: whether a change raises or lowers exposure is
  *    not in the statement itself. `opts.context.previousRolloutPercent` is accepted for a later
- *    "break glass" rule for decreases (DESIGN §3) and does not change the verdict today.
+ *    "break glass" rule for decreases (ARCHITECTURE.md §3) and does not change the verdict today.
  * 2. Time. A statement is void from its `expiresAt` on (now ≥ expiresAt); a root likewise. An
- *    unparseable time counts as expired (DESIGN §11).
+ *    unparseable time counts as expired (ARCHITECTURE.md §11).
  * 3. Counting. An approval counts only if it names this statement's id (recomputed, never taken from
  *    the approval); its key id belongs to a member of the root, where member ids are recomputed from
  *    the member's public key, so a listed id that is not the key's hash is ignored and a key listed
@@ -221,7 +221,7 @@ function timeFindings(statement: Statement, root: TrustRoot, now: Date): Finding
   return findings;
 }
 
-/** Rule 4: the threshold and the role minimums, phrased as "k/M" (STYLE rule 9). */
+/** Rule 4: the threshold and the role minimums, phrased as "k/M" (ARCHITECTURE.md rule 9). */
 function countFindings(
   counted: number,
   threshold: number,

@@ -23,8 +23,8 @@ import {
 } from '../crypto';
 
 /**
- * Statements, approvals and trust roots (DESIGN §3, §4): the signed byte strings, their ids, and
- * signature checks. STYLE rule 7: `statementSigningBytes` and `rootSigningBytes` are the only
+ * Statements, approvals and trust roots (ARCHITECTURE.md §3, §4): the signed byte strings, their ids, and
+ * signature checks. ARCHITECTURE.md rule 7: `statementSigningBytes` and `rootSigningBytes` are the only
  * functions that produce the bytes Airlock signs; the domain prefix keeps a signature over one kind
  * of document from ever being valid for another.
  */
@@ -36,7 +36,7 @@ export const ROOT_PREFIX = 'airlock/root/v1\n';
 
 const SIGNATURE_BYTES = 64;
 
-/** Something that signs with an identity key; the private key stays behind it (STYLE rule 10). */
+/** Something that signs with an identity key; the private key stays behind it (ARCHITECTURE.md rule 10). */
 export interface IdentitySigner {
   /** Lowercase hex SHA-256 of `publicKey`. */
   readonly keyId: string;
@@ -72,7 +72,7 @@ function describeIssues(subject: string, issues: readonly SchemaIssue[]): string
 }
 
 /**
- * Parses an untrusted statement (DESIGN §3). Throws AirlockError STATEMENT_INVALID with a sentence
+ * Parses an untrusted statement (ARCHITECTURE.md §3). Throws AirlockError STATEMENT_INVALID with a sentence
  * naming the bad field.
  * @example const statement = parseStatement(JSON.parse(text));
  */
@@ -85,7 +85,7 @@ export function parseStatement(input: unknown): Statement {
 }
 
 /**
- * Parses an untrusted trust root (DESIGN §4), filling in defaults. Throws AirlockError INVALID_INPUT
+ * Parses an untrusted trust root (ARCHITECTURE.md §4), filling in defaults. Throws AirlockError INVALID_INPUT
  * with a sentence naming the bad field.
  * @example const root = parseTrustRoot(JSON.parse(text));
  */
@@ -117,7 +117,7 @@ export function parseSignedTrustRoot(input: unknown): SignedTrustRoot {
 // Signed bytes and ids
 
 /**
- * The bytes an approval signs: UTF-8 of `"airlock/statement/v1\n" + JCS(statement)` (DESIGN §3).
+ * The bytes an approval signs: UTF-8 of `"airlock/statement/v1\n" + JCS(statement)` (ARCHITECTURE.md §3).
  * The statement is validated first, so a malformed statement can never be signed. Throws AirlockError
  * STATEMENT_INVALID (or CANONICAL_JSON_UNSUPPORTED for a field set to undefined).
  * @example const bytes = statementSigningBytes(statement);
@@ -128,7 +128,7 @@ export function statementSigningBytes(statement: Statement): Uint8Array {
 }
 
 /**
- * A statement's id: lowercase hex SHA-256 of its signed bytes (DESIGN §3).
+ * A statement's id: lowercase hex SHA-256 of its signed bytes (ARCHITECTURE.md §3).
  * @example const id = statementId(statement); // '9f2c…'
  */
 export function statementId(statement: Statement): string {
@@ -140,12 +140,12 @@ export function timestamp(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** The fields every statement kind shares (DESIGN §3). */
+/** The fields every statement kind shares (ARCHITECTURE.md §3). */
 export type StatementHeader = Omit<Extract<Statement, { kind: 'resume' }>, 'kind'>;
 
 /**
  * The shared fields of the next statement on a channel whose log stands at `position` (seq and
- * head): `seq` is the next, `prev` the head (DESIGN §3), valid for `lifetimeMs` from `createdAt`.
+ * head): `seq` is the next, `prev` the head (ARCHITECTURE.md §3), valid for `lifetimeMs` from `createdAt`.
  * @example { ...nextStatementHeader(app, channel, head, key.keyId, now, DAY_MS), kind: 'pause' }
  */
 export function nextStatementHeader(
@@ -169,7 +169,7 @@ export function nextStatementHeader(
 }
 
 /**
- * The bytes an admin signs: UTF-8 of `"airlock/root/v1\n" + JCS(root)` (DESIGN §4), over the parsed
+ * The bytes an admin signs: UTF-8 of `"airlock/root/v1\n" + JCS(root)` (ARCHITECTURE.md §4), over the parsed
  * root so that defaults (`proposerCounts: false`) are always spelled out in what is signed.
  * Throws AirlockError INVALID_INPUT for an invalid root.
  * @example const bytes = rootSigningBytes(root);
@@ -194,7 +194,7 @@ async function signBytes(
   bytes: Uint8Array,
   signer: IdentitySigner,
 ): Promise<{ keyId: string; sig: string }> {
-  // Never trust a listed key id (DESIGN §3): it must be the hash of the key that signs.
+  // Never trust a listed key id (ARCHITECTURE.md §3): it must be the hash of the key that signs.
   const keyId = identityKeyId(signer.publicKey);
   if (keyId !== signer.keyId) {
     throw new AirlockError('KEY_INVALID', 'The signer key id does not match its public key.');
@@ -251,7 +251,7 @@ export function decodeSignature(sig: string): Uint8Array | null {
 /** True when an RFC 3339 `expiresAt` is at or before `now`; an unparseable time counts as expired. */
 export function hasExpired(expiresAt: string, now: Date): boolean {
   const expires = Date.parse(expiresAt);
-  // DESIGN §11: an unparseable expiry must never mean "never expires".
+  // ARCHITECTURE.md §11: an unparseable expiry must never mean "never expires".
   return Number.isNaN(expires) || now.getTime() >= expires;
 }
 
@@ -384,7 +384,7 @@ function checkRoot(
 }
 
 /**
- * Checks that `next` may replace `previous` (DESIGN §4, TUF specification 5.3.4–5.3.5): version
+ * Checks that `next` may replace `previous` (ARCHITECTURE.md §4, TUF specification 5.3.4–5.3.5): version
  * exactly previous + 1; signed by `rootThreshold` admins of the previous root AND by `rootThreshold`
  * admins of the new root; not expired at `now`. The previous root may itself be expired (TUF
  * updates root before checking its expiry). Never throws.
@@ -420,7 +420,7 @@ export function verifyRootUpdate(
 }
 
 /**
- * Checks a root accepted on first contact (trust on first use, DESIGN §4): valid, signed by
+ * Checks a root accepted on first contact (trust on first use, ARCHITECTURE.md §4): valid, signed by
  * `rootThreshold` of its own admins, not expired. The caller must still show its fingerprint
  * (`rootId`) for out-of-band comparison. Never throws.
  * @example const verdict = verifyRootSelfSigned(signedRoot, new Date());

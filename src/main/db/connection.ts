@@ -7,7 +7,7 @@ import { MIGRATIONS } from './migrations';
 
 export type Db = Database.Database;
 
-/** The console's database file inside a data directory (DESIGN §7). */
+/** The console's database file inside a data directory (ARCHITECTURE.md §7). */
 export function databasePath(dataDirectory: string): string {
   return join(dataDirectory, 'airlock.db');
 }

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { AirlockError } from '../../core/errors';
 
-/** One schema step. Shipped migrations are append-only: never edit one, add the next (STYLE). */
+/** One schema step. Shipped migrations are append-only: never edit one, add the next (ARCHITECTURE.md rule 11). */
 export interface Migration {
   /** Multiples of 10, strictly increasing: the value `PRAGMA user_version` takes after it. */
   readonly version: number;

@@ -11,7 +11,7 @@ import {
 import { err, ok, type Result } from '../../shared/result';
 
 /**
- * The trusted side of every IPC call (STYLE rules 4 and 5, after Signal's `parseUnknown` and
+ * The trusted side of every IPC call (ARCHITECTURE.md rules 4 and 5, after Signal's `parseUnknown` and
  * `wrapResult`): the payload arrives as `unknown` and is parsed with the channel's zod schema before
  * any handler sees it; whatever the handler returns is parsed with the response schema (which drops
  * fields nobody declared); whatever it throws becomes `{ code, message }`. Nothing here imports

@@ -53,7 +53,7 @@ import type { HandlerContext, HandlerTable } from './handle';
  * The CLI (src/cli/commands) is the reference for every flow; the differences are deliberate:
  * - a server must have been connected (`servers:connect`, fingerprint shown) before anything is
  *   sent to it: nothing is pinned implicitly;
- * - identities come from the keychain only: never from AIRLOCK_IDENTITY_KEY (DESIGN §2);
+ * - identities come from the keychain only: never from AIRLOCK_IDENTITY_KEY (ARCHITECTURE.md §2);
  * - a rollback target is looked up in the verified mirror, not in what the server says;
  * - push answers are checked against the server key pinned on first contact;
  * - every action is written to the audit trail.
@@ -133,7 +133,7 @@ function uniqueChannels(
   );
 }
 
-/** Member names by key id, for people (DESIGN §2: fingerprints for keys nobody named). */
+/** Member names by key id, for people (ARCHITECTURE.md §2: fingerprints for keys nobody named). */
 function memberNames(root: TrustRoot, keyIds: readonly string[]): Record<string, string> {
   const names: Record<string, string> = {};
   for (const keyId of keyIds) {
@@ -143,7 +143,7 @@ function memberNames(root: TrustRoot, keyIds: readonly string[]): Record<string,
   return names;
 }
 
-/** Why an approval by `keyId` would not count (DESIGN §3 policy rules), to say so up front. */
+/** Why an approval by `keyId` would not count (ARCHITECTURE.md §3 policy rules), to say so up front. */
 function countingNotes(statement: Statement, root: TrustRoot, keyId: string): string[] {
   const policy = findPolicy(root, statement.app, statement.channel, statement.kind);
   const member = root.members.find((candidate) => candidate.keyId === keyId);
@@ -166,7 +166,7 @@ function verifiedRootIds(server: ServerRecord): string[] {
 /** The statement the server holds under `id`, checked to really be that statement. */
 async function fetchStatement(client: ServerClient, id: string): Promise<StatementStatus> {
   const status = await client.getStatement(id);
-  // The server is untrusted (STYLE rule 13): what we show or sign must hash to the id asked for.
+  // The server is untrusted (ARCHITECTURE.md rule 13): what we show or sign must hash to the id asked for.
   if (status.id !== id || statementId(status.statement) !== id) {
     throw new AirlockError(
       'INVALID_INPUT',
@@ -176,7 +176,7 @@ async function fetchStatement(client: ServerClient, id: string): Promise<Stateme
   return status;
 }
 
-/** A push answer, checked against the server key pinned on first contact (DESIGN §3). */
+/** A push answer, checked against the server key pinned on first contact (ARCHITECTURE.md §3). */
 function verifiedPush(
   server: ServerRecord,
   id: string,
@@ -202,7 +202,7 @@ function verifiedPush(
 }
 
 /**
- * The members of `root` that verifiers count (DESIGN §3): a listed key id that is not the hash of
+ * The members of `root` that verifiers count (ARCHITECTURE.md §3): a listed key id that is not the hash of
  * its key is ignored by every check, so it is not shown as a member either.
  */
 function rootMembers(
@@ -220,7 +220,7 @@ function rootMembers(
 }
 
 /**
- * A signing request file (DESIGN §5) for a statement this console holds: the one place that names
+ * A signing request file (ARCHITECTURE.md §5) for a statement this console holds: the one place that names
  * and writes it, for `releases:propose … exportRequest` and `approvals:export-request` alike.
  */
 function requestOffer(services: ConsoleServices, id: string): FileOffer {
@@ -318,7 +318,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
   /** Folders the user picked in the folder dialog: the only ones `bundles:build` reads. */
   const grantedFolders = new Set<string>();
 
-  /** The identity that signs (DESIGN §8 order, keychain keys only: never an environment key). */
+  /** The identity that signs (ARCHITECTURE.md §8 order, keychain keys only: never an environment key). */
   async function identity(keyId: string | undefined): Promise<IdentitySigner> {
     try {
       return await resolveIdentity(() => keys, { keyId, env: {} });
@@ -419,7 +419,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
   /**
    * After a push applied, mirrors its channel at once, so that history, rollback targets and the
    * inbox show the applied statement without waiting for the next sync. Verified like any sync
-   * (DESIGN §4); a failure here loses nothing (the push stands) and the next sync catches up.
+   * (ARCHITECTURE.md §4); a failure here loses nothing (the push stands) and the next sync catches up.
    */
   async function mirrorPushedChannels(serverUrl: string, report: DeliveryReport): Promise<void> {
     const channels = new Map<string, { app: string; channel: string }>();
@@ -464,7 +464,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
     return { seq: position.seq, head: position.head };
   }
 
-  /** The fields every statement carries, on the channel's current head (DESIGN §3). */
+  /** The fields every statement carries, on the channel's current head (ARCHITECTURE.md §3). */
   function statementBase(
     app: string,
     channel: string,
@@ -637,7 +637,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
     },
 
     // -----------------------------------------------------------------------------------------
-    // Keys (DESIGN §2): public facts only; private keys never leave the key store
+    // Keys (ARCHITECTURE.md §2): public facts only; private keys never leave the key store
 
     [Ch.keysList]: async function keysList() {
       return { keys: (await keys.list()).map(keyView) };
@@ -680,7 +680,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
     },
 
     // -----------------------------------------------------------------------------------------
-    // Servers (DESIGN §4): pin on first contact, with the fingerprint to compare out of band
+    // Servers (ARCHITECTURE.md §4): pin on first contact, with the fingerprint to compare out of band
 
     [Ch.serversConnect]: async function serversConnect(input) {
       const result = await services.connect(
@@ -900,7 +900,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       const server = requireServer(input.server);
       const signer = await identity(input.identity);
       const id = input.statementId;
-      // Offline-first (DESIGN §7): the push waits in the outbox when the server cannot be reached,
+      // Offline-first (ARCHITECTURE.md §7): the push waits in the outbox when the server cannot be reached,
       // and a repeat is answered alreadyApplied, so it never applies twice.
       services.queue(
         server.url,
@@ -1074,7 +1074,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
       const at = now();
       if (input.mode === 'online') {
         const server = requireServer(input.server);
-        // DESIGN §2: approvals are signed with a keychain key, never an environment key.
+        // ARCHITECTURE.md §2: approvals are signed with a keychain key, never an environment key.
         const signer = await identity(input.identity);
         const client = services.client(server.url, signer);
         const status = await fetchStatement(client, input.statementId);
@@ -1098,7 +1098,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
           approvalFile: null,
         };
       }
-      // Air-gapped (DESIGN §5): no server and no network; the file is checked, then signed.
+      // Air-gapped (ARCHITECTURE.md §5): no server and no network; the file is checked, then signed.
       const review = reviewRequest(input.content, at);
       const signer = await identity(input.identity);
       const root = review.request.root.root;
@@ -1229,7 +1229,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
 
     [Ch.healthSeries]: async function healthSeries(input) {
       const server = requireServer(input.server);
-      // A signed read (DESIGN §6): the server shows its counters to trust-root members only.
+      // A signed read (ARCHITECTURE.md §6): the server shows its counters to trust-root members only.
       const signer = await identity(input.identity);
       const health = await services
         .client(server.url, signer)
@@ -1243,7 +1243,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
             { cause: error },
           );
         });
-      // The server is untrusted (STYLE rule 13): the answer must be about the channel asked for.
+      // The server is untrusted (ARCHITECTURE.md rule 13): the answer must be about the channel asked for.
       if (health.app !== input.app || health.channel !== input.channel) {
         throw new AirlockError(
           'INVALID_INPUT',
@@ -1394,7 +1394,7 @@ export function createHandlers(deps: HandlerDeps): HandlerTable {
   };
 
   /**
-   * Reads a signing request (DESIGN §5), judging its trust root against every root this console
+   * Reads a signing request (ARCHITECTURE.md §5), judging its trust root against every root this console
    * verified for the request's server, when it knows that server.
    */
   function reviewRequest(content: string, at: Date): ReturnType<typeof reviewSigningRequest> {

@@ -5,7 +5,7 @@ import { isInternalUrl } from '../trusted-url';
 import { invokeHandler, type HandlerTable } from './handle';
 
 /**
- * The only Electron IPC wiring (DESIGN §1): one `ipcMain.handle` per channel of channels.ts, each
+ * The only Electron IPC wiring (ARCHITECTURE.md §1): one `ipcMain.handle` per channel of channels.ts, each
  * checking the sender frame before the shared `invokeHandler` parses the payload and runs the
  * handler. Progress goes back to the window that asked, as `IpcEvents.progress`.
  */

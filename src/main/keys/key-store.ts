@@ -22,7 +22,7 @@ import { AirlockError } from '../../core/errors';
 import type { Keychain } from './keychain';
 
 /**
- * Airlock's private keys (DESIGN section 2). This class is the only place where private key
+ * Airlock's private keys (ARCHITECTURE.md §2). This class is the only place where private key
  * material exists in memory, and no method returns it: callers get public facts (`KeyInfo`),
  * signers that keep the key in a closure, or an encrypted backup.
  *
@@ -34,7 +34,7 @@ import type { Keychain } from './keychain';
 /** Identity (Ed25519, signs statements and approvals) or bundle (RSA-2048, Capgo encryption v2). */
 export type KeyType = 'identity' | 'bundle';
 
-/** The public facts about a key: all that leaves this class (DESIGN section 2). */
+/** The public facts about a key: all that leaves this class (ARCHITECTURE.md §2). */
 export interface KeyInfo {
   /** Lowercase hex SHA-256 of the raw Ed25519 public key, or of the PKCS#1 DER RSA public key. */
   readonly keyId: string;
@@ -82,7 +82,7 @@ const ACCOUNT = /^(identity|bundle):([0-9a-f]{64})$/;
 const KEY_ID_QUERY = /^[0-9a-f]{8,64}$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
 const MAX_LABEL_CHARS = 200;
-// DESIGN section 2: bundle keys are RSA-2048; iOS devices accept no other size (capgo-crypto).
+// ARCHITECTURE.md §2: bundle keys are RSA-2048; iOS devices accept no other size (capgo-crypto).
 const BUNDLE_RSA_BITS = 2048;
 const STORED_FIELDS = ['v', 'type', 'keyId', 'label', 'createdAt', 'publicKey', 'privateKey'];
 
@@ -190,7 +190,7 @@ function toInfo(key: StoredKey): KeyInfo {
   return key.type === 'bundle' ? { ...info, capgoKeyId: calcKeyId(key.publicKey) } : info;
 }
 
-/** What a PEM file holds, in words, for the import refusal (DESIGN section 8: a Capgo key). */
+/** What a PEM file holds, in words, for the import refusal (ARCHITECTURE.md §8: a Capgo key). */
 function describePemLabel(label: string): string {
   switch (label) {
     case 'PRIVATE KEY':
@@ -266,7 +266,7 @@ function generateRsaKeyPair(): Promise<{ publicKey: KeyObject; privateKey: KeyOb
 }
 
 /**
- * The key store over a `Keychain` (DESIGN section 2, STYLE rule 10). Private keys are created here,
+ * The key store over a `Keychain` (ARCHITECTURE.md §2, ARCHITECTURE.md rule 10). Private keys are created here,
  * stored only in the keychain, and never returned: not by any method, not in an error message.
  * @example
  * const store = new KeyStore(createOsKeychain());
@@ -400,7 +400,7 @@ export class KeyStore {
     }
   }
 
-  /** An encrypted backup of a key (DESIGN section 2: the only export of a private key). */
+  /** An encrypted backup of a key (ARCHITECTURE.md §2: the only export of a private key). */
   async backup(keyId: string, passphrase: string): Promise<KeyBackupEnvelope> {
     const key = await this.#load(keyId);
     return sealKeyBackup(

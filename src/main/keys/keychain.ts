@@ -1,12 +1,12 @@
 import { AirlockError } from '../../core/errors';
 
 /**
- * The OS keychain, through @github/keytar (DESIGN section 2): macOS Keychain, Windows Credential
+ * The OS keychain, through @github/keytar (ARCHITECTURE.md §2): macOS Keychain, Windows Credential
  * Manager, or the Secret Service (gnome-keyring, KWallet) on a Linux D-Bus session.
  *
  * This file must not import electron: the CLI and the tests use it under plain Node.
  * There is no fallback to a file, ever: when no keychain answers, every call fails with
- * KEYCHAIN_UNAVAILABLE and one sentence that says so (DESIGN section 2, STYLE rule 10).
+ * KEYCHAIN_UNAVAILABLE and one sentence that says so (ARCHITECTURE.md §2, ARCHITECTURE.md rule 10).
  */
 
 /** A keychain scoped to one service name (`airlock`). Secrets are opaque strings. */
@@ -130,7 +130,7 @@ function reasonHint(error: unknown): string {
   return '';
 }
 
-/** The one sentence for every keychain failure (DESIGN section 2: "says so in one clear sentence"). */
+/** The one sentence for every keychain failure (ARCHITECTURE.md §2: "says so in one clear sentence"). */
 function unavailable(error: unknown): AirlockError<'KEYCHAIN_UNAVAILABLE'> {
   if (error instanceof AirlockError && error.code === 'KEYCHAIN_UNAVAILABLE') {
     return error as AirlockError<'KEYCHAIN_UNAVAILABLE'>;

@@ -27,10 +27,10 @@ import { ServerApiError, unreachable } from './errors';
 import { fileSha256, fileUploadBody, type UploadProgress } from './upload';
 
 /**
- * A small client for the Airlock admin and log API (DESIGN §6). Every admin request is signed with
+ * A small client for the Airlock admin and log API (ARCHITECTURE.md §6). Every admin request is signed with
  * an identity key (RFC 9421 with an RFC 9530 Content-Digest), every answer is parsed with the shared
- * schemas (the server is untrusted: STYLE rule 13), and every error answer becomes an AirlockError
- * carrying the server's own sentence. Uses the global fetch: no electron here (DESIGN §1).
+ * schemas (the server is untrusted: ARCHITECTURE.md rule 13), and every error answer becomes an AirlockError
+ * carrying the server's own sentence. Uses the global fetch: no electron here (ARCHITECTURE.md §1).
  */
 
 export interface ServerClientOptions {

@@ -2,7 +2,7 @@ import { AirlockError } from '../../core/errors';
 import { isErrorCode, type ErrorCode } from '../../shared/errors';
 
 /**
- * An error answer of an Airlock server (`{error, message}`, DESIGN §6), as an AirlockError whose
+ * An error answer of an Airlock server (`{error, message}`, ARCHITECTURE.md §6), as an AirlockError whose
  * message is the server's own sentence. `serverCode` is the server's stable `error` code; `code` is
  * the same when it is one of ours, else derived from the HTTP status.
  */

@@ -28,14 +28,14 @@ import {
 } from '../../shared/schemas';
 
 /**
- * Air-gapped approval by file (DESIGN §5). The proposer's console writes a signing request; an
+ * Air-gapped approval by file (ARCHITECTURE.md §5). The proposer's console writes a signing request; an
  * officer's console that has never seen a network reviews it, verifies what can be verified
  * offline, signs with the keychain key and writes an approval file; the online console imports it.
  * Every file is read as hostile: strict schemas, ids recomputed, signatures checked, and a summary
  * that disagrees with the statement it summarizes is refused (a reviewer must not be misled).
  */
 
-/** Limit on request and approval files: statements and approvals are small (DESIGN §5). */
+/** Limit on request and approval files: statements and approvals are small (ARCHITECTURE.md §5). */
 export const MAX_FILE_BYTES = MAX_FILE_TEXT_BYTES;
 
 export interface SummaryExtras {
@@ -219,7 +219,7 @@ export function reviewSigningRequest(
   if (!parsed.success)
     fail('REQUEST_FILE_INVALID', `The signing request is invalid: ${firstIssue(parsed.error)}.`);
   const request = parsed.data;
-  // DESIGN §3: an approval binds the exact statement; its id is always recomputed, never trusted.
+  // ARCHITECTURE.md §3: an approval binds the exact statement; its id is always recomputed, never trusted.
   if (statementId(request.statement) !== request.statementId) {
     fail(
       'REQUEST_FILE_INVALID',
@@ -262,7 +262,7 @@ export function reviewSigningRequest(
 
 /**
  * Signs a reviewed request with `signer` and returns the approval file. Refuses what could not
- * count (DESIGN §3): an expired statement, the proposer's own approval when the policy excludes it,
+ * count (ARCHITECTURE.md §3): an expired statement, the proposer's own approval when the policy excludes it,
  * a key that is not a member holding a role the policy counts, and a second approval by one key.
  */
 export async function approveSigningRequest(

@@ -27,7 +27,7 @@ import {
 import { deliverOutbox, OutboxRepo, type DeliveryReport, type OutboxPayload } from './outbox';
 
 /**
- * The console's main-process services over one SQLite store in the data directory (DESIGN §7,
+ * The console's main-process services over one SQLite store in the data directory (ARCHITECTURE.md §7,
  * issue 4). The CLI and the Electron IPC handlers both use this; nothing here imports electron.
  * Every action a person takes is written to the hash-chained audit trail.
  */
@@ -83,7 +83,7 @@ export class ConsoleServices {
     return createServerClient({ baseUrl: url, ...(signer === undefined ? {} : { signer }) });
   }
 
-  /** Connects and pins (first contact) or updates through the chain (DESIGN §4). */
+  /** Connects and pins (first contact) or updates through the chain (ARCHITECTURE.md §4). */
   async connect(url: string, opts: { expectRootId?: string } = {}): Promise<ConnectResult> {
     const result = await connectServer(this.db, this.client(url), opts);
     if (result.firstContact) {
@@ -189,7 +189,7 @@ export class ConsoleServices {
 
   /**
    * Where a new statement goes on app/channel: the server's head when it answers, else the head of
-   * the verified mirror (offline-first, DESIGN §7); `offline` then says why the server was not used.
+   * the verified mirror (offline-first, ARCHITECTURE.md §7); `offline` then says why the server was not used.
    */
   async channelPosition(
     client: ServerClient,
@@ -348,7 +348,7 @@ export class ConsoleServices {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Air-gapped files (DESIGN §5)
+  // Air-gapped files (ARCHITECTURE.md §5)
 
   /** A signing request for a stored statement, with the summary this console can give. */
   signingRequest(id: string): SigningRequest {

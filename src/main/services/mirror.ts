@@ -20,7 +20,7 @@ import type { Db } from '../db/connection';
 import type { ServerClient } from '../server-client';
 
 /**
- * The log mirror (DESIGN §3, §7): pins a server's trust root on first contact, then pulls each
+ * The log mirror (ARCHITECTURE.md §3, §7): pins a server's trust root on first contact, then pulls each
  * channel's log incrementally and verifies everything before storing it. What it finds wrong is
  * recorded as a finding and never overwrites verified data: a modified statement, a dropped or
  * reordered entry, a fork (two signed heads for one seq), a rollback (the server's head behind the
@@ -49,7 +49,7 @@ export interface Finding {
 export interface ServerRecord {
   readonly id: number;
   readonly url: string;
-  /** Id of trust root version 1, pinned on first contact (DESIGN §4). */
+  /** Id of trust root version 1, pinned on first contact (ARCHITECTURE.md §4). */
   readonly pinnedRootId: string;
   readonly roots: SignedTrustRoot[];
   readonly root: TrustRoot;
@@ -98,7 +98,7 @@ export interface ConnectResult {
   readonly server: ServerRecord;
   /** True on first contact: the fingerprint must be compared out of band. */
   readonly firstContact: boolean;
-  /** Fingerprint of trust root version 1 (DESIGN §2 format). */
+  /** Fingerprint of trust root version 1 (ARCHITECTURE.md §2 format). */
   readonly fingerprint: string;
   readonly rootId: string;
   readonly rootVersion: number;
@@ -130,7 +130,7 @@ function recordFinding(
 /**
  * Connects to a server: on first contact pins its root (trust on first use, with the fingerprint
  * shown to compare out of band, and checked against `expectFingerprint` when given); later accepts
- * a newer root only through the chain from the pinned version 1 (DESIGN §4). A shorter chain or
+ * a newer root only through the chain from the pinned version 1 (ARCHITECTURE.md §4). A shorter chain or
  * another server key is a finding and changes nothing.
  */
 export async function connectServer(

@@ -6,7 +6,7 @@ import type { ServerClient } from '../server-client';
 import { ServerApiError } from '../server-client';
 
 /**
- * The outbox (DESIGN §7): work made offline waits here and goes out in order when the server is
+ * The outbox (ARCHITECTURE.md §7): work made offline waits here and goes out in order when the server is
  * reachable. Every item has an idempotency key and every operation is safe to repeat on the server
  * (a statement is addressed by its id, approvals by statement and key, a push answers
  * `alreadyApplied`), so a retry after a crash or a lost answer never applies anything twice.
@@ -243,7 +243,7 @@ async function deliverOne(client: ServerClient, payload: OutboxPayload): Promise
         return status;
       }
     case 'push':
-      // A push is idempotent on the server: a repeat answers alreadyApplied (DESIGN §7).
+      // A push is idempotent on the server: a repeat answers alreadyApplied (ARCHITECTURE.md §7).
       return client.push(payload.statementId, payload.approvals);
   }
 }

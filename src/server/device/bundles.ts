@@ -7,10 +7,10 @@ import { sendError, sendMethodNotAllowed } from './http';
 import { sendRateLimited } from './limits';
 
 /**
- * `GET|HEAD /bundles/<encryptedSha256>` (DESIGN §6): the encrypted zip a release points devices at.
+ * `GET|HEAD /bundles/<encryptedSha256>` (ARCHITECTURE.md §6): the encrypted zip a release points devices at.
  * Content-addressed, so immutable: a year of caching and a strong ETag equal to the hash. A single
  * `Range: bytes=a-b` is honoured (206/416) because the plugin resumes downloads with
- * `Range: bytes=N-` and handles 200, 206 and 416 (capgo-protocol §6). Several ranges are answered
+ * `Range: bytes=N-` and handles 200, 206 and 416 (PROTOCOL.md §6). Several ranges are answered
  * with the whole file (RFC 9110 §14.2 lets a server ignore Range). Only complete, hash-checked
  * files whose contents the server checked, named by a pending or applied statement, are visible
  * (`store.servableBundle`): an uploaded blob no statement names is not served to anyone.

@@ -13,7 +13,7 @@ import { isChannelName, isRecord, parseDeviceInfo, type DeviceInfo, type InputEr
 import { sendRateLimited } from './limits';
 
 /**
- * `/channel_self` (capgo-protocol §4): POST = setChannel, PUT = getChannel, GET = listChannels with
+ * `/channel_self` (PROTOCOL.md §4): POST = setChannel, PUT = getChannel, GET = listChannels with
  * the info object in the query string. Airlock stores no per-device override: like the Capgo
  * backend for 8.x plugins, the phone keeps its choice and sends it as `defaultChannel`; POST only
  * checks that the move is allowed. Errors are HTTP 400 `{error, message}`: Android's getChannel

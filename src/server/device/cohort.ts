@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 
 /**
- * Rollout cohorts (DESIGN §6): a device is in the cohort of a release when
+ * Rollout cohorts (ARCHITECTURE.md §6): a device is in the cohort of a release when
  * `uint32be(sha256(device_id + ":" + statementId)[0..4]) mod 10000 < percent × 100`.
  * The bucket depends only on the device and the release statement, so the answer is sticky for a
  * release, and a rollout increase only adds devices (the buckets below the old bound stay in).

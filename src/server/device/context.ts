@@ -26,7 +26,7 @@ export interface DeviceContext {
   readonly nowMs: () => number;
   /** Called once per request with at least {method, path, status, ms}. */
   readonly log: (fields: Record<string, unknown>) => void;
-  /** Rate limits (DESIGN §6); read once, when the store is first seen. Defaults are generous. */
+  /** Rate limits (ARCHITECTURE.md §6); read once, when the store is first seen. Defaults are generous. */
   readonly limits?: Partial<DeviceLimits>;
 }
 

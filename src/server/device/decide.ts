@@ -11,7 +11,7 @@ import {
 } from './semver';
 
 /**
- * The update decision for one device (DESIGN §6), as a pure function of the validated info object
+ * The update decision for one device (ARCHITECTURE.md §6), as a pure function of the validated info object
  * and the channel's device-facing view. The order of the checks:
  *
  * 1. no release on the channel → `no_release` (up_to_date);
@@ -30,7 +30,7 @@ import {
 
 export type NoUpdateKind = 'up_to_date' | 'blocked' | 'failed';
 
-/** A "no update" answer: HTTP 200 `{error, message, kind}` (capgo-protocol §3.2). */
+/** A "no update" answer: HTTP 200 `{error, message, kind}` (PROTOCOL.md §3.2). */
 export interface NoUpdate {
   readonly error: string;
   readonly message: string;
@@ -104,7 +104,7 @@ export function releaseFacts(release: DeviceFacingRelease): ReleaseFacts {
 
 /**
  * True when the device runs something strictly newer than the release: its bundle, or for
- * `builtin` its native version (capgo-protocol §2). A version_name that is not semver (a hand-made
+ * `builtin` its native version (PROTOCOL.md §2). A version_name that is not semver (a hand-made
  * bundle name) never counts as newer.
  */
 function runsNewer(info: DeviceInfo, build: Semver, facts: ReleaseFacts): boolean {
@@ -119,13 +119,13 @@ function mayMoveDown(info: DeviceInfo, channel: DeviceFacingChannel): boolean {
 }
 
 /**
- * Decides what one device gets from one channel (DESIGN §6; see the module comment for the order).
+ * Decides what one device gets from one channel (ARCHITECTURE.md §6; see the module comment for the order).
  * @example const d = decideUpdate(info, store.channel(app, name)); if (d.install) send(d.release);
  */
 export function decideUpdate(info: DeviceInfo, channel: DeviceFacingChannel): UpdateDecision {
   const release = channel.current;
   if (release === null) return NO_UPDATE.noRelease;
-  // "builtin" reads as version_build (capgo-protocol §2), as the Capgo backend compares it.
+  // "builtin" reads as version_build (PROTOCOL.md §2), as the Capgo backend compares it.
   if (info.runningVersion === release.version) return NO_UPDATE.upToDate;
   if (channel.paused) return NO_UPDATE.paused;
   const build = coerceSemverCached(info.versionBuild);

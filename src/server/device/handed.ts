@@ -9,17 +9,18 @@ import { fingerprint, fp, powerOfTwoAtLeast } from '../keyed-hash';
  * - fingerprints are keyed with a random per-process secret (keyed-hash.ts), so an attacker
  *   choosing device ids cannot aim them at one region of the table (hash flooding), and a probe is
  *   capped at {@link MAX_PROBE} slots anyway;
- * - two generations: when the current table is half full (or a probe runs long) it becomes the
- *   previous one and a fresh, lazily zeroed table takes its place; a lookup checks both. So the
- *   set remembers at least the last `perGeneration` devices handed, and memory stays bounded
- *   (two tables of 2 × perGeneration slots) without ever scanning or deleting.
+ * - two generations: when the current table is half full it becomes the previous one and a fresh,
+ *   lazily zeroed table takes its place; a lookup checks both. So the set remembers the last
+ *   `perGeneration` devices handed, and memory stays bounded (two tables of 2 × perGeneration
+ *   slots) without ever scanning or deleting. (A probe that finds no room within MAX_PROBE slots
+ *   takes the last slot it examined; at a load of one half that does not happen in practice.)
  *
  * A device forgotten this way (or handed by another process) does not count: less evidence, never
  * a false pause.
  */
 
-/** Slots one probe examines at most. */
-export const MAX_PROBE = 16;
+/** Slots one probe examines at most (at a load of at most one half, far beyond a run's length). */
+export const MAX_PROBE = 64;
 
 class Table {
   /** Low and high halves of each slot's fingerprint; (0, 0) is an empty slot. */
@@ -34,23 +35,24 @@ class Table {
     this.mask = slots - 1;
   }
 
-  /** The slot of (lo, hi), or the first empty slot of its probe (-1 - slot), or null: too far. */
-  find(lo: number, hi: number): number | null {
+  /**
+   * The slot of (lo, hi), or else -1 - the slot to store it in: the first empty slot of its probe,
+   * or the last slot examined when the probe found none within MAX_PROBE.
+   */
+  find(lo: number, hi: number): number {
     let slot = (lo ^ (hi >>> 7)) & this.mask;
-    for (let probe = 0; probe < MAX_PROBE; probe++) {
+    for (let probe = 1; ; probe++) {
       const a = this.lo[slot] as number;
       const b = this.hi[slot] as number;
       if (a === lo && b === hi) return slot;
-      if (a === 0 && b === 0) return -1 - slot;
+      if ((a === 0 && b === 0) || probe === MAX_PROBE) return -1 - slot;
       slot = (slot + 1) & this.mask;
     }
-    return null;
   }
 }
 
 function holds(table: Table | null, lo: number, hi: number): boolean {
-  const found = table === null ? null : table.find(lo, hi);
-  return found !== null && found >= 0;
+  return table !== null && table.find(lo, hi) >= 0;
 }
 
 /** A release's 32-bit salt: the first 8 hex digits of its statement id (a SHA-256). */
@@ -83,16 +85,15 @@ export class HandedSet {
     const { lo, hi } = fp;
     let table = this.current ?? this.rotate();
     let found = table.find(lo, hi);
-    if (found !== null && found >= 0) return;
-    if (found === null || table.count >= this.perGeneration) {
+    if (found >= 0) return;
+    if (table.count >= this.perGeneration) {
       table = this.rotate();
       found = table.find(lo, hi);
-      if (found === null || found >= 0) return;
     }
     const slot = -1 - found;
+    if ((table.lo[slot] as number) === 0 && (table.hi[slot] as number) === 0) table.count++;
     table.lo[slot] = lo;
     table.hi[slot] = hi;
-    table.count++;
   }
 
   has(deviceId: string, salt: number): boolean {

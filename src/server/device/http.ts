@@ -7,7 +7,7 @@ export { bodyLeftUnread, readBodyThen, type BodyOptions, type BodyResult } from 
 export type { ErrorBody } from '../http/body';
 
 /**
- * Small HTTP helpers for the device endpoints: JSON answers with a stable `error` code (DESIGN §6),
+ * Small HTTP helpers for the device endpoints: JSON answers with a stable `error` code (ARCHITECTURE.md §6),
  * and size-limited body reading. Everything a device sends is attacker controlled.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The plugin's "info object" (capgo-protocol §2), validated by hand: it arrives on every /updates
+ * The plugin's "info object" (PROTOCOL.md §2), validated by hand: it arrives on every /updates
  * call, and a few `typeof` checks cost far less than a schema library on the hot path. Attacker
  * controlled: every field is checked for type and length before use; unknown fields are ignored
  * (newer plugins add fields).
@@ -14,7 +14,7 @@ export interface DeviceInfo {
   readonly versionBuild: string;
   /** The bundle the device runs as it reported it: a version, or `builtin`. */
   readonly versionName: string;
-  /** `versionName` with `builtin` replaced by `versionBuild` (capgo-protocol §2). */
+  /** `versionName` with `builtin` replaced by `versionBuild` (PROTOCOL.md §2). */
   readonly runningVersion: string;
   /** True when the device reported `builtin`. */
   readonly onBuiltin: boolean;
@@ -84,7 +84,7 @@ function optionalString(
   return value;
 }
 
-/** An optional boolean; the query-string form ("true"/"false", capgo-protocol §4) is accepted. */
+/** An optional boolean; the query-string form ("true"/"false", PROTOCOL.md §4) is accepted. */
 function optionalBoolean(value: unknown, field: string): boolean | undefined | InputError {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'boolean') return value;
@@ -109,7 +109,7 @@ export interface KnownNames {
 const NOTHING_KNOWN: KnownNames = { appExists: () => false, channel: () => null };
 
 /**
- * Validates an info object (capgo-protocol §2). Returns the normalized info or an InputError whose
+ * Validates an info object (PROTOCOL.md §2). Returns the normalized info or an InputError whose
  * code names the field (`missing_device_id`, `invalid_app_id`, …).
  * @example const info = parseDeviceInfo(JSON.parse(body)); if ('error' in info) reject(info);
  */

@@ -4,7 +4,7 @@ import type { RateLimiter } from '../rate-limit';
 
 /**
  * Charges one request to `key` and, when its bucket is empty, answers 429 with `Retry-After`,
- * which the plugin honours (capgo-protocol §3.2: it blocks all calls until then). Returns the status
+ * which the plugin honours (PROTOCOL.md §3.2: it blocks all calls until then). Returns the status
  * sent, or null when the request may go on (or the limit is off).
  */
 export function sendRateLimited(

@@ -1,7 +1,7 @@
 import { RateLimiter } from '../rate-limit';
 
 /**
- * Rate limits of the device endpoints (DESIGN §6), on the server's token buckets
+ * Rate limits of the device endpoints (ARCHITECTURE.md §6), on the server's token buckets
  * (src/server/rate-limit.ts, bounded memory): per device_id for /updates and /stats, per IP for
  * /channel_self, /bundles, and for input too broken to name a device.
  */
@@ -31,7 +31,7 @@ export interface DeviceLimits {
 
 /**
  * Generous defaults: a plugin checks for updates on launch, on foreground and every
- * `periodCheckDelay` (≥ 600 s), and flushes stats at most once a second (capgo-protocol §5).
+ * `periodCheckDelay` (≥ 600 s), and flushes stats at most once a second (PROTOCOL.md §5).
  */
 export const DEFAULT_DEVICE_LIMITS: DeviceLimits = {
   updatesPerDevice: { burst: 30, perSecond: 0.5 },

@@ -40,7 +40,7 @@ export function parseSemver(text: string): Semver | null {
 }
 
 /**
- * Like `semver.coerce`, which the Capgo backend applies to `version_build` (capgo-protocol §2):
+ * Like `semver.coerce`, which the Capgo backend applies to `version_build` (PROTOCOL.md §2):
  * a strict version as is, else the first `N[.N[.N]]` in the string with missing parts 0, else null.
  * @example coerceSemver('14 (build 7)') // { major: 14, minor: 0, patch: 0, pre: [] }
  */

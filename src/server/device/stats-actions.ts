@@ -1,7 +1,7 @@
 /**
- * The stat actions the plugin sends (capgo-protocol §5; grep of @capgo/capacitor-updater 8.51.x
+ * The stat actions the plugin sends (PROTOCOL.md §5; grep of @capgo/capacitor-updater 8.51.x
  * native code, plus `session_key_required`, which 8.51 sends and the protocol notes do not list),
- * and how Airlock counts them for a release's health (DESIGN §6, automatic pause).
+ * and how Airlock counts them for a release's health (ARCHITECTURE.md §6, automatic pause).
  *
  * Outcome rules:
  * - **success**: `set` (the device switched to the bundle; `version_name` is the new bundle).

@@ -23,7 +23,7 @@ import { STAT_ACTIONS, outcomeOf } from './stats-actions';
 import { shouldAutoPause, wilsonLowerBound } from './wilson';
 
 /**
- * `POST /stats` (capgo-protocol §5): a JSON array of events (the plugin's batches, ≤ 200) or one
+ * `POST /stats` (PROTOCOL.md §5): a JSON array of events (the plugin's batches, ≤ 200) or one
  * event object (`DownloadService.sendStatsAsync`, `rate_limit_reached`). Events are aggregated into
  * hourly counters per app/channel/version/action (the health charts). The hour is the server's
  * receive time: device clocks and queued timestamps are not trusted.
@@ -39,7 +39,7 @@ import { shouldAutoPause, wilsonLowerBound } from './wilson';
  * A real failure wave, many devices from many networks, still pauses by the Wilson rule.
  */
 
-/** The plugin holds at most 200 pending events (capgo-protocol §5). */
+/** The plugin holds at most 200 pending events (PROTOCOL.md §5). */
 export const MAX_STATS_EVENTS = 200;
 
 const MAX_METADATA_KEYS = 30;
@@ -139,7 +139,7 @@ export const OTHER_VERSION = '(other)';
 
 /**
  * The version an event is counted under. `version_name` comes from unauthenticated devices, so a
- * counter per name would let anyone grow the stats table without bound (DESIGN §6: every input is
+ * counter per name would let anyone grow the stats table without bound (ARCHITECTURE.md §6: every input is
  * bounded): events about a version the channel's signed log never released, other than the
  * plugin's `builtin`, all count under OTHER_VERSION.
  */

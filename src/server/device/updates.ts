@@ -23,7 +23,7 @@ import { parseDeviceInfo } from './info';
 import { sendRateLimited } from './limits';
 
 /**
- * `POST /updates` (capgo-protocol §3): the info object in, the decision out. Success is
+ * `POST /updates` (PROTOCOL.md §3): the info object in, the decision out. Success is
  * `{version, url, session_key, checksum}`; "no update" is HTTP 200 `{error, message, kind}`
  * (§3.2). This is the hot path, and at fleet scale every check is a device not seen for minutes:
  * each costs one JSON parse, the hand-written validation (info.ts), the decision and one answer,
@@ -59,7 +59,7 @@ function trimBase(base: string): string {
 }
 
 /**
- * The success answer for a release (capgo-protocol §3.1). `checksum` is the V3 RSA-signed sha256
+ * The success answer for a release (PROTOCOL.md §3.1). `checksum` is the V3 RSA-signed sha256
  * and `session_key` the wrapped AES key (§7); both come from the approved statement's bundle.
  */
 export function successBody(release: DeviceFacingRelease, publicBase: string): Buffer {
@@ -79,7 +79,7 @@ export function successBody(release: DeviceFacingRelease, publicBase: string): B
 }
 
 /**
- * Sends a decision: 200 either way (capgo-protocol §3.2). A release handed out is remembered for
+ * Sends a decision: 200 either way (PROTOCOL.md §3.2). A release handed out is remembered for
  * the device (handed.ts): only its outcomes may count toward an automatic pause.
  */
 function sendDecision(

@@ -1,6 +1,6 @@
 /**
  * Wilson score interval (E. B. Wilson, 1927) for a binomial proportion: the automatic pause
- * (DESIGN §6) compares the *lower* bound of a release's failure rate with the channel's threshold,
+ * (ARCHITECTURE.md §6) compares the *lower* bound of a release's failure rate with the channel's threshold,
  * so a handful of early failures does not pause a release, and a real spike does.
  */
 

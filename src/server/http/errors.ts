@@ -2,7 +2,7 @@ import { AirlockError } from '../../core';
 import type { ErrorCode } from '../../shared/errors';
 
 /**
- * Errors at the HTTP edge (STYLE rule 13, after Hono's HTTPException): a stable code, a sentence,
+ * Errors at the HTTP edge (ARCHITECTURE.md rule 13, after Hono's HTTPException): a stable code, a sentence,
  * and the status. Errors thrown by core and the store carry a code only; `statusOf` maps it.
  */
 export class HttpError<C extends ErrorCode = ErrorCode> extends AirlockError<C> {

@@ -3,16 +3,16 @@
  *
  * - `x-content-type-options: nosniff`: a browser never reads an answer as another type than it
  *   says (a JSON error echoing input must not become HTML);
- * - `content-security-policy: default-src 'none'; frame-ancestors 'none'`: if a browser does
- *   render an answer, it may load and run nothing, and no page may frame it (the server serves no
- *   HTML at all).
+ * - `content-security-policy: default-src 'none'; base-uri 'none'; frame-ancestors 'none'`: if a
+ *   browser does render an answer, it may load and run nothing, set no base URL, and no page may
+ *   frame it (CSP Level 3; the server serves no HTML at all, so nothing legitimate is blocked).
  *
  * Under TLS the server adds `strict-transport-security` (RFC 6797) to every answer as well.
  */
 
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'x-content-type-options': 'nosniff',
-  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'content-security-policy': "default-src 'none'; base-uri 'none'; frame-ancestors 'none'",
 });
 
 /** The same as a flat `[name, value, …]` list, for `writeHead` on the /updates path. */

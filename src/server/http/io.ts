@@ -8,7 +8,7 @@ import { HttpError, statusOf } from './errors';
 import { SECURITY_HEADERS } from './headers';
 
 /**
- * JSON in and out for the admin API (DESIGN §6): bodies are size-limited and parsed as `unknown`
+ * JSON in and out for the admin API (ARCHITECTURE.md §6): bodies are size-limited and parsed as `unknown`
  * with a strict schema; every error is `{error, message}` with a stable code, never a stack trace.
  */
 

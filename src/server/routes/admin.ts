@@ -25,10 +25,10 @@ import type { ReleaseControl } from '../release-control';
 import type { ServerStore } from '../store/types';
 
 /**
- * The admin and log API under `/api/v1` (DESIGN §6). Each route names who may call it: `null` is
+ * The admin and log API under `/api/v1` (ARCHITECTURE.md §6). Each route names who may call it: `null` is
  * public and unauthenticated (the trust-root chain and the release logs, which anyone may mirror
  * and verify); otherwise an RFC 9421-signed request by a trust-root member holding one of the
- * roles (DESIGN §4). Body handling: `json` (≤ 1 MiB), `none`, or `stream` (bundle uploads).
+ * roles (ARCHITECTURE.md §4). Body handling: `json` (≤ 1 MiB), `none`, or `stream` (bundle uploads).
  */
 
 export interface AdminContext {
@@ -172,8 +172,8 @@ function channelStatus(ctx: AdminContext, input: RouteInput): Promise<RouteReply
 }
 
 /**
- * Adoption and failures per released version (DESIGN §6 stats, §7 health charts). Any member may
- * read it, like the channel status (DESIGN §4): counts only, no device ids. The window is the last
+ * Adoption and failures per released version (ARCHITECTURE.md §6 stats, §7 health charts). Any member may
+ * read it, like the channel status (ARCHITECTURE.md §4): counts only, no device ids. The window is the last
  * `hours` hours, the current one included; the totals cover every outcome since each release, as
  * the automatic pause counts them.
  */

@@ -8,8 +8,8 @@ import { handleStats } from '../device/stats';
 import { handleUpdates } from '../device/updates';
 
 /**
- * The device endpoints that stock `@capgo/capacitor-updater` 8.x talks to (DESIGN §6,
- * capgo-protocol §3–5): `POST /updates`, `POST /stats`, `POST|PUT|GET /channel_self`, and
+ * The device endpoints that stock `@capgo/capacitor-updater` 8.x talks to (ARCHITECTURE.md §6,
+ * PROTOCOL.md §3–5): `POST /updates`, `POST /stats`, `POST|PUT|GET /channel_self`, and
  * `GET|HEAD /bundles/<encryptedSha256>`. Every error is JSON `{error, message}` with a stable code;
  * bad input is always 4xx; no stack trace leaves the process. One log line per request.
  */
@@ -88,7 +88,7 @@ class Exchange implements Finish {
 
   fail(error: unknown): void {
     if (this.finished) return;
-    // The cause goes to the log, a generic 500 out (DESIGN §6: nothing internal leaks).
+    // The cause goes to the log, a generic 500 out (ARCHITECTURE.md §6: nothing internal leaks).
     this.log.error = error instanceof Error ? error.message : String(error);
     this.done(sendInternalError(this.res));
   }

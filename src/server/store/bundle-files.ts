@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { AirlockError } from '../../core';
 
 /**
- * Content-addressed bundle files: `bundles/<aa>/<sha256>` (DESIGN §6). An upload is written to
+ * Content-addressed bundle files: `bundles/<aa>/<sha256>` (ARCHITECTURE.md §6). An upload is written to
  * `bundles/tmp/`, hashed while it streams, fsynced, checked, and only then renamed into place, so
  * a crash (even SIGKILL) mid-upload never leaves a partial file where devices could fetch it.
  */

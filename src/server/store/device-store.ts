@@ -4,7 +4,7 @@ import type { ChannelSettings } from '../../shared/schemas/server-api';
 /**
  * What the device endpoints (/updates, /stats, /channel_self, /bundles) need from the server's
  * store, and nothing more. The SQLite store implements it; a PostgreSQL + S3 store can follow by
- * implementing the same interface (DESIGN §6). Reads are synchronous and cheap: the store keeps the
+ * implementing the same interface (ARCHITECTURE.md §6). Reads are synchronous and cheap: the store keeps the
  * device-facing view of each channel in memory and replaces it when a statement is applied.
  */
 export interface DeviceFacingRelease {
@@ -12,7 +12,7 @@ export interface DeviceFacingRelease {
   readonly statementId: string;
   readonly version: string;
   readonly minNativeVersion: string;
-  /** Percent of devices in the cohort of this release (DESIGN §6); 100 after a rollback. */
+  /** Percent of devices in the cohort of this release (ARCHITECTURE.md §6); 100 after a rollback. */
   readonly rolloutPercent: number;
   readonly bundle: BundleRef;
 }

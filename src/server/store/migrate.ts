@@ -3,7 +3,7 @@ import { AirlockError } from '../../core';
 import { MIGRATIONS, type Migration } from './migrations';
 
 /**
- * Brings a server database to the newest schema (STYLE rule 11, after Signal's runner): every
+ * Brings a server database to the newest schema (ARCHITECTURE.md rule 11, after Signal's runner): every
  * pending migration runs in ONE transaction against `PRAGMA user_version`; a database written by a
  * newer Airlock is refused rather than guessed at.
  * @example migrate(db); // user_version is now the last migration's version

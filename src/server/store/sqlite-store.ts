@@ -48,7 +48,7 @@ import type {
 } from './types';
 
 /**
- * The embedded store (DESIGN §6): better-sqlite3 in WAL mode plus content-addressed bundle files.
+ * The embedded store (ARCHITECTURE.md §6): better-sqlite3 in WAL mode plus content-addressed bundle files.
  * Device-facing reads come from memory: one immutable view object per channel, replaced after
  * every committed change of that channel.
  */
@@ -207,7 +207,7 @@ export class SqliteServerStore implements ServerStore {
   // -------------------------------------------------------------------------------------------
   // Initialisation (used by initServer)
 
-  /** Stores trust root version 1 (trusted on init, no signatures: DESIGN §4). */
+  /** Stores trust root version 1 (trusted on init, no signatures: ARCHITECTURE.md §4). */
   static initialize(paths: DataDirPaths, first: SignedTrustRoot, now: Date): void {
     const db = new Database(paths.db);
     try {
@@ -778,7 +778,7 @@ export class SqliteServerStore implements ServerStore {
       const failure = [...FAILURE_ACTIONS];
       const marks = (list: readonly string[]): string => list.map(() => '?').join(', ');
       // One grouped pass: hours before the window fold into one NULL bucket per version (totals
-      // only). DESIGN §6: `version_name` comes from unauthenticated devices, so only versions this
+      // only). ARCHITECTURE.md §6: `version_name` comes from unauthenticated devices, so only versions this
       // channel's signed log released are reported, which also bounds the answer's size.
       const rows = this.db
         .prepare(
@@ -947,7 +947,7 @@ export class SqliteServerStore implements ServerStore {
   }
 
   /**
-   * DESIGN §3: the log row, approvals, checkpoint and channel head in ONE transaction (BEGIN
+   * ARCHITECTURE.md §3: the log row, approvals, checkpoint and channel head in ONE transaction (BEGIN
    * IMMEDIATE, so concurrent writers queue); seq/prev re-checked inside, so two racing pushes for
    * one position cannot both apply. The device view is swapped only after the commit.
    */
@@ -1023,7 +1023,7 @@ export class SqliteServerStore implements ServerStore {
   /**
    * The channel's head, vouched for recently: a checkpoint of the current seq and head with the
    * current time, re-signed at most once a minute per channel. A mirror compares its time with its
-   * clock to detect a frozen log (DESIGN §3 "freeze"; TUF's timestamp role serves the same end).
+   * clock to detect a frozen log (ARCHITECTURE.md §3 "freeze"; TUF's timestamp role serves the same end).
    */
   private freshHead(app: string, channel: string, row: ChannelRow): SignedCheckpoint | null {
     if (row.head === null) return null;

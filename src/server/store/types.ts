@@ -13,7 +13,7 @@ import type {
 import type { DeviceStore } from './device-store';
 
 /**
- * Everything the server keeps (DESIGN §6): the device-facing part (`DeviceStore`, synchronous and
+ * Everything the server keeps (ARCHITECTURE.md §6): the device-facing part (`DeviceStore`, synchronous and
  * served from memory) plus the admin side. Admin methods return promises so that a PostgreSQL +
  * S3 store can implement the same interface; the SQLite store settles them at once.
  *
@@ -26,7 +26,7 @@ export interface ServerStore extends DeviceStore {
   /** The server's own key (checkpoints, automatic pauses). */
   readonly serverKey: ServerKey;
 
-  // Trust root (DESIGN §4)
+  // Trust root (ARCHITECTURE.md §4)
   /** The whole chain, version 1 first. */
   rootChain(): Promise<SignedTrustRoot[]>;
   /** The newest trust root (what requests and approvals are judged by). */
@@ -52,7 +52,7 @@ export interface ServerStore extends DeviceStore {
   /**
    * Outcome counts of every version the channel's log released (release order), in ONE grouped
    * query over the hourly stats: totals since the release, and per hour from `sinceHour` (ms since
-   * the epoch, start of an hour). Only released versions: devices name versions freely (DESIGN §6).
+   * the epoch, start of an hour). Only released versions: devices name versions freely (ARCHITECTURE.md §6).
    */
   channelHealth(app: string, channel: string, sinceHour: number): Promise<VersionOutcomes[]>;
 
@@ -74,7 +74,7 @@ export interface ServerStore extends DeviceStore {
   /** Records that the bundle's contents passed the server's checks. */
   markBundleChecked(encryptedSha256: string, now: Date): Promise<void>;
 
-  // Statements and the log (DESIGN §3)
+  // Statements and the log (ARCHITECTURE.md §3)
   statement(id: string): Promise<StoredStatement | null>;
   /** Stores a pending statement; `created` is false when it was stored already. */
   submitStatement(

@@ -1,5 +1,5 @@
 /**
- * Every IPC channel of the console, declared once (STYLE rule 3; names `domain:verb-noun`). No
+ * Every IPC channel of the console, declared once (ARCHITECTURE.md rule 3; names `domain:verb-noun`). No
  * imports: the sandboxed preload bundles this file and nothing else from src/shared at run time.
  *
  * `IpcChannels` are request/response channels (`ipcRenderer.invoke` → `ipcMain.handle`); each has

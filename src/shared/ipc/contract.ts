@@ -17,14 +17,14 @@ import { RoleSchema } from '../schemas/trust-root';
 import { IpcChannels, type IpcChannel } from './channels';
 
 /**
- * The request and response schema of every IPC channel (STYLE rule 3): the single source of truth
+ * The request and response schema of every IPC channel (ARCHITECTURE.md rule 3): the single source of truth
  * for what crosses the boundary between the window and main.
  *
  * Requests are strict (an unknown field is refused) and parsed as `unknown` in main before any
- * handler runs (STYLE rule 4). Responses are non-strict objects on purpose: main parses every answer
+ * handler runs (ARCHITECTURE.md rule 4). Responses are non-strict objects on purpose: main parses every answer
  * with its schema before it leaves, which drops any field the schema does not name, so a handler
  * that returned too much (a stray internal) cannot leak it. Private keys never appear here at all:
- * the window sees key ids, fingerprints and public keys only (STYLE rule 10).
+ * the window sees key ids, fingerprints and public keys only (ARCHITECTURE.md rule 10).
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -96,7 +96,7 @@ export const ProposeResultSchema = z.object({
   /** `queued`: the server could not be reached; the statement waits in the outbox. */
   state: StatementStateSchema,
   verdict: VerdictSchema.nullable(),
-  /** A signing request for air-gapped approvers, when asked for (DESIGN §5). */
+  /** A signing request for air-gapped approvers, when asked for (ARCHITECTURE.md §5). */
   request: FileOfferSchema.nullable(),
   /** Things the user should know that are not errors (e.g. built on the mirror's head offline). */
   warnings: z.array(z.string()),
@@ -523,7 +523,7 @@ export const contract = {
     }),
   },
   [IpcChannels.approvalsExportRequest]: {
-    /** A signing request (DESIGN §5) for a statement this console holds, for air-gapped approvers. */
+    /** A signing request (ARCHITECTURE.md §5) for a statement this console holds, for air-gapped approvers. */
     request: z.strictObject({ server: ServerUrl, statementId: StatementIdSchema }),
     response: FileOfferSchema,
   },

@@ -4,7 +4,7 @@ import { KeyIdSchema, StatementIdSchema, StatementKindSchema, StatementSchema } 
 import { PolicySchema, SignedTrustRootSchema } from './trust-root';
 
 /**
- * Air-gapped signing files (DESIGN §5). A signing request carries everything an officer needs to
+ * Air-gapped signing files (ARCHITECTURE.md §5). A signing request carries everything an officer needs to
  * review and approve offline; an approval file carries one signature back. Both are strict: an
  * unknown field is refused, because a reviewer must never be shown something nobody checked.
  */

@@ -11,7 +11,7 @@ export const SignatureBase64Schema = z
   .regex(SIGNATURE_BASE64, 'must be the canonical base64 of a 64-byte signature');
 
 /**
- * An approval (DESIGN §3): an Ed25519 signature by `keyId` over the signed bytes of the statement
+ * An approval (ARCHITECTURE.md §3): an Ed25519 signature by `keyId` over the signed bytes of the statement
  * whose id is `statement`. It is valid for that exact statement only.
  */
 export const ApprovalSchema = z.strictObject({

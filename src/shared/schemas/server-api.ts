@@ -12,13 +12,13 @@ import {
 import { PublicKeyHexSchema, SignedTrustRootSchema } from './trust-root';
 
 /**
- * The server's admin and log API (DESIGN §6), shared by the server, the CLI and the console. Every
+ * The server's admin and log API (ARCHITECTURE.md §6), shared by the server, the CLI and the console. Every
  * body is strict. Requests under `/api/v1` other than the public GETs carry an RFC 9421 signature
  * (see src/core/http-signature). Every error is `{error, message}` with a stable `error` code.
  */
 
 // ---------------------------------------------------------------------------------------------
-// Checkpoints and the log (DESIGN §3)
+// Checkpoints and the log (ARCHITECTURE.md §3)
 
 /**
  * What the server signs after applying a statement: `"airlock/checkpoint/v1\n" + JCS(checkpoint)`
@@ -43,7 +43,7 @@ export type SignedCheckpoint = z.infer<typeof SignedCheckpointSchema>;
 
 /**
  * One applied statement. `approvals` are the ones that satisfied the policy when it was applied.
- * An automatic pause (DESIGN §6) carries no approvals; it is signed by the server key instead
+ * An automatic pause (ARCHITECTURE.md §6) carries no approvals; it is signed by the server key instead
  * (`serverSig`, over the statement's signed bytes), and only a `pause` with `automatic: true`
  * may be applied that way: it only reduces exposure.
  */
@@ -202,7 +202,7 @@ export type VersionHealth = z.infer<typeof VersionHealthSchema>;
 
 /**
  * `GET /api/v1/apps/<app>/channels/<channel>/health?hours=N` (any member; 1 ≤ N ≤ 720, default
- * 168): adoption and failures per version released on the channel (DESIGN §6, §7 health charts).
+ * 168): adoption and failures per version released on the channel (ARCHITECTURE.md §6, §7 health charts).
  * Success and failure are the outcome rules of src/server/device/stats-actions.ts.
  */
 export const ChannelHealthSchema = z.strictObject({

@@ -1,21 +1,21 @@
 import { z } from 'zod';
 
 /**
- * Statements (DESIGN §3): everything that changes what devices receive. The wire format is exact:
+ * Statements (ARCHITECTURE.md §3): everything that changes what devices receive. The wire format is exact:
  * every object is strict (unknown fields are refused) because the signed bytes are the canonical
  * JSON of the whole object, and a field a verifier silently dropped would be signed but unchecked.
- * Keys and strings that identify things are ASCII on purpose (DESIGN §11: non-ASCII keys are
+ * Keys and strings that identify things are ASCII on purpose (ARCHITECTURE.md §11: non-ASCII keys are
  * canonicalized differently across languages).
  */
 
 const HEX_64 = /^[0-9a-f]{64}$/;
 const HEX_512 = /^[0-9a-f]{512}$/;
 
-/** An identity key id: lowercase hex SHA-256 of the raw 32-byte Ed25519 public key (DESIGN §2). */
+/** An identity key id: lowercase hex SHA-256 of the raw 32-byte Ed25519 public key (ARCHITECTURE.md §2). */
 export const KeyIdSchema = z.string().regex(HEX_64, 'must be 64 lowercase hex characters');
 export type KeyId = z.infer<typeof KeyIdSchema>;
 
-/** A statement id: lowercase hex SHA-256 of the statement's signed bytes (DESIGN §3). */
+/** A statement id: lowercase hex SHA-256 of the statement's signed bytes (ARCHITECTURE.md §3). */
 export const StatementIdSchema = z.string().regex(HEX_64, 'must be 64 lowercase hex characters');
 export type StatementId = z.infer<typeof StatementIdSchema>;
 

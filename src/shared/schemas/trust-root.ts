@@ -3,7 +3,7 @@ import { SignatureBase64Schema } from './approval';
 import { KeyIdSchema, StatementKindSchema, TimestampSchema } from './statement';
 
 /**
- * The trust root (DESIGN §4): who may do what, and how many of them must agree. Version N+1 is valid
+ * The trust root (ARCHITECTURE.md §4): who may do what, and how many of them must agree. Version N+1 is valid
  * only when signed by `rootThreshold` admins of version N and of version N+1 (TUF's root chain).
  * Signed bytes: `"airlock/root/v1\n" + JCS(root)`, over the parsed root (defaults filled in).
  */
@@ -31,7 +31,7 @@ const roleList = z
 
 /**
  * A member of the trust root. `keyId` is informative only: verifiers recompute it from `publicKey`
- * and ignore a member whose listed id does not match (DESIGN §3).
+ * and ignore a member whose listed id does not match (ARCHITECTURE.md §3).
  */
 export const MemberSchema = z.strictObject({
   keyId: KeyIdSchema,

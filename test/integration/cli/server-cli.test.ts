@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from '../../helpers/server';
 
 // The whole release flow through the built CLI against a real server on loopback, with identity
 // keys in the real (throwaway, test/with-keyring.sh) keychain. Three people share the keychain;
-// each picks their key with AIRLOCK_IDENTITY, as DESIGN §8 allows. Every key made is deleted.
+// each picks their key with AIRLOCK_IDENTITY, as ARCHITECTURE.md §8 allows. Every key made is deleted.
 const SERVICE = 'airlock';
 const APP = 'com.example.cli';
 
@@ -31,7 +31,7 @@ describe('airlock members, apps, policy, propose, approve, push, rollout, rollba
     bob: { name: 'bob', keyId: '', publicKey: '', env: {} },
     carol: { name: 'carol', keyId: '', publicKey: '', env: {} },
   };
-  // TEST-ONLY seed of a CI pipeline that may only propose (DESIGN §2).
+  // TEST-ONLY seed of a CI pipeline that may only propose (ARCHITECTURE.md §2).
   const ciSeed = randomBytes(32);
   const ciPublicKey = bytesToHex(publicKeyFromSeed(ciSeed));
 

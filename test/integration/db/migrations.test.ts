@@ -6,7 +6,7 @@ import { migrate, schemaVersion } from '../../../src/main/db/migrate';
 import { MIGRATIONS } from '../../../src/main/db/migrations';
 import { makeTempDir, type TempDir } from '../../helpers/bundle-fixtures';
 
-/** Real SQLite files in a temp folder: the console's store exactly as it runs (DESIGN §10). */
+/** Real SQLite files in a temp folder: the console's store exactly as it runs (ARCHITECTURE.md §10). */
 let tmp: TempDir | undefined;
 const open: Db[] = [];
 

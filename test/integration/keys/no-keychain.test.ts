@@ -7,7 +7,7 @@ import { AirlockError } from '../../../src/core/errors';
 import { createOsKeychain, type KeytarApi } from '../../../src/main/keys/keychain';
 import { REPO_ROOT } from '../../helpers/cli';
 
-// DESIGN section 2: "When no OS keychain is reachable, Airlock says so in one clear sentence and
+// ARCHITECTURE.md §2: "When no OS keychain is reachable, Airlock says so in one clear sentence and
 // refuses to create or use private keys. No silent fallback to a file." Each case runs the real
 // keytar in a fresh process (test/helpers/keychain-probe.ts) under a different broken D-Bus setup.
 

@@ -16,7 +16,7 @@ import { sampleWebBuild, writeTree } from '../../helpers/bundle-fixtures';
 import { REPO_ROOT } from '../../helpers/cli';
 
 /**
- * The e2e test bridge (issue 5, DESIGN §10): the built renderer in Debian's Chromium talks to the
+ * The e2e test bridge (issue 5, ARCHITECTURE.md §10): the built renderer in Debian's Chromium talks to the
  * real handler table (real SQLite, real throwaway keychain) through loopback HTTP, with a random
  * token, and nothing else can use it.
  */

@@ -16,7 +16,7 @@ import { DeviceSim } from '../../helpers/device-sim';
 import { addMembers, callApi, startTestServer, type TestServer } from '../../helpers/server';
 
 /**
- * Issue 5's end-to-end run (DESIGN §5, §7, §10), every step a person takes done in the window:
+ * Issue 5's end-to-end run (ARCHITECTURE.md §5, §7, §10), every step a person takes done in the window:
  * the built renderer in Debian's Chromium, through the loopback bridge, on the real handlers,
  * keychain and SQLite, against `airlock server start` (the built CLI) on loopback.
  *

@@ -15,7 +15,7 @@ import {
 } from '../../e2e/console-window';
 
 /**
- * `approvals:export-request` (DESIGN §5): a signing request for a statement this console holds,
+ * `approvals:export-request` (ARCHITECTURE.md §5): a signing request for a statement this console holds,
  * written by the same code as `releases:propose … exportRequest`, against a real server on
  * loopback, real SQLite and the throwaway keychain. Alice proposes (admin); Olga (signing officer)
  * approves the exported file on a console that never connects. Also the trust-root view of

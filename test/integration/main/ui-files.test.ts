@@ -18,7 +18,7 @@ import {
 
 /**
  * The console's Members and policies screen, key backup and restore on the Keys screen, and the
- * air-gapped request/approval files on the Approvals screen (DESIGN §4, §5, §7), each in Debian's
+ * air-gapped request/approval files on the Approvals screen (ARCHITECTURE.md §4, §5, §7), each in Debian's
  * Chromium against the real handlers (real SQLite, real throwaway keychain) and a real server on
  * loopback. Three consoles, each with its own data directory and keychain service: Pat proposes
  * (admin, the main window), Olga approves air-gapped in her own window (signing officer, never

@@ -15,7 +15,7 @@ import {
 import { DeviceSim, mapLimit, seededDeviceIds } from '../../helpers/device-sim';
 
 /**
- * The Health screen (DESIGN §7: health charts, adoption and failures) in Debian's Chromium,
+ * The Health screen (ARCHITECTURE.md §7: health charts, adoption and failures) in Debian's Chromium,
  * against the real handlers and a real server on loopback. Releases go out through the console's
  * own handlers (propose, approve on a second console, push); simulated phones then install them
  * and report outcomes to `POST /stats` as the plugin does, and the screen shows what the server

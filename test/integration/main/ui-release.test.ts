@@ -14,7 +14,7 @@ import {
 } from '../../e2e/console-window';
 
 /**
- * New release, rollout control and rollback through approval (DESIGN §5, §7), driven in Debian's
+ * New release, rollout control and rollback through approval (ARCHITECTURE.md §5, §7), driven in Debian's
  * Chromium against the real handlers and a real server on loopback. The user in the window
  * proposes; a second console in this process plays the signing officer and approves through its
  * own handlers. Screenshots: new-release, rollout, rollback-dialog.

@@ -17,7 +17,7 @@ import {
 import { sampleWebBuild, writeTree } from '../../helpers/bundle-fixtures';
 
 /**
- * The console's screens (DESIGN §7, §10) in Debian's Chromium, against the real handlers (real
+ * The console's screens (ARCHITECTURE.md §7, §10) in Debian's Chromium, against the real handlers (real
  * SQLite, real throwaway keychain) through the loopback test bridge, and a real server on loopback.
  * The user in the window is the proposer; a second console in this process plays the signing
  * officer. Screenshots of each screen land in test-results/screenshots/.

@@ -4,7 +4,7 @@ import { startTestServer, testIdentity, type TestServer } from '../../helpers/se
 
 /**
  * The access log of `airlock server start` (the built CLI): one JSON line per request on stdout
- * (DESIGN §6), device and admin endpoints alike, with nothing internal in it, and none lost when
+ * (ARCHITECTURE.md §6), device and admin endpoints alike, with nothing internal in it, and none lost when
  * the server is stopped right after a burst of requests (the lines are written a turn at a time).
  */
 

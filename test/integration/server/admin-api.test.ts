@@ -30,7 +30,7 @@ import {
 } from '../../helpers/server';
 
 /**
- * The admin and log API over real HTTP on loopback (DESIGN §6): apps and channels, bundle upload,
+ * The admin and log API over real HTTP on loopback (ARCHITECTURE.md §6): apps and channels, bundle upload,
  * statements, approvals and pushes, the public root chain and log (verified with the same code a
  * console mirror runs), racing pushes, and rate limits.
  */

@@ -6,7 +6,7 @@ import { makeTempDir, type TempDir } from '../../helpers/bundle-fixtures';
 import { runCli } from '../../helpers/cli';
 import { testIdentity } from '../../helpers/server';
 
-/** `airlock server init` as a user runs it (DESIGN §8); `server start` is driven by crash-*.test.ts. */
+/** `airlock server init` as a user runs it (ARCHITECTURE.md §8); `server start` is driven by crash-*.test.ts. */
 
 // TEST-ONLY identities.
 const alice = testIdentity('cli-init alice');

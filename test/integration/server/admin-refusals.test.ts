@@ -32,7 +32,7 @@ import {
 } from '../../helpers/server';
 
 /**
- * Everything the admin API must refuse (DESIGN §3, §4, §6), each checked twice: the stable error
+ * Everything the admin API must refuse (ARCHITECTURE.md §3, §4, §6), each checked twice: the stable error
  * code, and that the database, the log and the bundle files are exactly as before the request.
  */
 
@@ -177,7 +177,7 @@ function push(id: string, signer = rita, approvals: unknown[] = []) {
 
 const newChannel = { name: 'never' };
 
-describe('authentication (RFC 9421, DESIGN §6)', () => {
+describe('authentication (RFC 9421, ARCHITECTURE.md §6)', () => {
   it('refuses an unsigned request', async () => {
     await expectRefused(
       () => callApi(server.url, `/api/v1/apps/${APP}/channels`, { body: newChannel }),
@@ -266,7 +266,7 @@ describe('authentication (RFC 9421, DESIGN §6)', () => {
   });
 });
 
-describe('authorization by role (DESIGN §4)', () => {
+describe('authorization by role (ARCHITECTURE.md §4)', () => {
   it.each([
     ['an auditor creating a channel', audrey, 'POST', `/api/v1/apps/${APP}/channels`, newChannel],
     [
@@ -374,7 +374,7 @@ describe('bundle uploads', () => {
   });
 });
 
-describe('statements, approvals and pushes (DESIGN §3)', () => {
+describe('statements, approvals and pushes (ARCHITECTURE.md §3)', () => {
   it('refuses to apply a statement below the policy threshold', async () => {
     const statement = await nextRelease('1.0.0');
     const { id } = await submit(statement);
@@ -532,7 +532,7 @@ describe('statements, approvals and pushes (DESIGN §3)', () => {
   });
 });
 
-describe('bundles that do not match their release (DESIGN §3, §6)', () => {
+describe('bundles that do not match their release (ARCHITECTURE.md §3, §6)', () => {
   /** A release of an uploaded bundle that does not match is refused at submit: nothing stored. */
   async function refusedRelease(
     version: string,
@@ -613,7 +613,7 @@ describe('bundles that do not match their release (DESIGN §3, §6)', () => {
   });
 });
 
-describe('trust-root updates (DESIGN §4)', () => {
+describe('trust-root updates (ARCHITECTURE.md §4)', () => {
   async function current(): Promise<TrustRoot> {
     const chain = await callApi<RootChain>(server.url, '/api/v1/root');
     return chain.json.roots.at(-1)?.root as TrustRoot;

@@ -25,7 +25,7 @@ import {
 /**
  * SIGKILL of a spawned `airlock server start` (the built CLI) in the middle of a bundle upload and
  * of a push, then a restart on the same data directory: no partial bundle is ever served, the
- * database is intact, the log verifies, and a retried push applies exactly once (DESIGN §3, §6).
+ * database is intact, the log verifies, and a retried push applies exactly once (ARCHITECTURE.md §3, §6).
  */
 
 // TEST-ONLY identities.

@@ -5,7 +5,7 @@ import { DeviceSim, ReleaseDesk, makeEncryptedBundle } from '../../helpers/devic
 import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
 
 /**
- * Channel self-assignment over HTTP (capgo-protocol §4): setChannel (POST), getChannel (PUT) and
+ * Channel self-assignment over HTTP (PROTOCOL.md §4): setChannel (POST), getChannel (PUT) and
  * listChannels (GET), and the channel a device then gets its updates from.
  */
 

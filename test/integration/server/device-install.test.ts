@@ -10,7 +10,7 @@ import {
 import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
 
 /**
- * A stock-plugin device against the real server over loopback HTTP (DESIGN §10): two people
+ * A stock-plugin device against the real server over loopback HTTP (ARCHITECTURE.md §10): two people
  * release an encrypted bundle; the device checks, downloads, decrypts, verifies the V3 checksum,
  * applies the unzip rules and reports its install; the server counts it.
  */

@@ -10,7 +10,7 @@ import {
 import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
 
 /**
- * Rollback and minNativeVersion over HTTP (DESIGN §3, §6): a rollback moves a device on the newer
+ * Rollback and minNativeVersion over HTTP (ARCHITECTURE.md §3, §6): a rollback moves a device on the newer
  * release back to the older one, and a release that needs a newer native shell is blocked
  * (`disable_auto_update_under_native`) for devices with an older `version_build`.
  */

@@ -13,7 +13,7 @@ import {
 import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
 
 /**
- * Rollout cohorts, pause and resume over HTTP (DESIGN §6). 10,000 simulated devices ask the real
+ * Rollout cohorts, pause and resume over HTTP (ARCHITECTURE.md §6). 10,000 simulated devices ask the real
  * server; each answer must match the cohort rule computed here independently, about P % must get
  * the release, and a device gets the same answer every time.
  */
@@ -53,7 +53,7 @@ function phone(deviceId: string): DeviceSim {
   });
 }
 
-/** DESIGN §6, written out here rather than imported: uint32be(sha256(id:statement)[0..4]) mod 10000. */
+/** ARCHITECTURE.md §6, written out here rather than imported: uint32be(sha256(id:statement)[0..4]) mod 10000. */
 function expectedIn(deviceId: string, percent: number): boolean {
   const digest = createHash('sha256').update(`${deviceId}:${releaseId}`).digest();
   return digest.readUInt32BE(0) % 10_000 < percent * 100;

@@ -12,7 +12,7 @@ import { startTestServer, testIdentity, type TestServer } from '../../helpers/se
 
 /**
  * The device endpoints of a real server (in process, over loopback): shapes of every answer, error
- * codes, limits, security headers and the per-request log (capgo-protocol §3–6).
+ * codes, limits, security headers and the per-request log (PROTOCOL.md §3–6).
  */
 
 const APP = 'com.example.routes';
@@ -84,7 +84,7 @@ function logged(path: string, from: number): Record<string, unknown>[] {
 }
 
 describe('POST /updates', () => {
-  it('answers the release in the plugin format (capgo-protocol §3.1)', async () => {
+  it('answers the release in the plugin format (PROTOCOL.md §3.1)', async () => {
     const from = logs.length;
     const response = await post('/updates', INFO);
     expect(response.status).toBe(200);

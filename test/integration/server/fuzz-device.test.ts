@@ -12,7 +12,7 @@ import {
 import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
 
 /**
- * Fuzzing the device endpoints (DESIGN §6: every input validated, errors JSON with a stable code,
+ * Fuzzing the device endpoints (ARCHITECTURE.md §6: every input validated, errors JSON with a stable code,
  * never a 5xx for bad input). A seeded generator makes a few thousand malformed requests: bad JSON,
  * wrong types, huge strings, deep nesting, arrays for objects, oversized and compressed bodies,
  * odd methods, headers, query strings and bundle paths. Every answer must be JSON below 500, every
@@ -291,7 +291,7 @@ const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
 /**
  * Requests come from several loopback addresses (127.0.0.2–9), so that the per-IP rate limit
- * (DESIGN §6), which stays on, leaves most cases to reach the validators.
+ * (ARCHITECTURE.md §6), which stays on, leaves most cases to reach the validators.
  */
 function send(base: string, fuzz: FuzzCase, index: number): Promise<Answer> {
   const url = new URL(fuzz.path, base);

@@ -22,7 +22,7 @@ import {
 } from '../../helpers/server';
 
 /**
- * `GET /api/v1/apps/<app>/channels/<channel>/health` over real HTTP (DESIGN §6 stats, §7 health
+ * `GET /api/v1/apps/<app>/channels/<channel>/health` over real HTTP (ARCHITECTURE.md §6 stats, §7 health
  * charts): devices report installs and failures to `POST /stats` at different hours of the server's
  * clock, then a member reads adoption and failures per released version, hour by hour.
  */

@@ -81,7 +81,7 @@ async function asyncCodeOf(promise: Promise<unknown>): Promise<string> {
   throw new Error('expected an AirlockError');
 }
 
-describe('air-gapped signing files (DESIGN §5)', () => {
+describe('air-gapped signing files (ARCHITECTURE.md §5)', () => {
   it('round trip: request → offline review → approval file → import → policy progress', async () => {
     const review = reviewSigningRequest(text(request()), { now: NOW });
     expect(review.rootId).toBe(rootId(root.root));

@@ -6,7 +6,7 @@ import { IPC_CHANNELS } from '../../../src/shared/ipc/channels';
 import type { ProgressEvent } from '../../../src/shared/ipc/contract';
 
 /**
- * Issue 5 / STYLE rules 4 and 5: main parses every payload as unknown before a handler runs, and
+ * Issue 5 / ARCHITECTURE.md rules 4 and 5: main parses every payload as unknown before a handler runs, and
  * answers `{ ok, value } | { ok: false, error: { code, message } }` without leaking internals.
  */
 

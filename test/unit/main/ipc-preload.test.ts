@@ -3,7 +3,7 @@ import type { RendererApi } from '../../../src/shared/api';
 import { API_LAYOUT, IpcEvents } from '../../../src/shared/ipc/channels';
 
 /**
- * The preload (STYLE rule 2): named functions only, each over the channel API_LAYOUT gives it, and
+ * The preload (ARCHITECTURE.md rule 2): named functions only, each over the channel API_LAYOUT gives it, and
  * progress listeners that get the payload without Electron's event object. Electron is replaced by
  * a recording double; the preload source is the real one.
  */

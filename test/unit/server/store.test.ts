@@ -46,7 +46,7 @@ async function rejectionCode(work: Promise<unknown>): Promise<string> {
   return 'OK';
 }
 
-describe('migrations (STYLE rule 11)', () => {
+describe('migrations (ARCHITECTURE.md rule 11)', () => {
   it('migration 0010 creates the schema from an empty database, once', () => {
     const db = new Database(':memory:');
     expect(migrate(db, MIGRATIONS.slice(0, 1))).toBe(10);

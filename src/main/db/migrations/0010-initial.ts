@@ -1,7 +1,7 @@
 import type { Migration } from '../migrate';
 
 /**
- * The console's first schema (DESIGN §7): settings, servers with their pinned trust root, apps and
+ * The console's first schema (ARCHITECTURE.md §7): settings, servers with their pinned trust root, apps and
  * channels, local bundle artifacts, statements and the approvals gathered for them.
  */
 export const migration0010: Migration = {
@@ -18,7 +18,7 @@ export const migration0010: Migration = {
         id INTEGER PRIMARY KEY,
         url TEXT NOT NULL UNIQUE,
         -- Trust root pinned on first contact (its id, compared out of band), and the newest version
-        -- accepted since, only through the root chain (DESIGN §4).
+        -- accepted since, only through the root chain (ARCHITECTURE.md §4).
         pinned_root_id TEXT NOT NULL,
         root_version INTEGER NOT NULL,
         root_json TEXT NOT NULL,

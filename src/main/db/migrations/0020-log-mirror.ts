@@ -1,7 +1,7 @@
 import type { Migration } from '../migrate';
 
 /**
- * The mirrored release logs (DESIGN §3, §7): verified entries, the checkpoints seen, and what the
+ * The mirrored release logs (ARCHITECTURE.md §3, §7): verified entries, the checkpoints seen, and what the
  * mirror found wrong with a server's log (kept, never overwriting verified data).
  */
 export const migration0020: Migration = {

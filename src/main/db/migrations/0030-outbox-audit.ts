@@ -2,7 +2,7 @@ import type { Migration } from '../migrate';
 
 /**
  * The outbox of work waiting for a server (each item with an idempotency key, so a retry never
- * applies twice) and the local hash-chained audit trail (DESIGN §7).
+ * applies twice) and the local hash-chained audit trail (ARCHITECTURE.md §7).
  */
 export const migration0030: Migration = {
   version: 30,

@@ -2,7 +2,7 @@ import { canonicalize, sha256Hex } from '../../../core/crypto';
 import type { Db } from '../connection';
 
 /**
- * The local audit trail (DESIGN §7, issue 4): every action a person takes in this console is an
+ * The local audit trail (ARCHITECTURE.md §7, issue 4): every action a person takes in this console is an
  * entry whose hash covers the previous entry's hash, so an edited, dropped or reordered entry
  * breaks the chain from that point on.
  */

@@ -1,5 +1,5 @@
 /**
- * The server schema (DESIGN §3, §4, §6). Shipped: never edit; add a new numbered migration.
+ * The server schema (ARCHITECTURE.md §3, §4, §6). Shipped: never edit; add a new numbered migration.
  *
  * - `roots`: the trust-root chain (SignedTrustRoot JSON per version).
  * - `apps`, `channels`: channels carry the log head and the device-facing state, updated in the

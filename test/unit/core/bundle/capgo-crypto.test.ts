@@ -98,7 +98,7 @@ describe('#rsaSignerFromPrivateKey', () => {
 });
 
 describe('#encryptBundle', () => {
-  it('describes the bundle like a Capgo upload (capgo-protocol §7)', () => {
+  it('describes the bundle like a Capgo upload (PROTOCOL.md §7)', () => {
     const zip = readFileSync(zipPath);
     expect(info.sha256).toBe(createHash('sha256').update(zip).digest('hex'));
     expect(info.size).toBe(zip.length);

@@ -9,8 +9,8 @@ import {
 import { thrownCode } from '../../../helpers/bundle-fixtures';
 
 /**
- * Known-answer vectors from `@capgo/capacitor-updater`'s own contract tests (capgo-protocol, file
- * `vectors/capgo-crypto-rsa.json`): RSA values made with `crypto.privateEncrypt` (PKCS#1) as the
+ * Known-answer vectors from `@capgo/capacitor-updater`'s own contract tests (PROTOCOL.md §0; fixture
+ * `test/fixtures/vectors/capgo-crypto-rsa.json`): RSA values made with `crypto.privateEncrypt` (PKCS#1) as the
  * Capgo CLI makes them. The fixture holds a public key only.
  */
 interface Vectors {

@@ -186,7 +186,7 @@ describe('#publicKeyFromSeed', () => {
 });
 
 describe('#identityKeyId', () => {
-  it('is the lowercase hex SHA-256 of the raw public key (DESIGN §2)', () => {
+  it('is the lowercase hex SHA-256 of the raw public key (ARCHITECTURE.md §2)', () => {
     expect(identityKeyId(publicKey1)).toBe(sha256Hex(publicKey1));
     expect(identityKeyId(publicKey1)).toBe(
       createHash('sha256').update(Buffer.from(test1.publicKey, 'hex')).digest('hex'),

@@ -181,7 +181,7 @@ describe('#derivePublicKey', () => {
   });
 });
 
-describe('key backup envelope (DESIGN section 2)', () => {
+describe('key backup envelope (ARCHITECTURE.md §2)', () => {
   let identity: KeyBackupEnvelope;
   let bundle: KeyBackupEnvelope;
   let bundleContents: KeyBackupInput;

@@ -35,7 +35,7 @@ const members: Member[] = [
   memberOf(aud, ['auditor']),
 ];
 
-/** DESIGN §3's example: 2 distinct approvers, at least 1 signing officer, proposer excluded. */
+/** ARCHITECTURE.md §3's example: 2 distinct approvers, at least 1 signing officer, proposer excluded. */
 const productionRelease: Policy = {
   app: 'com.example.app',
   channel: 'production',

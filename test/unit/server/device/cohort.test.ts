@@ -5,7 +5,7 @@ import { cohortBucket, inCohort } from '../../../../src/server/device/cohort';
 const STATEMENT = 'ab'.repeat(32);
 
 describe('#cohortBucket', () => {
-  it('is uint32be(sha256(device_id + ":" + statementId)[0..4]) mod 10000 (DESIGN §6)', () => {
+  it('is uint32be(sha256(device_id + ":" + statementId)[0..4]) mod 10000 (ARCHITECTURE.md §6)', () => {
     const device = '6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab';
     const digest = createHash('sha256').update(`${device}:${STATEMENT}`).digest();
     expect(cohortBucket(device, STATEMENT)).toBe(digest.readUInt32BE(0) % 10_000);

@@ -89,7 +89,7 @@ describe('#decideUpdate', () => {
     expect(decideUpdate(info({ version_name: '1.4.2' }), channel())).toBe(NO_UPDATE.upToDate);
   });
 
-  it('reads builtin as version_build (capgo-protocol §2)', () => {
+  it('reads builtin as version_build (PROTOCOL.md §2)', () => {
     expect(decideUpdate(info({ version_build: '1.4.2' }), channel())).toBe(NO_UPDATE.upToDate);
   });
 

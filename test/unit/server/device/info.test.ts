@@ -22,7 +22,7 @@ function codeOf(body: unknown): string {
 }
 
 describe('#parseDeviceInfo', () => {
-  it('normalizes a plugin info object (capgo-protocol §2)', () => {
+  it('normalizes a plugin info object (PROTOCOL.md §2)', () => {
     const parsed = parseDeviceInfo(VALID);
     expect(parsed).toMatchObject({
       deviceId: '6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab',

@@ -30,7 +30,7 @@ describe('#parseStatEvent', () => {
     });
   });
 
-  it('rejects unknown actions and bad event fields (capgo-protocol §5)', () => {
+  it('rejects unknown actions and bad event fields (PROTOCOL.md §5)', () => {
     const cases: [unknown, string][] = [
       [{ ...EVENT, action: 'drop_tables' }, 'unknown_action'],
       [{ ...EVENT, action: 42 }, 'unknown_action'],

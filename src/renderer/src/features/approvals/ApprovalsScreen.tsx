@@ -30,7 +30,7 @@ function describe(statement: Statement): string {
 
 /**
  * Statements waiting for approvals, with the policy progress evaluated under the pinned root; and
- * the air-gapped path (DESIGN §5): export a signing request for a proposal, review and approve a
+ * the air-gapped path (ARCHITECTURE.md §5): export a signing request for a proposal, review and approve a
  * request file on an offline console, import the approval file back.
  */
 export function ApprovalsScreen(): React.JSX.Element {

@@ -355,7 +355,7 @@ function ChannelHealth(props: { channel: ChannelRef; hours: WindowHours }): Reac
   );
 }
 
-/** Adoption and failures per release of a channel, as its server counts them (DESIGN §7). */
+/** Adoption and failures per release of a channel, as its server counts them (ARCHITECTURE.md §7). */
 export function HealthScreen(props: { initial: ChannelRef | null }): React.JSX.Element {
   const overview = useQuery('health-channels', () => api().apps.overview({ live: false }));
   const channels = overview.data?.channels ?? [];

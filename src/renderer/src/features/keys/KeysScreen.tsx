@@ -237,7 +237,7 @@ function NewPassphraseField(props: {
 }
 
 /**
- * Backs up one key as a passphrase-encrypted file (DESIGN §2: scrypt + AES-GCM in main; the window
+ * Backs up one key as a passphrase-encrypted file (ARCHITECTURE.md §2: scrypt + AES-GCM in main; the window
  * never sees the private key). A native modal `<dialog>`: Escape and Cancel close it.
  */
 function BackupDialog(props: {

@@ -10,7 +10,7 @@ import { policyLines } from './policy-text';
 
 type ServerView = IpcResponse<'servers:list'>['servers'][number];
 
-/** What each role may do (DESIGN §4), for the hint on changing members. */
+/** What each role may do (ARCHITECTURE.md §4), for the hint on changing members. */
 const ROLE_DUTIES: Record<Role, string> = {
   admin: 'members, policies and the trust root',
   release_manager: 'propose, approve, push, rollout',
@@ -33,7 +33,7 @@ function shellWord(value: string): string {
 
 /**
  * Who may do what on each connected server: the trust root this console pinned and verified
- * (DESIGN §4), its members with their roles, and its approval policies in words. Membership
+ * (ARCHITECTURE.md §4), its members with their roles, and its approval policies in words. Membership
  * changes are a new signed root version, made with the CLI; the screen shows the commands.
  */
 export function MembersScreen(): React.JSX.Element {

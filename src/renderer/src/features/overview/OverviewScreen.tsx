@@ -6,7 +6,7 @@ import { api, useQuery } from '../../lib/api';
 import { RolloutPanel } from '../rollout/RolloutPanel';
 
 /**
- * The current release's health in a few words (DESIGN §7: the overview shows health): its success
+ * The current release's health in a few words (ARCHITECTURE.md §7: the overview shows health): its success
  * rate and failures since it was released, from the server. Offline it says so: health figures
  * live on the server only.
  */

@@ -1,6 +1,6 @@
 /**
  * The option every proposal form offers (release, rollout change, rollback): also write a signing
- * request file for air-gapped approvers (DESIGN §5). `ProposalResult` then offers it for saving.
+ * request file for air-gapped approvers (ARCHITECTURE.md §5). `ProposalResult` then offers it for saving.
  */
 export function ExportRequestCheckbox(props: {
   checked: boolean;

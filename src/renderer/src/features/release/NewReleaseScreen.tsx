@@ -87,10 +87,10 @@ interface Proposed {
 }
 
 /**
- * New release (DESIGN §7): pick the web build folder, build and encrypt it with a bundle key (with
+ * New release (ARCHITECTURE.md §7): pick the web build folder, build and encrypt it with a bundle key (with
  * progress), then propose it on a channel. Everything up to the proposal works offline; the
  * proposal waits in the outbox until the server answers, and can be exported as a signing request
- * for air-gapped approvers (DESIGN §5).
+ * for air-gapped approvers (ARCHITECTURE.md §5).
  */
 export function NewReleaseScreen(props: {
   onProposed?: () => void;

@@ -24,7 +24,7 @@ function titleOf(change: Change): string {
 }
 
 /**
- * Rollout control of one channel (DESIGN §7): the current percent and pause state, and proposals
+ * Rollout control of one channel (ARCHITECTURE.md §7): the current percent and pause state, and proposals
  * to change the percent, pause or resume. Each is a statement that needs approvals per the policy
  * (a pause or a decrease may need fewer: "break glass"), so the answer is a proposal result.
  */
