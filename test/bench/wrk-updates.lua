@@ -2,6 +2,10 @@
 -- of the file args[1], one JSON body per line. Thread k of args[2] threads starts at its own
 -- offset and cycles through every body in turn, so each device asks about once per pass.
 -- done() prints one JSON line that the bench parses: counts, and latency in microseconds.
+--
+-- The bodies are kept as one string and two arrays of offsets, not a table of a million strings:
+-- LuaJIT's collector marks every live string on each cycle, and with a table of 1,000,000 bodies
+-- those pauses (100 ms and more) landed in every server's p99 alike.
 
 local threads = 0
 function setup(thread)
@@ -9,7 +13,9 @@ function setup(thread)
   threads = threads + 1
 end
 
-local bodies = {}
+local blob = ""
+local starts, ends = {}, {}
+local count = 0
 local i = 0
 local headers = {
   ["content-type"] = "application/json; charset=utf-8",
@@ -17,15 +23,25 @@ local headers = {
 }
 
 function init(args)
-  for line in io.lines(args[1]) do
-    bodies[#bodies + 1] = line
+  local file = assert(io.open(args[1], "rb"))
+  blob = file:read("*a")
+  file:close()
+  local at = 1
+  while at <= #blob do
+    local stop = blob:find("\n", at, true) or (#blob + 1)
+    if stop > at then
+      count = count + 1
+      starts[count] = at
+      ends[count] = stop - 1
+    end
+    at = stop + 1
   end
-  i = math.floor(#bodies * id / tonumber(args[2]))
+  i = math.floor(count * id / tonumber(args[2]))
 end
 
 function request()
-  i = i % #bodies + 1
-  return wrk.format("POST", "/updates", headers, bodies[i])
+  i = i % count + 1
+  return wrk.format("POST", "/updates", headers, blob:sub(starts[i], ends[i]))
 end
 
 function done(summary, latency, requests)
