@@ -6,3 +6,5 @@ export * from './policy';
 export * from './statement';
 export * from './log';
 export * from './http-signature';
+export * from './channel';
+export * from './db';

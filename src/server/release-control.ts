@@ -46,7 +46,7 @@ import type {
   TrustRoot,
 } from '../shared/schemas';
 import type { ErrorCode } from '../shared/errors';
-import { compareSemver, parseSemver } from './device/semver';
+import { compareSemver, parseSemver } from '../core/channel';
 import type { ServerStore, StoredStatement } from './store/types';
 
 function fail(code: ErrorCode, message: string): never {

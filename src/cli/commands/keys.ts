@@ -6,8 +6,7 @@ import type { AuditAction } from '../../main/db/repositories/audit.repo';
 import { ConsoleServices } from '../../main/services/console';
 import { oneOf, parseCommand, required, UsageError } from '../args';
 import { confirm, printJson, printLine, readPassphrase } from '../io';
-
-const KEY_TYPES = ['identity', 'bundle'] as const;
+import { KEY_TYPES } from '../../shared/schemas/keys';
 
 export const KEYS_USAGE = `airlock keys create --type identity|bundle [--label NAME] [--json]
 airlock keys list [--json]

@@ -14,6 +14,7 @@ import { AirlockError } from '../errors';
 import { identityKeyId, publicKeyFromSeed } from './ed25519';
 import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from './encoding';
 import { constantTimeEqual, sha256Hex } from './hash';
+import type { KeyType } from '../../shared/schemas/keys';
 
 /**
  * Encrypted private-key backups (ARCHITECTURE.md §2): the only form in which a private key may leave
@@ -29,8 +30,8 @@ export const KEY_BACKUP_FORMAT = 'airlock-key-backup';
 /** The only envelope version this code writes and reads. */
 export const KEY_BACKUP_VERSION = 1;
 
-/** The two kinds of key Airlock keeps (ARCHITECTURE.md §2). */
-export type BackupKeyType = 'identity' | 'bundle';
+/** The two kinds of key Airlock keeps (ARCHITECTURE.md §2; src/shared/schemas/keys.ts). */
+export type BackupKeyType = KeyType;
 
 /** What a backup holds: the key's public facts and its private part. */
 export interface KeyBackupContents {

@@ -20,6 +20,8 @@ import {
 } from '../../core/crypto/key-backup';
 import { AirlockError } from '../../core/errors';
 import type { Keychain } from './keychain';
+import type { KeyType } from '../../shared/schemas/keys';
+import type { IdentitySigner } from '../../core/statement';
 
 /**
  * Airlock's private keys (ARCHITECTURE.md §2). This class is the only place where private key
@@ -31,8 +33,7 @@ import type { Keychain } from './keychain';
  * keychain (no file, no database). This file must not import electron.
  */
 
-/** Identity (Ed25519, signs statements and approvals) or bundle (RSA-2048, Capgo encryption v2). */
-export type KeyType = 'identity' | 'bundle';
+export type { KeyType } from '../../shared/schemas/keys';
 
 /** The public facts about a key: all that leaves this class (ARCHITECTURE.md §2). */
 export interface KeyInfo {
@@ -50,14 +51,8 @@ export interface KeyInfo {
   readonly capgoKeyId?: string;
 }
 
-/** Signs with an identity key that stays inside the KeyStore's closure. */
-export interface IdentitySigner {
-  readonly keyId: string;
-  /** The raw 32-byte Ed25519 public key (a fresh copy on each read). */
-  readonly publicKey: Uint8Array;
-  /** The Ed25519 signature of `message` (RFC 8032). */
-  sign(message: Uint8Array): Uint8Array;
-}
+/** Signs with an identity key that stays inside the KeyStore's closure (one type, src/core). */
+export type { IdentitySigner } from '../../core/statement';
 
 interface StoredKey {
   readonly v: 1;

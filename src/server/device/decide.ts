@@ -1,5 +1,5 @@
 import type { DeviceFacingChannel, DeviceFacingRelease } from '../store/device-store';
-import { inCohort } from './cohort';
+import { inCohort } from '../../core/channel';
 import { releaseSalt } from './handed';
 import type { DeviceInfo } from './info';
 import {
@@ -8,7 +8,7 @@ import {
   parseSemver,
   parseSemverCached,
   type Semver,
-} from './semver';
+} from '../../core/channel';
 
 /**
  * The update decision for one device (ARCHITECTURE.md §6), as a pure function of the validated info object

@@ -35,7 +35,7 @@ import { shouldAutoPause, wilsonLowerBound } from './wilson';
  * 3. once per device per counting period (the store keeps one outcome per device);
  * 4. a source (peer address, /64 for IPv6, or the client a trusted proxy names) adds at most
  *    `autoPause.maxDevicesPerSource` devices per period;
- * 5. the period restarts with every release, rollback and resume (channel-state.ts).
+ * 5. the period restarts with every release, rollback and resume (src/core/channel/state.ts).
  * A real failure wave, many devices from many networks, still pauses by the Wilson rule.
  */
 

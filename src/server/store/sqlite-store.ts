@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { openSqlite } from '../../core/db';
 import {
   AirlockError,
   bytesToBase64,
@@ -21,9 +22,9 @@ import type {
   TrustRoot,
 } from '../../shared/schemas';
 import { ChannelSettingsSchema } from '../../shared/schemas/server-api';
-import { nextChannelState, type ChannelState } from '../channel-state';
+import { nextChannelState, type ChannelState } from '../../core/channel';
 import type { DataDirPaths } from '../data-dir';
-import { compareSemver, parseSemver } from '../device/semver';
+import { compareSemver, parseSemver } from '../../core/channel';
 import { FAILURE_ACTIONS, SUCCESS_ACTIONS } from '../device/stats-actions';
 import type { ServerSigner } from '../server-key';
 import { BundleFiles } from './bundle-files';
@@ -35,7 +36,7 @@ import type {
   OutcomeReport,
   StatsRow,
 } from './device-store';
-import { migrate } from './migrate';
+import { MIGRATIONS } from './migrations';
 import type {
   ApplyInput,
   ApplyOutcome,
@@ -189,13 +190,13 @@ export class SqliteServerStore implements ServerStore {
   ) {
     this.serverKey = signer.info;
     this.now = options.now ?? (() => new Date());
-    this.db = new Database(paths.db, { fileMustExist: true });
-    this.db.pragma('journal_mode = WAL');
     // A signed checkpoint handed to a client must survive a power loss, not only a crash.
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    migrate(this.db);
+    this.db = openSqlite<Database.Database>(Database, paths.db, {
+      mustExist: true,
+      synchronous: 'FULL',
+      migrations: MIGRATIONS,
+      what: 'The server database',
+    });
     this.files = new BundleFiles(paths.bundles, paths.bundlesTmp);
     this.files.cleanTemp();
     this.root = this.loadCurrentRoot();
@@ -209,11 +210,12 @@ export class SqliteServerStore implements ServerStore {
 
   /** Stores trust root version 1 (trusted on init, no signatures: ARCHITECTURE.md §4). */
   static initialize(paths: DataDirPaths, first: SignedTrustRoot, now: Date): void {
-    const db = new Database(paths.db);
+    const db = openSqlite<Database.Database>(Database, paths.db, {
+      synchronous: 'FULL',
+      migrations: MIGRATIONS,
+      what: 'The server database',
+    });
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('foreign_keys = ON');
-      migrate(db);
       db.prepare('INSERT INTO roots (version, signed, root_id, added_at) VALUES (?, ?, ?, ?)').run(
         first.root.version,
         canonicalize(first),

@@ -13,6 +13,7 @@ import {
   StatementKindSchema,
   StatementSchema,
 } from '../schemas/statement';
+import { KeyTypeSchema } from '../schemas/keys';
 import { RoleSchema } from '../schemas/trust-root';
 import { IpcChannels, type IpcChannel } from './channels';
 
@@ -64,7 +65,7 @@ export type FileOffer = z.infer<typeof FileOfferSchema>;
 
 export const KeyViewSchema = z.object({
   keyId: z.string(),
-  type: z.enum(['identity', 'bundle']),
+  type: KeyTypeSchema,
   label: z.string(),
   fingerprint: z.string(),
   createdAt: z.string(),
@@ -338,7 +339,7 @@ export const contract = {
   },
   [IpcChannels.keysCreate]: {
     request: z.strictObject({
-      type: z.enum(['identity', 'bundle']),
+      type: KeyTypeSchema,
       label: z.string().max(200).optional(),
     }),
     response: KeyViewSchema,

@@ -3,3 +3,4 @@ export * from './approval';
 export * from './trust-root';
 export * from './server-api';
 export * from './airgap';
+export * from './keys';

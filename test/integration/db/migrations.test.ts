@@ -118,7 +118,7 @@ describe('console store migrations', () => {
     expect(schemaVersion(db)).toBe(9990);
   });
 
-  it('rolls a failing migration back whole: no half-applied schema', () => {
+  it('rolls every pending step back when one fails: no half-applied schema', () => {
     const db = freshDb();
     const broken = [
       ...MIGRATIONS,
@@ -132,8 +132,9 @@ describe('console store migrations', () => {
       },
     ];
     expect(() => migrate(db, broken)).toThrow('boom');
-    expect(schemaVersion(db)).toBe(MIGRATIONS.at(-1)?.version);
-    expect(tables(db)).not.toContain('half');
+    // One transaction for all pending steps (ARCHITECTURE.md rule 11): the database is as it was.
+    expect(schemaVersion(db)).toBe(0);
+    expect(tables(db)).toEqual([]);
   });
 
   it('openStore creates the data directory and its database file', () => {

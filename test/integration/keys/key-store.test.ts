@@ -257,7 +257,7 @@ describe('KeyStore against the real Secret Service', () => {
       const signer = await store.identitySigner(identity.keyId.slice(0, 10));
       expect(signer.keyId).toBe(identity.keyId);
       expect(Buffer.from(signer.publicKey).toString('hex')).toBe(identity.publicKey);
-      const signature = signer.sign(MESSAGE);
+      const signature = await signer.sign(MESSAGE);
       expect(ed25519Verify(signature, MESSAGE, signer.publicKey)).toBe(true);
       // An independent verifier: node:crypto over the exported SPKI PEM.
       const spki = createPublicKey(await store.exportPublic(identity.keyId, 'pem'));
@@ -399,7 +399,7 @@ describe('KeyStore against the real Secret Service', () => {
         const key = type === 'identity' ? identity : bundle;
         const before =
           type === 'identity'
-            ? (await store.identitySigner(key.keyId)).sign(MESSAGE)
+            ? await (await store.identitySigner(key.keyId)).sign(MESSAGE)
             : (await store.bundleSigner(key.keyId)).privateEncrypt(MESSAGE);
         const secrets = await needles(key);
         const envelope = await store.backup(key.keyId, PASSPHRASE);
@@ -418,7 +418,7 @@ describe('KeyStore against the real Secret Service', () => {
 
         const after =
           type === 'identity'
-            ? (await store.identitySigner(key.keyId)).sign(MESSAGE)
+            ? await (await store.identitySigner(key.keyId)).sign(MESSAGE)
             : (await store.bundleSigner(key.keyId)).privateEncrypt(MESSAGE);
         expect(Buffer.from(after).equals(Buffer.from(before))).toBe(true);
         if (type === 'identity') {

@@ -8,7 +8,7 @@ import { dataDirPaths } from '../../../src/server/data-dir';
 import { initServer } from '../../../src/server/init';
 import { loadServerKey } from '../../../src/server/server-key';
 import { BundleFiles } from '../../../src/server/store/bundle-files';
-import { migrate } from '../../../src/server/store/migrate';
+import { migrate, sqlMigration } from '../../../src/core/db';
 import { MIGRATIONS } from '../../../src/server/store/migrations';
 import { openSqliteStore } from '../../../src/server/store/sqlite-store';
 import type { SignedTrustRoot } from '../../../src/shared/schemas';
@@ -49,7 +49,7 @@ async function rejectionCode(work: Promise<unknown>): Promise<string> {
 describe('migrations (ARCHITECTURE.md rule 11)', () => {
   it('migration 0010 creates the schema from an empty database, once', () => {
     const db = new Database(':memory:');
-    expect(migrate(db, MIGRATIONS.slice(0, 1))).toBe(10);
+    expect(migrate(db, MIGRATIONS.slice(0, 1))).toEqual([10]);
     expect(db.pragma('user_version', { simple: true })).toBe(10);
     const tables = (
       db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
@@ -68,7 +68,7 @@ describe('migrations (ARCHITECTURE.md rule 11)', () => {
         'statements',
       ]),
     );
-    expect(migrate(db, MIGRATIONS.slice(0, 1))).toBe(10);
+    expect(migrate(db, MIGRATIONS.slice(0, 1))).toEqual([]);
   });
 
   it('migration 0020 keeps channels and adds the per-channel key and the evidence tables', () => {
@@ -79,7 +79,7 @@ describe('migrations (ARCHITECTURE.md rule 11)', () => {
       `INSERT INTO channels (app, name, settings, seq, head, created_at)
        VALUES ('com.example.app', 'production', '{}', 3, 'h', 't')`,
     ).run();
-    expect(migrate(db, MIGRATIONS.slice(0, 2))).toBe(20);
+    expect(migrate(db, MIGRATIONS.slice(0, 2))).toEqual([20]);
     expect(db.prepare('SELECT seq, bundle_public_key, counting_since FROM channels').get()).toEqual(
       {
         seq: 3,
@@ -103,14 +103,14 @@ describe('migrations (ARCHITECTURE.md rule 11)', () => {
   it('refuses a database from a newer Airlock', () => {
     const db = new Database(':memory:');
     db.pragma('user_version = 9999');
-    expect(codeOf(() => migrate(db))).toBe('DB_FROM_FUTURE');
+    expect(codeOf(() => migrate(db, MIGRATIONS))).toBe('DB_FROM_FUTURE');
   });
 
   it('runs all pending migrations in one transaction: a failing one leaves nothing', () => {
     const db = new Database(':memory:');
     const broken = [
       ...MIGRATIONS,
-      { version: 9990, name: 'broken', sql: 'CREATE TABLE x (a); SELECT nope FROM nowhere;' },
+      sqlMigration(9990, 'broken', 'CREATE TABLE x (a); SELECT nope FROM nowhere;'),
     ];
     expect(() => migrate(db, broken)).toThrow();
     expect(db.pragma('user_version', { simple: true })).toBe(0);
@@ -121,10 +121,7 @@ describe('migrations (ARCHITECTURE.md rule 11)', () => {
 
   it('refuses migrations out of order', () => {
     const db = new Database(':memory:');
-    const unordered = [
-      { version: 20, name: 'b', sql: '' },
-      { version: 10, name: 'a', sql: '' },
-    ];
+    const unordered = [sqlMigration(20, 'b', ''), sqlMigration(10, 'a', '')];
     expect(codeOf(() => migrate(db, unordered))).toBe('INTERNAL');
   });
 });

@@ -1,15 +1,12 @@
+import { sqlMigration, type Migration } from '../../../core/db';
 import { MIGRATION_0010 } from './0010-initial';
 import { MIGRATION_0020 } from './0020-fleet';
 
-/** One numbered step of the server schema (ARCHITECTURE.md rule 11): append only, never edit a shipped one. */
-export interface Migration {
-  /** The `PRAGMA user_version` after this migration; multiples of 10, strictly increasing. */
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
-
+/**
+ * The server schema's steps (ARCHITECTURE.md rule 11), run by the runner the console uses too
+ * (src/core/db): append only, never edit a shipped one.
+ */
 export const MIGRATIONS: readonly Migration[] = [
-  { version: 10, name: 'initial', sql: MIGRATION_0010 },
-  { version: 20, name: 'fleet', sql: MIGRATION_0020 },
+  sqlMigration(10, 'initial', MIGRATION_0010),
+  sqlMigration(20, 'fleet', MIGRATION_0020),
 ];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cohortBucket } from '../../../../src/server/device/cohort';
+import { cohortBucket } from '../../../../src/core/channel';
 import { NO_UPDATE, decideUpdate } from '../../../../src/server/device/decide';
 import { parseDeviceInfo, type DeviceInfo } from '../../../../src/server/device/info';
 import type {

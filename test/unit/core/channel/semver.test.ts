@@ -4,7 +4,7 @@ import {
   compareSemver,
   parseSemver,
   type Semver,
-} from '../../../../src/server/device/semver';
+} from '../../../../src/core/channel';
 
 function v(text: string): Semver {
   const parsed = parseSemver(text);

@@ -1,4 +1,4 @@
-import type { Statement } from '../shared/schemas';
+import type { Statement } from '../../shared/schemas';
 
 /**
  * What a channel's log amounts to (ARCHITECTURE.md §6): the release devices are moved to, its rollout, and

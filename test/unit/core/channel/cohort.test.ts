@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { cohortBucket, inCohort } from '../../../../src/server/device/cohort';
+import { cohortBucket, inCohort } from '../../../../src/core/channel';
 
 const STATEMENT = 'ab'.repeat(32);
 

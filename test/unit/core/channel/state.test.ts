@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { EMPTY_CHANNEL_STATE, nextChannelState } from '../../../src/server/channel-state';
-import type { Statement } from '../../../src/shared/schemas';
-import { releaseStatement, testIdentity } from '../core/test-identities';
+import { EMPTY_CHANNEL_STATE, nextChannelState } from '../../../../src/core/channel';
+import type { Statement } from '../../../../src/shared/schemas';
+import { releaseStatement, testIdentity } from '../test-identities';
 
 const proposer = testIdentity('channel-state').keyId; // TEST-ONLY
 
