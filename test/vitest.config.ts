@@ -7,6 +7,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export default defineConfig({
   root,
   test: {
+    setupFiles: ['test/support/matchers.ts'],
     projects: [
       {
         extends: true,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { AirlockError } from '../core/errors';
-import { UsageError } from './args';
+import { HelpRequested, UsageError, wantsHelp } from './args';
 
 /**
  * `airlock`: thin over core and main's services (ARCHITECTURE.md §8).
@@ -33,25 +33,28 @@ Members, apps and policies (each change is a new trust-root version signed by ad
   airlock members add|remove|list --server URL [--key <public-key> --name N --role R …] [--out root.json]
   airlock members sign|submit root.json --server URL
   airlock apps create --server URL --app A [--channel C …] [--bundle-public-key PEM-FILE]
+  airlock apps channel add --server URL --app A --channel C [--bundle-public-key PEM-FILE]
+  airlock apps list --server URL [--json]                    (public: no identity needed)
   airlock policy set --server URL --app A --channel C --kind K --threshold K --roles R1,R2 [--require R=1] [--proposer-counts]
 
 Releases (every statement needs approvals and a push):
   airlock propose --server URL --app A --channel C --version V --bundle bundle.enc [--rollout P] [--min-native V] [--notes T] [--expires 7d] [--json] [--out request.json]
   airlock approve <statementId> --server URL --key <identityKeyId> [--json]
-  airlock approve <request.json> --key <identityKeyId> --out approval.json   (offline, no server)
+  airlock approve <request.json> --out approval.json [--key K] [--root-fingerprint FP]   (offline)
   airlock push <statementId> --server URL [--approval FILE …] [--json]
-  airlock rollback --server URL --app A --channel C --to <version | statementId> [--json]
-  airlock rollout --server URL --app A --channel C --percent P | --pause | --resume [--json]
-  airlock log verify --server URL --app A [--channel C] [--json]
+  airlock rollback --server URL --app A --channel C --to <version | statementId> [--json] [--out request.json]
+  airlock rollout --server URL --app A --channel C --percent P | --pause | --resume [--json] [--out request.json]
+  airlock log verify --server URL --app A [--channel C] [--json]   (public: no identity needed)
 
 Console (offline-first: work waits in the outbox until the server is reachable):
   airlock connect <URL> [--expect-root ROOT_ID] [--json]   pin the server's trust root
   airlock sync [--server URL] [--app A --channel C] [--json]  send the outbox, verify the logs
   airlock outbox [--json] | airlock outbox retry <id>
-  airlock import <approval.json> [--json]
+  airlock import <approval.json> [--no-push] [--json]   (pushes once the approvals suffice)
   airlock audit verify [--json] | airlock audit list [--json]
 
 Server commands sign with --identity <keyId>, else AIRLOCK_IDENTITY, else the only identity key.
+Every command answers --help with its own usage.
 
 A keyId may be shortened to a unique prefix of at least 8 characters.
 `;
@@ -130,10 +133,16 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   () => undefined,
   (error: unknown) => {
-    if (error instanceof UsageError) {
+    if (error instanceof HelpRequested) {
+      process.stdout.write(`usage: ${error.usage}\n`);
+    } else if (error instanceof UsageError && wantsHelp(argv)) {
+      // `airlock keys --help`: the group's usage, asked for.
+      process.stdout.write(`usage:\n${error.usage}\n`);
+    } else if (error instanceof UsageError) {
       process.stderr.write(`airlock: ${error.message}\n`);
       process.exitCode = 2;
     } else if (error instanceof AirlockError) {

@@ -101,3 +101,42 @@ export async function resolveIdentity(
   }
   return store().identitySigner(only.keyId);
 }
+
+/** The signer for a queued outbox item: the key it was queued with, or the caller's choice for null. */
+export type Signers = (keyId: string | null) => Promise<IdentitySigner>;
+
+/**
+ * Signers for the outbox, shared by the CLI and the console window: an item queued with a key is
+ * signed by that key (an environment key only for the items it proposed, ARCHITECTURE.md §2), an
+ * item queued without one by the identity `choice` picks, or by `known` (the signer of the action
+ * at hand) when given. Each key is resolved once.
+ */
+export function outboxSigners(
+  store: () => KeyStore,
+  choice: IdentityChoice = {},
+  known?: IdentitySigner,
+): Signers {
+  const env = choice.env ?? process.env;
+  const cache = new Map<string, Promise<IdentitySigner>>();
+  if (known !== undefined) {
+    cache.set(known.keyId, Promise.resolve(known));
+    cache.set('', Promise.resolve(known));
+  }
+  const environmentKey = present(env[IDENTITY_KEY_ENV])
+    ? environmentSigner(env[IDENTITY_KEY_ENV])
+    : null;
+  return (keyId) => {
+    const cacheKey = keyId ?? '';
+    let signer = cache.get(cacheKey);
+    if (signer === undefined) {
+      signer =
+        keyId === null
+          ? resolveIdentity(store, { ...choice, allowEnvironmentKey: false })
+          : environmentKey !== null && environmentKey.keyId === keyId
+            ? Promise.resolve(environmentKey)
+            : store().identitySigner(keyId);
+      cache.set(cacheKey, signer);
+    }
+    return signer;
+  };
+}

@@ -137,7 +137,7 @@ export const DEFAULT_RELEASE_RULES: ReleaseRules = {
 };
 
 export class ReleaseControl {
-  private readonly rules: ReleaseRules;
+  readonly rules: ReleaseRules;
 
   constructor(
     private readonly store: ServerStore,
@@ -389,7 +389,11 @@ export class ReleaseControl {
         'The decrypted bundle does not match the statement (hash, size or file count).',
       );
     }
-    await this.store.markBundleChecked(bundle.encryptedSha256, this.now());
+    // ARCHITECTURE.md §5: the file list reviewers were shown is the bundle's.
+    if (bundle.fileListSha256 !== undefined && bundle.fileListSha256 !== verified.fileListSha256) {
+      fail('BUNDLE_MISMATCH', "The bundle's file list is not the one the statement names.");
+    }
+    await this.store.markBundleChecked(bundle.encryptedSha256, this.now(), verified.fileList);
   }
 }
 

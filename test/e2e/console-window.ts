@@ -187,6 +187,31 @@ export async function openWindow(
 }
 
 /** The row of `app`'s (first) channel in the "Apps and channels" table. */
+/**
+ * The text of `locator` once it shows every one of `wanted`: UI assertions wait for what renders
+ * asynchronously (a badge, a verdict) instead of reading the text once (issue 12: no flaky test).
+ * Gives up after 10 s, naming what never showed.
+ */
+export async function shownText(
+  locator: Locator,
+  ...wanted: readonly (string | RegExp)[]
+): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const text = (await locator.textContent()) ?? '';
+    const missing = wanted.filter((want) =>
+      typeof want === 'string' ? !text.includes(want) : !want.test(text),
+    );
+    if (missing.length === 0) return text;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `never showed ${missing.map(String).join(', ')}; it shows: ${text.slice(0, 500)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export function overviewRow(page: Page, app: string): Locator {
   return page
     .getByRole('table', { name: 'Channels' })

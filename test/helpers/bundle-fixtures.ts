@@ -165,26 +165,6 @@ export function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
-/** The `code` of what `fn` throws, or "no error". Tests assert codes, not messages (ARCHITECTURE.md rule 6). */
-export function thrownCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    return String((error as { code?: unknown }).code);
-  }
-  return 'no error';
-}
-
-/** The `code` of what `promise` rejects with, or "no error". */
-export async function rejectionCode(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    return String((error as { code?: unknown }).code);
-  }
-  return 'no error';
-}
-
 /** One entry as Python's zipfile module reads it: an independent ZIP reader. */
 export interface PythonZipEntry {
   readonly name: string;

@@ -12,7 +12,6 @@ import {
 import {
   generateTestRsaKey,
   makeTempDir,
-  rejectionCode,
   sampleWebBuild,
   sha256File,
   writeTree,
@@ -176,14 +175,13 @@ describe('@capgo/cli 8.x compatibility', () => {
       const [iv = '', wrapped = ''] = (encrypted.ivSessionKey ?? '').split(':');
       const ivBytes = Buffer.from(iv, 'base64');
       ivBytes[0] = (ivBytes[0] ?? 0) ^ 0x80;
-      const code = await rejectionCode(
+      await expect(
         verifyEncryptedBundle(join(project, encrypted.filename ?? ''), {
           publicKeyPem: key.publicKeyPem,
           sessionKey: `${ivBytes.toString('base64')}:${wrapped}`,
           checksum: encrypted.checksum ?? '',
         }),
-      );
-      expect(code).toBe('CHECKSUM_MISMATCH');
+      ).rejects.toThrowWithCode('CHECKSUM_MISMATCH');
     });
 
     it('Airlock can re-encrypt the CLI’s ZIP and the CLI decrypts it', async () => {

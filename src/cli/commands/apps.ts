@@ -3,9 +3,10 @@ import type { AppSummary } from '../../main/server-client';
 import { AppIdSchema, ChannelSchema, type CreateAppRequest } from '../../shared/schemas';
 import { parseCommand, required, UsageError } from '../args';
 import { printJson, printLine } from '../io';
-import { connect, listValues, readText, SERVER_OPTIONS } from './remote';
+import { connect, listValues, publicClient, readText, SERVER_OPTIONS } from './remote';
 
 export const APPS_USAGE = `airlock apps create --server URL --app A [--channel C …] [--bundle-public-key PEM-FILE] [--allow-self-set C …] [--json]
+airlock apps channel add --server URL --app A --channel C [--bundle-public-key PEM-FILE] [--allow-self-set] [--json]
 airlock apps list --server URL [--json]`;
 
 /** The first channel is the app's default one (the contract's rule). */
@@ -76,10 +77,45 @@ function channelNames(app: AppSummary): string[] {
   );
 }
 
+/** `airlock apps channel add`: a channel for an existing app (a release manager's request). */
+async function channel(argv: string[]): Promise<void> {
+  const usage =
+    'airlock apps channel add --server URL --app A --channel C [--bundle-public-key PEM-FILE] [--allow-self-set] [--json]';
+  const { values, positionals } = parseCommand(
+    argv,
+    {
+      ...SERVER_OPTIONS,
+      app: { type: 'string' },
+      channel: { type: 'string' },
+      'bundle-public-key': { type: 'string' },
+      'allow-self-set': { type: 'boolean' },
+    },
+    { min: 1, max: 1, usage },
+  );
+  if (positionals[0] !== 'add') throw new UsageError(`usage: ${usage}`);
+  const app = checked(required(values.app, '--app', usage), AppIdSchema, 'The app id');
+  const name = checked(
+    required(values.channel, '--channel', usage),
+    ChannelSchema,
+    'The channel name',
+  );
+  const keyFile = values['bundle-public-key'];
+  const bundlePublicKey = keyFile === undefined ? undefined : await readText(keyFile);
+  const { client } = await connect(values, usage);
+  const answer = await client.createChannel(app, {
+    name,
+    ...(values['allow-self-set'] === true ? { settings: { allowSelfSet: true } } : {}),
+    ...(bundlePublicKey === undefined ? {} : { bundlePublicKey }),
+  });
+  if (values.json === true) printJson(answer);
+  else printLine(`Added channel ${name} to ${app}.`);
+}
+
+/** Public like the log (ARCHITECTURE.md, "The log is public"): no identity needed. */
 async function list(argv: string[]): Promise<void> {
   const usage = 'airlock apps list --server URL [--json]';
   const { values } = parseCommand(argv, SERVER_OPTIONS, { min: 0, max: 0, usage });
-  const { client } = await connect(values, usage);
+  const client = publicClient(values, usage);
   const apps = await client.listApps();
   if (values.json === true) {
     printJson({ apps });
@@ -89,7 +125,7 @@ async function list(argv: string[]): Promise<void> {
   for (const app of apps) printLine(`${app.app}  ${channelNames(app).join(', ')}`);
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { create, list };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { create, channel, list };
 
 export async function appsCommand(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;

@@ -1,9 +1,9 @@
 import { AirlockError } from '../../core/errors';
-import type { IdentitySigner } from '../../core/statement';
-import { IDENTITY_KEY_ENV, resolveIdentity } from '../../main/identity';
+import { outboxSigners, type Signers } from '../../main/identity';
 import { createOsKeychain } from '../../main/keys/keychain';
 import { KeyStore } from '../../main/keys/key-store';
 import { ConsoleServices } from '../../main/services/console';
+import { Workflow } from '../../main/services/workflow';
 import type { DeliveryReport } from '../../main/services/outbox';
 import { parseCommand, UsageError } from '../args';
 import { printJson, printLine, progressReporter, warn } from '../io';
@@ -18,36 +18,16 @@ import { readText } from './remote';
 export const CONSOLE_USAGE = `airlock connect <URL> [--expect-root ROOT_ID] [--json]
 airlock sync [--server URL] [--app A --channel C] [--json]
 airlock outbox [--json] | airlock outbox retry <id>
-airlock import <approval.json> [--json]
+airlock import <approval.json> [--no-push] [--json]
 airlock audit verify [--json] | airlock audit list [--json]`;
 
 /**
- * The identity that signs a queued request: the one it was queued with (the proposer for a
- * statement), else the one ARCHITECTURE.md §8 picks. A CI proposer's environment key (ARCHITECTURE.md §2) signs only
- * the statements it proposed.
+ * Signers for what waits in the outbox (src/main/identity.ts): the key each item was queued with
+ * (a CI proposer's environment key only for what it proposed, ARCHITECTURE.md §2), else the
+ * identity ARCHITECTURE.md §8 picks.
  */
-export function signerResolver(
-  identity?: string,
-): (keyId: string | null) => Promise<IdentitySigner> {
-  const store = (): KeyStore => new KeyStore(createOsKeychain());
-  const cache = new Map<string, IdentitySigner>();
-  return async (keyId) => {
-    const cacheKey = keyId ?? '';
-    const known = cache.get(cacheKey);
-    if (known !== undefined) return known;
-    let signer: IdentitySigner;
-    if (keyId !== null && process.env[IDENTITY_KEY_ENV] !== undefined) {
-      const fromEnv = await resolveIdentity(store, { allowEnvironmentKey: true, warn });
-      signer = fromEnv.keyId === keyId ? fromEnv : await store().identitySigner(keyId);
-    } else {
-      signer =
-        keyId !== null
-          ? await store().identitySigner(keyId)
-          : await resolveIdentity(store, { keyId: identity, warn });
-    }
-    cache.set(cacheKey, signer);
-    return signer;
-  };
+function signersFor(identity: string | undefined): Signers {
+  return outboxSigners(() => new KeyStore(createOsKeychain()), { keyId: identity, warn });
 }
 
 /** One line per delivery outcome, on stderr. */
@@ -55,8 +35,8 @@ export function reportDelivery(url: string, report: DeliveryReport): void {
   for (const item of report.delivered) {
     process.stderr.write(`Delivered ${item.payload.kind} #${item.id} to ${url}\n`);
   }
-  for (const { item, error } of report.failed) {
-    process.stderr.write(`Refused ${item.payload.kind} #${item.id}: ${error}\n`);
+  for (const { item, error, code } of report.failed) {
+    process.stderr.write(`Refused ${item.payload.kind} #${item.id} (${code}): ${error}\n`);
   }
   if (report.waiting !== null) {
     process.stderr.write(
@@ -131,11 +111,22 @@ async function syncCommand(argv: string[]): Promise<void> {
         'This console is not connected to a server yet: run "airlock connect URL".',
       );
     }
-    const signerFor = signerResolver(values.identity);
+    const signers = signersFor(values.identity);
+    const workflow = new Workflow(services);
     const results = [];
+    const unreachable: string[] = [];
     let findings = 0;
-    for (const server of servers) {
-      const delivery = await services.deliver(server.url, signerFor, { force: true });
+    for (const pinned of servers) {
+      // The pin moves forward through the verified chain before any log is judged (workflow rule 1).
+      const contact = await workflow.contact(pinned.url);
+      const { server } = contact;
+      for (const finding of contact.findings) warn(finding.message);
+      findings += contact.findings.length;
+      if (!contact.online) {
+        unreachable.push(contact.warning ?? `Cannot reach ${server.url}.`);
+        continue;
+      }
+      const delivery = await workflow.deliver(server.url, signers);
       reportDelivery(server.url, delivery);
       const channels =
         values.app !== undefined && values.channel !== undefined
@@ -162,6 +153,13 @@ async function syncCommand(argv: string[]): Promise<void> {
       }
     }
     if (values.json === true) printJson({ channels: results });
+    if (unreachable.length > 0) {
+      const waiting = services.outbox.list(['pending']).length;
+      throw new AirlockError(
+        'IO_ERROR',
+        `${unreachable.join(' ')} ${waiting} item(s) wait in the outbox; the mirror is as of the last sync.`,
+      );
+    }
     if (findings > 0) {
       throw new AirlockError(
         'SIGNATURE_INVALID',
@@ -213,38 +211,43 @@ function outboxCommand(argv: string[]): void {
 }
 
 async function importCommand(argv: string[]): Promise<void> {
-  const usage = 'airlock import <approval.json> [--identity K] [--json]';
+  const usage = 'airlock import <approval.json> [--no-push] [--identity K] [--json]';
   const { values, positionals } = parseCommand(
     argv,
-    { identity: { type: 'string' }, json: { type: 'boolean' } },
+    { identity: { type: 'string' }, 'no-push': { type: 'boolean' }, json: { type: 'boolean' } },
     { min: 1, max: 1, usage },
   );
   const services = ConsoleServices.open();
   try {
-    const imported = services.importApproval(await readText(positionals[0] as string));
-    const url = imported.stored.serverUrl as string;
-    const delivery = await services.deliver(url, signerResolver(values.identity), { force: true });
-    reportDelivery(url, delivery);
-    const pushed = delivery.delivered.find(
-      (item) => item.payload.kind === 'push' && item.payload.statementId === imported.stored.id,
-    );
+    const imported = await new Workflow(services).importApproval({
+      text: await readText(positionals[0] as string),
+      signers: signersFor(values.identity),
+      push: values['no-push'] !== true,
+    });
+    for (const warning of imported.warnings) warn(warning);
+    const pushed = imported.push?.result ?? null;
     if (values.json === true) {
       printJson({
-        statementId: imported.stored.id,
+        statementId: imported.statementId,
         approval: imported.approval,
         verdict: imported.verdict,
-        pushQueued: imported.pushQueued,
-        pushed: pushed?.result ?? null,
+        pushable: imported.pushable,
+        pushQueued: imported.push?.queued ?? false,
+        pushed,
         queued: services.outbox.list(['pending']).length,
       });
       return;
     }
     printLine(
-      `Imported the approval by ${imported.approval.keyId.slice(0, 16)}: ${imported.verdict?.summary ?? 'no policy verdict'}.`,
+      `Imported the approval by ${imported.approval.keyId.slice(0, 16)}: ${imported.verdict.summary}.`,
     );
-    if (pushed !== undefined) printLine('The policy is satisfied: pushed to the server.');
-    else if (imported.pushQueued)
+    if (pushed !== null) printLine('The policy is satisfied: pushed to the server.');
+    else if (imported.push?.queued === true)
       printLine('The policy is satisfied: the push waits in the outbox.');
+    else if (imported.pushable)
+      printLine(
+        `The policy is satisfied: push it with "airlock push ${imported.statementId} --server ${imported.stored.serverUrl ?? 'URL'}".`,
+      );
   } finally {
     services.close();
   }

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { AirlockError } from '../../core/errors';
 import { createOsKeychain } from '../../main/keys/keychain';
-import { KeyStore, type KeyInfo } from '../../main/keys/key-store';
+import { KeyStore, publicFacts, type KeyInfo } from '../../main/keys/key-store';
 import type { AuditAction } from '../../main/db/repositories/audit.repo';
 import { ConsoleServices } from '../../main/services/console';
 import { oneOf, parseCommand, required, UsageError } from '../args';
@@ -36,15 +36,7 @@ function audit(action: AuditAction, key: KeyInfo, details: Record<string, unknow
 
 /** What a key looks like on stdout: public facts only (ARCHITECTURE.md §2). */
 function publicView(key: KeyInfo): Record<string, unknown> {
-  return {
-    keyId: key.keyId,
-    type: key.type,
-    label: key.label,
-    fingerprint: key.fingerprint,
-    createdAt: key.createdAt,
-    publicKey: key.publicKey,
-    ...(key.capgoKeyId === undefined ? {} : { capgoKeyId: key.capgoKeyId }),
-  };
+  return { ...publicFacts(key) };
 }
 
 function printKeyId(key: KeyInfo, json: boolean | undefined): void {

@@ -9,7 +9,7 @@ import type { ServerClient } from '../../main/server-client';
 import type { SignedCheckpoint, SignedTrustRoot } from '../../shared/schemas';
 import { parseCommand, required, UsageError } from '../args';
 import { printJson, printLine, progressReporter } from '../io';
-import { connect, publicClient, SERVER_OPTIONS, trustedChain } from './remote';
+import { pinnedChain, publicClient, SERVER_OPTIONS } from './remote';
 
 export const LOG_USAGE = 'airlock log verify --server URL --app A [--channel C] [--json]';
 
@@ -134,14 +134,13 @@ async function verifyChannel(ctx: VerifyContext, channel: string): Promise<Chann
   return { channel, statements, head: previous };
 }
 
-/** The app's channels: `--channel`, or every channel the server lists (a signed request). */
+/** The app's channels: `--channel`, or every channel the server lists (a public read). */
 async function channelsOf(
-  values: { server?: string; identity?: string; channel?: string },
+  client: ServerClient,
+  values: { channel?: string },
   app: string,
-  usage: string,
 ): Promise<string[]> {
   if (values.channel !== undefined) return [values.channel];
-  const { client } = await connect(values, usage);
   const found = (await client.listApps()).find((candidate) => candidate.app === app);
   if (found === undefined) throw new AirlockError('NOT_FOUND', `The server has no app ${app}.`);
   return (found.channels ?? []).map((channel) =>
@@ -158,13 +157,13 @@ async function verify(argv: string[]): Promise<void> {
   );
   const app = required(values.app, '--app', usage);
   const client = publicClient(values, usage);
-  const { chain, firstRootId, serverKey } = await trustedChain(client);
+  const { chain, firstRootId, serverKey } = await pinnedChain(client.baseUrl);
   process.stderr.write(
     `Trust root version 1 fingerprint ${firstRootId} (compare it out of band)\n`,
   );
   const ctx: VerifyContext = { client, app, roots: chain.roots, serverKey };
   const reports: ChannelReport[] = [];
-  for (const channel of await channelsOf(values, app, usage))
+  for (const channel of await channelsOf(client, values, app))
     reports.push(await verifyChannel(ctx, channel));
   if (values.json === true) {
     printJson({ ok: true, app, rootVersion: chain.roots.length, channels: reports });

@@ -1,17 +1,15 @@
 import { existsSync } from 'node:fs';
-import { formatFingerprint, identityKeyId, parseIdentityPublicKey } from '../../core/crypto';
+import {
+  formatFingerprint,
+  identityKeyId,
+  identityPublicKeyFromText,
+  parseIdentityPublicKey,
+} from '../../core/crypto';
 import { AirlockError } from '../../core/errors';
 import { ROLES, type Member, type Role } from '../../shared/schemas';
 import { oneOf, parseCommand, required, UsageError } from '../args';
 import { printJson, printLine } from '../io';
-import {
-  connect,
-  listValues,
-  publicClient,
-  readText,
-  SERVER_OPTIONS,
-  trustedChain,
-} from './remote';
+import { connect, listValues, publicClient, readText, SERVER_OPTIONS, pinnedChain } from './remote';
 import {
   coSignRootFile,
   describeRootChange,
@@ -22,24 +20,25 @@ import {
 } from './root-update';
 
 export const MEMBERS_USAGE = `airlock members list --server URL [--json]
-airlock members add --server URL --key <public-key hex | file> --name N --role R [--role R …] [--out root.json]
+airlock members add --server URL --key <public key (hex or PEM) | file> --name N --role R [--role R …] [--out root.json]
 airlock members remove --server URL --key <keyId | public-key hex> [--out root.json]
 airlock members sign root.json --server URL        (co-sign a new trust-root version)
 airlock members submit root.json --server URL`;
 
-/** An identity public key from the command line: the hex `keys export-public --format hex` prints, or a file holding it. */
+/**
+ * An identity public key from the command line: the hex or the PEM `airlock keys export-public`
+ * prints (either format), given inline or as a file holding it.
+ */
 async function publicKeyArgument(value: string): Promise<string> {
-  const text = /^[0-9a-fA-F]{64}$/.test(value.trim()) ? value : await keyFile(value);
-  const hex = text.trim().toLowerCase();
-  parseIdentityPublicKey(hex);
-  return hex;
+  const inline = /^[0-9a-fA-F]{64}$/.test(value.trim()) || value.includes('-----BEGIN');
+  return identityPublicKeyFromText(inline ? value : await keyFile(value));
 }
 
 async function keyFile(path: string): Promise<string> {
   if (!existsSync(path)) {
     throw new AirlockError(
       'INVALID_ARGUMENT',
-      `--key must be an identity public key (64 hex characters) or a file holding one; "${path}" is neither.`,
+      `--key must be an identity public key (64 hex characters or PEM) or a file holding one; "${path}" is neither.`,
     );
   }
   return readText(path);
@@ -52,7 +51,7 @@ function multi(values: object, name: string): string[] {
 async function list(argv: string[]): Promise<void> {
   const usage = 'airlock members list --server URL [--json]';
   const { values } = parseCommand(argv, SERVER_OPTIONS, { min: 0, max: 0, usage });
-  const { root, firstRootId } = await trustedChain(publicClient(values, usage));
+  const { root, firstRootId } = await pinnedChain(publicClient(values, usage).baseUrl);
   if (values.json === true) {
     printJson({
       version: root.version,
@@ -86,7 +85,7 @@ async function changeContext(
   usage: string,
 ): Promise<PublishContext> {
   const { client, signer } = await connect(values, usage);
-  const { root } = await trustedChain(client);
+  const { root } = await pinnedChain(client.baseUrl);
   return {
     client,
     signer,
@@ -99,7 +98,7 @@ async function changeContext(
 
 async function add(argv: string[]): Promise<void> {
   const usage =
-    'airlock members add --server URL --key <public-key hex | file> --name N --role R [--role R …] [--out root.json]';
+    'airlock members add --server URL --key <public key (hex or PEM) | file> --name N --role R [--role R …] [--out root.json]';
   const { values } = parseCommand(argv, CHANGE_OPTIONS, { min: 0, max: 0, usage });
   const publicKey = await publicKeyArgument(required(values.key, '--key', usage));
   const name = required(values.name, '--name', usage);

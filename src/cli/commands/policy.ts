@@ -7,7 +7,7 @@ import {
   type StatementKind,
 } from '../../shared/schemas';
 import { oneOf, parseCommand, required, UsageError } from '../args';
-import { connect, listValues, SERVER_OPTIONS, trustedChain } from './remote';
+import { connect, listValues, pinnedChain, SERVER_OPTIONS } from './remote';
 import { describePolicy, describeRootChange, nextRoot, publishRoot } from './root-update';
 
 export const POLICY_USAGE = `airlock policy set --server URL --app A --channel C --kind release|rollback|rollout|pause|resume --threshold K --roles R1,R2 [--require R=1 …] [--proposer-counts] [--out root.json]`;
@@ -84,7 +84,7 @@ async function set(argv: string[]): Promise<void> {
     proposerCounts: values['proposer-counts'] === true,
   };
   const { client, signer } = await connect(values, usage);
-  const { root } = await trustedChain(client);
+  const { root } = await pinnedChain(client.baseUrl);
   const now = new Date();
   const next = nextRoot(root, { policies: withPolicy(root.policies, policy) }, now);
   process.stderr.write(`policy ${describePolicy(policy)}\n`);

@@ -1,19 +1,20 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { formatFingerprint } from '../../core/crypto';
 import { AirlockError } from '../../core/errors';
-import { serverKeyBytes, verifyRootChain } from '../../core/log';
+import { serverKeyBytes } from '../../core/log';
 import type { IdentitySigner } from '../../core/statement';
 import { resolveIdentity } from '../../main/identity';
 import { createOsKeychain } from '../../main/keys/keychain';
 import { KeyStore } from '../../main/keys/key-store';
 import { createServerClient, type ServerClient } from '../../main/server-client';
+import { ConsoleServices } from '../../main/services/console';
 import type { RootChain, TrustRoot } from '../../shared/schemas';
 import { required } from '../args';
 import { warn } from '../io';
 
 /**
  * What the commands that talk to a server share (ARCHITECTURE.md §8): the `--server`/`--identity` options,
- * a signed client, the verified root chain, times and files.
+ * a signed client, the pinned root chain, times and files.
  */
 
 /** Options every server command takes. */
@@ -57,24 +58,38 @@ export interface TrustedChain {
 }
 
 /**
- * The server's root chain, verified link by link (ARCHITECTURE.md §4). Nothing is pinned by the CLI yet, so
- * version 1 is trusted on first use: its fingerprint is what to compare out of band.
+ * The server's trust root as this machine trusts it (ARCHITECTURE.md §4, the workflow's rule 1):
+ * pinned on first contact (the fingerprint is printed, to compare out of band), moved forward
+ * through the verified chain (N → N+1, both thresholds) on every later contact. A chain that does
+ * not extend the pinned one is refused, never used.
  */
-export async function trustedChain(client: ServerClient): Promise<TrustedChain> {
-  const chain = await client.getRootChain();
-  const verdict = verifyRootChain(chain.roots);
-  if (!verdict.ok) {
-    throw new AirlockError(
-      'SIGNATURE_INVALID',
-      `The server's trust root chain is invalid: ${verdict.message}`,
-    );
+export async function pinnedChain(url: string): Promise<TrustedChain> {
+  const services = ConsoleServices.open();
+  try {
+    const result = await services.connect(url);
+    const broken = result.findings[0];
+    if (broken !== undefined) {
+      throw new AirlockError(
+        'SIGNATURE_INVALID',
+        `${broken.message} Nothing was done; compare the server's fingerprint with the one pinned here (${formatFingerprint(result.server.pinnedRootId)}).`,
+      );
+    }
+    if (result.firstContact) {
+      process.stderr.write(
+        `Pinned ${result.server.url}: trust root fingerprint ${result.fingerprint}; compare it with the one "airlock server init" printed.\n`,
+      );
+    }
+    const { server } = result;
+    const key = { keyId: server.serverKeyId, publicKey: server.serverPublicKey };
+    return {
+      chain: { roots: server.roots, server: key },
+      root: server.root,
+      firstRootId: server.pinnedRootId,
+      serverKey: serverKeyBytes(key),
+    };
+  } finally {
+    services.close();
   }
-  return {
-    chain,
-    root: verdict.root,
-    firstRootId: verdict.firstRootId,
-    serverKey: serverKeyBytes(chain.server),
-  };
 }
 
 /** A member's name for people, or the key's fingerprint when it is not a member. */

@@ -1,4 +1,5 @@
 import { AirlockError } from '../../core/errors';
+import { policyFeasibilityByProposer } from '../../core/policy';
 import {
   parseSignedTrustRoot,
   parseTrustRoot,
@@ -150,8 +151,48 @@ export interface PublishContext {
  * Signs `next` as the caller and submits it when that is enough; otherwise writes it to `--out`
  * for co-signing, or fails saying how to collect the other signatures.
  */
+/**
+ * Refuses a change that leaves a policy nobody can satisfy (ARCHITECTURE.md §3; core/policy
+ * feasible.ts): one it adds or changes, or one that could be met before and no longer can (a
+ * member removed, a role taken away). The sentence names the policy and the role that is short,
+ * counting the proposer's exclusion. A policy some proposers cannot get approved (a release
+ * manager when the proposer does not count), or one already out of reach, is warned of.
+ */
+export function checkFeasible(
+  current: TrustRoot,
+  next: TrustRoot,
+  warn: (line: string) => void,
+): void {
+  const before = new Map(current.policies.map((policy) => [policyKey(policy), policy]));
+  for (const policy of next.policies) {
+    const verdict = policyFeasibilityByProposer(next, policy);
+    const first = verdict.blocked[0];
+    if (first === undefined) continue;
+    const label = `policy ${policyLabel(policy)}`;
+    if (verdict.feasible) {
+      for (const blocked of verdict.blocked) warn(`${label}: ${blocked.message}`);
+      continue;
+    }
+    const old = before.get(policyKey(policy));
+    const unchanged = old !== undefined && JSON.stringify(old) === JSON.stringify(policy);
+    if (unchanged && !policyFeasibilityByProposer(current, policy).feasible) {
+      warn(`${label}: ${first.message} Add members who can approve, or change the policy.`);
+      continue;
+    }
+    throw new AirlockError(
+      'POLICY_NOT_SATISFIED',
+      `${label}: ${first.message} Nothing was changed: add the members first, or lower the threshold.`,
+    );
+  }
+}
+
+function policyKey(policy: Policy): string {
+  return `${policy.app}\u0000${policy.channel}\u0000${policy.kind}`;
+}
+
 export async function publishRoot(ctx: PublishContext, next: TrustRoot, now: Date): Promise<void> {
   assertAdmin(ctx);
+  checkFeasible(ctx.current, next, (line) => process.stderr.write(`airlock: warning: ${line}\n`));
   const signed = await addSignature({ root: next, signatures: [] }, ctx.signer);
   const progress = progressOf(ctx.current, signed, now);
   if (ctx.out !== undefined) {

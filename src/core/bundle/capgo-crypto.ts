@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError } from '../errors';
+import { fileListOf, fileListSha256, type BundleFile } from './file-list';
 import { inspectBundleZip, type BundleLimits } from './zip-inspect';
 import { checkPluginPathRules, readZipDirectory } from './zip-reader';
 
@@ -85,6 +86,8 @@ export interface EncryptedBundleInfo {
   readonly keyId: string;
   /** File entries in the ZIP. */
   readonly files: number;
+  /** SHA-256 of the ZIP's file list (file-list.ts `fileListSha256`). */
+  readonly fileListSha256: string;
 }
 
 export interface DecryptProgress {
@@ -111,6 +114,9 @@ export interface VerifiedBundle {
   readonly sha256: string;
   readonly size: number;
   readonly files: number;
+  /** The decrypted ZIP's file list, and its SHA-256 (file-list.ts). */
+  readonly fileList: BundleFile[];
+  readonly fileListSha256: string;
   readonly encryptedSha256: string;
   readonly encryptedSize: number;
 }
@@ -422,6 +428,7 @@ export async function encryptBundle(
       checksum,
       keyId: calcKeyId(signer.publicKeyPem),
       files,
+      fileListSha256: fileListSha256(fileListOf(directory.entries)),
     };
   } catch (error) {
     await rm(temp, { force: true });
@@ -491,10 +498,13 @@ export async function verifyEncryptedBundle(
     const directory = await readZipDirectory(zipPath);
     const { files } = checkPluginPathRules(directory.entries);
     if (input.inspect !== undefined) await inspectBundleZip(zipPath, directory, input.inspect);
+    const fileList = fileListOf(directory.entries);
     return {
       sha256: digest.outputSha256.toString('hex'),
       size: digest.outputSize,
       files,
+      fileList,
+      fileListSha256: fileListSha256(fileList),
       encryptedSha256: digest.inputSha256.toString('hex'),
       encryptedSize: digest.inputSize,
     };

@@ -25,7 +25,14 @@ export {
   type VerifiedBundle,
   type VerifyEncryptedBundleInput,
 } from './capgo-crypto';
-export { bundleFileList, diffFileLists, type BundleFile, type FileListDiff } from './file-list';
+export {
+  bundleFileList,
+  diffFileLists,
+  fileListOf,
+  fileListSha256,
+  type BundleFile,
+  type FileListDiff,
+} from './file-list';
 export {
   detectNativeContent,
   detectNativeName,

@@ -7,7 +7,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { AirlockError } from '../errors';
-import { bytesToHex, hexToBytes } from './encoding';
+import { base64ToBytes, bytesToHex, hexToBytes } from './encoding';
 import { sha256Hex } from './hash';
 
 /**
@@ -200,4 +200,41 @@ export function parseIdentityPublicKey(hex: string): Uint8Array {
     throw new AirlockError('KEY_INVALID', 'The public key is a small-order point.');
   }
   return bytes;
+}
+
+/** The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4): the key's 32 bytes follow. */
+const ED25519_SPKI_PREFIX = '302a300506032b6570032100';
+
+/**
+ * An identity public key as a person hands it over: the 64 hex characters or the SPKI PEM
+ * (`BEGIN PUBLIC KEY`, RFC 8410) that `airlock keys export-public` prints. Returns the hex form,
+ * checked like parseIdentityPublicKey; throws AirlockError KEY_INVALID naming what was found.
+ * @example identityPublicKeyFromText(await readFile('alice.pem', 'utf8'))
+ */
+export function identityPublicKeyFromText(text: string): string {
+  const trimmed = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) {
+    const hex = trimmed.toLowerCase();
+    parseIdentityPublicKey(hex);
+    return hex;
+  }
+  const pem = /^-----BEGIN PUBLIC KEY-----\s+([A-Za-z0-9+/=\s]+?)\s*-----END PUBLIC KEY-----$/.exec(
+    trimmed,
+  );
+  if (pem === null) {
+    throw new AirlockError(
+      'KEY_INVALID',
+      'An identity public key is 64 hex characters or a PEM "BEGIN PUBLIC KEY" block, as "airlock keys export-public" prints.',
+    );
+  }
+  const der = bytesToHex(base64ToBytes(pem[1]?.replace(/\s+/g, '') ?? ''));
+  if (der.length !== ED25519_SPKI_PREFIX.length + 64 || !der.startsWith(ED25519_SPKI_PREFIX)) {
+    throw new AirlockError(
+      'KEY_INVALID',
+      'The PEM holds a public key that is not an Ed25519 identity key (a bundle key is RSA).',
+    );
+  }
+  const hex = der.slice(ED25519_SPKI_PREFIX.length);
+  parseIdentityPublicKey(hex);
+  return hex;
 }

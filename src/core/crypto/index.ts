@@ -5,6 +5,7 @@ export {
   formatFingerprint,
   generateIdentityKeyPair,
   identityKeyId,
+  identityPublicKeyFromText,
   parseIdentityPublicKey,
   publicKeyFromSeed,
 } from './ed25519';

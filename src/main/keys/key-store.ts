@@ -51,6 +51,22 @@ export interface KeyInfo {
   readonly capgoKeyId?: string;
 }
 
+/**
+ * A key's public facts only, as the CLI prints them and the window shows them (ARCHITECTURE.md §2):
+ * a copy with exactly these fields, so nothing else a KeyInfo object may carry leaves the process.
+ */
+export function publicFacts(key: KeyInfo): KeyInfo {
+  return {
+    keyId: key.keyId,
+    type: key.type,
+    label: key.label,
+    fingerprint: key.fingerprint,
+    createdAt: key.createdAt,
+    publicKey: key.publicKey,
+    ...(key.capgoKeyId === undefined ? {} : { capgoKeyId: key.capgoKeyId }),
+  };
+}
+
 /** Signs with an identity key that stays inside the KeyStore's closure (one type, src/core). */
 export type { IdentitySigner } from '../../core/statement';
 

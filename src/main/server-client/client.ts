@@ -3,8 +3,10 @@ import { sha256 } from '../../core/crypto';
 import { AirlockError } from '../../core/errors';
 import { signRequest } from '../../core/http-signature';
 import type { IdentitySigner } from '../../core/statement';
+import type { BundleFile } from '../../core/bundle';
 import {
   ApiErrorSchema,
+  BundleFileListSchema,
   ChannelHealthSchema,
   ChannelStatusSchema,
   LogPageSchema,
@@ -52,6 +54,7 @@ export const AppSummarySchema = z.looseObject({
 export type AppSummary = z.infer<typeof AppSummarySchema>;
 
 const AppListSchema = z.looseObject({ apps: z.array(AppSummarySchema) });
+const BundleFilesAnswerSchema = z.looseObject({ files: BundleFileListSchema });
 const UploadResultSchema = z.looseObject({ sha256: z.string().optional() });
 
 export interface ServerClient {
@@ -69,9 +72,9 @@ export interface ServerClient {
   /** `POST /api/v1/apps/<app>/channels`. */
   createChannel(
     app: string,
-    channel: { name: string; settings?: Partial<ChannelSettings> },
+    channel: { name: string; settings?: Partial<ChannelSettings>; bundlePublicKey?: string },
   ): Promise<unknown>;
-  /** `GET /api/v1/apps`. */
+  /** `GET /api/v1/apps` (public). */
   listApps(): Promise<AppSummary[]>;
   /** `GET /api/v1/apps/<app>/channels/<channel>`: what devices get right now. */
   getChannel(app: string, channel: string): Promise<ChannelStatus>;
@@ -93,6 +96,8 @@ export interface ServerClient {
   submitStatement(statement: Statement, approvals?: Approval[]): Promise<StatementStatus>;
   /** `GET /api/v1/statements/<id>`. */
   getStatement(id: string): Promise<StatementStatus>;
+  /** `GET /api/v1/bundles/<sha256>/files`: the file list the server read from a checked bundle. */
+  getBundleFiles(encryptedSha256: string): Promise<BundleFile[]>;
   /** `POST /api/v1/statements/<id>/approvals`. */
   addApprovals(id: string, approvals: Approval[]): Promise<StatementStatus>;
   /** `POST /api/v1/statements/<id>/push`: apply now if the policy is satisfied (idempotent). */
@@ -274,7 +279,7 @@ export function createServerClient(options: ServerClientOptions): ServerClient {
         signed: true,
       }),
     listApps: async () =>
-      (await request({ method: 'GET', path: '/api/v1/apps', schema: AppListSchema, signed: true }))
+      (await request({ method: 'GET', path: '/api/v1/apps', schema: AppListSchema, signed: false }))
         .apps,
     getChannel: (app, channel) =>
       request({
@@ -308,6 +313,15 @@ export function createServerClient(options: ServerClientOptions): ServerClient {
         schema: StatementStatusSchema,
         signed: true,
       }),
+    getBundleFiles: async (sha) =>
+      (
+        await request({
+          method: 'GET',
+          path: `/api/v1/bundles/${segment(sha)}/files`,
+          schema: BundleFilesAnswerSchema,
+          signed: true,
+        })
+      ).files,
     addApprovals: (id, approvals) =>
       request({
         method: 'POST',

@@ -8,16 +8,16 @@ import {
   verifyRootChain,
   type LogProblem,
 } from '../../core/log';
-import type {
-  LogEntry,
-  RootChain,
-  SignedCheckpoint,
-  SignedTrustRoot,
-  TrustRoot,
-} from '../../shared/schemas';
-import { SignedCheckpointSchema, SignedTrustRootSchema } from '../../shared/schemas';
+import { rootId } from '../../core/statement';
+import type { LogEntry, RootChain, SignedCheckpoint, SignedTrustRoot } from '../../shared/schemas';
 import type { Db } from '../db/connection';
+import { FindingsRepo, type Finding, type FindingKind } from '../db/repositories/findings.repo';
+import { MirrorRepo } from '../db/repositories/mirror.repo';
+import { ServersRepo, type ServerRecord } from '../db/repositories/servers.repo';
 import type { ServerClient } from '../server-client';
+
+export { FINDING_KINDS, type Finding, type FindingKind } from '../db/repositories/findings.repo';
+export type { ServerRecord } from '../db/repositories/servers.repo';
 
 /**
  * The log mirror (ARCHITECTURE.md §3, §7): pins a server's trust root on first contact, then pulls each
@@ -27,71 +27,12 @@ import type { ServerClient } from '../server-client';
  * mirror's), a freeze (the newest checkpoint older than allowed), and anything not properly signed.
  */
 
-export const FINDING_KINDS = [
-  'modified',
-  'dropped-or-reordered',
-  'fork',
-  'rollback',
-  'freeze',
-  'invalid',
-  'root',
-] as const;
-export type FindingKind = (typeof FINDING_KINDS)[number];
-
-export interface Finding {
-  readonly kind: FindingKind;
-  readonly app: string;
-  readonly channel: string;
-  readonly seq: number | null;
-  readonly message: string;
-}
-
-export interface ServerRecord {
-  readonly id: number;
-  readonly url: string;
-  /** Id of trust root version 1, pinned on first contact (ARCHITECTURE.md §4). */
-  readonly pinnedRootId: string;
-  readonly roots: SignedTrustRoot[];
-  readonly root: TrustRoot;
-  readonly serverKeyId: string;
-  readonly serverPublicKey: string;
-}
-
-interface ServerRow {
-  id: number;
-  url: string;
-  pinned_root_id: string;
-  root_version: number;
-  root_json: string;
-  server_key_id: string;
-  server_public_key: string;
-}
-
-function serverFromRow(row: ServerRow): ServerRecord {
-  const roots = (JSON.parse(row.root_json) as unknown[]).map((root) =>
-    SignedTrustRootSchema.parse(root),
-  );
-  const root = roots.at(-1)?.root;
-  if (root === undefined)
-    throw new AirlockError('INTERNAL', `No trust root stored for ${row.url}.`);
-  return {
-    id: row.id,
-    url: row.url,
-    pinnedRootId: row.pinned_root_id,
-    roots,
-    root,
-    serverKeyId: row.server_key_id,
-    serverPublicKey: row.server_public_key,
-  };
-}
-
 export function getServer(db: Db, url: string): ServerRecord | null {
-  const row = db.prepare<[string], ServerRow>('SELECT * FROM servers WHERE url = ?').get(url);
-  return row === undefined ? null : serverFromRow(row);
+  return new ServersRepo(db).get(url);
 }
 
 export function listServers(db: Db): ServerRecord[] {
-  return db.prepare<[], ServerRow>('SELECT * FROM servers ORDER BY id').all().map(serverFromRow);
+  return new ServersRepo(db).list();
 }
 
 export interface ConnectResult {
@@ -103,6 +44,8 @@ export interface ConnectResult {
   readonly rootId: string;
   readonly rootVersion: number;
   readonly findings: Finding[];
+  /** What the server says it accepts (refuse early what it would refuse), when it says. */
+  readonly limits: { readonly maxStatementLifetimeSeconds: number } | null;
 }
 
 function recordFinding(
@@ -112,19 +55,7 @@ function recordFinding(
   evidence: unknown,
   now: Date,
 ): void {
-  db.prepare(
-    `INSERT INTO mirror_findings (server_id, app, channel, kind, seq, message, evidence_json, found_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(
-    serverId,
-    finding.app,
-    finding.channel,
-    finding.kind,
-    finding.seq,
-    finding.message,
-    JSON.stringify(evidence ?? null),
-    now.toISOString(),
-  );
+  new FindingsRepo(db).record(serverId, finding, evidence, now);
 }
 
 /**
@@ -151,24 +82,13 @@ export async function connectServer(
   serverKeyBytes(chain.server);
   const findings: Finding[] = [];
   if (existing === null) {
-    const info = db
-      .prepare(
-        `INSERT INTO servers (url, pinned_root_id, root_version, root_json, server_key_id, server_public_key, added_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        client.baseUrl,
-        verdict.firstRootId,
-        verdict.root.version,
-        JSON.stringify(chain.roots),
-        chain.server.keyId,
-        chain.server.publicKey,
-        now.toISOString(),
-      );
-    const server = getServer(db, client.baseUrl);
-    if (server === null || Number(info.lastInsertRowid) !== server.id) {
-      throw new AirlockError('INTERNAL', 'The server was not stored.');
-    }
+    const server = new ServersRepo(db).insert(
+      client.baseUrl,
+      verdict.firstRootId,
+      chain.roots,
+      chain.server,
+      now,
+    );
     return {
       server,
       firstContact: true,
@@ -176,6 +96,7 @@ export async function connectServer(
       rootId: verdict.firstRootId,
       rootVersion: verdict.root.version,
       findings,
+      limits: chain.limits ?? null,
     };
   }
   const scope = { app: '*', channel: '*', seq: null };
@@ -195,12 +116,18 @@ export async function connectServer(
     };
     recordFinding(db, existing.id, finding, { version: verdict.root.version }, now);
     findings.push(finding);
+  } else if (!extendsChain(existing.roots, chain.roots)) {
+    // Same version 1, another root at a version already accepted: two chains for one server.
+    const finding: Finding = {
+      ...scope,
+      kind: 'root',
+      message: `The server's trust-root chain differs from the one this console accepted (up to version ${existing.root.version}).`,
+    };
+    recordFinding(db, existing.id, finding, { roots: chain.roots.length }, now);
+    findings.push(finding);
   } else if (verdict.root.version > existing.root.version) {
-    db.prepare('UPDATE servers SET root_version = ?, root_json = ? WHERE id = ?').run(
-      verdict.root.version,
-      JSON.stringify(chain.roots),
-      existing.id,
-    );
+    // ARCHITECTURE.md §4: the pin moves forward only through the verified chain.
+    new ServersRepo(db).updateRoots(existing.id, chain.roots);
   }
   const server = getServer(db, client.baseUrl) ?? existing;
   return {
@@ -210,32 +137,23 @@ export async function connectServer(
     rootId: server.pinnedRootId,
     rootVersion: server.root.version,
     findings,
+    limits: chain.limits ?? null,
   };
 }
 
-interface MirrorHead {
-  seq: number;
-  head: string;
-  rootVersion: number;
-  checkpoint: SignedCheckpoint;
+/** True when `offered` holds exactly the roots of `known` at their versions (and maybe more). */
+export function extendsChain(
+  known: readonly SignedTrustRoot[],
+  offered: readonly SignedTrustRoot[],
+): boolean {
+  return known.every((root, index) => {
+    const other = offered[index];
+    return other !== undefined && rootId(other.root) === rootId(root.root);
+  });
 }
 
-function mirrorHead(db: Db, serverId: number, app: string, channel: string): MirrorHead | null {
-  const row = db
-    .prepare<
-      [number, string, string],
-      { seq: number; head: string; json: string; root_version: number }
-    >(
-      'SELECT seq, head, json, root_version FROM checkpoints WHERE server_id = ? AND app = ? AND channel = ?',
-    )
-    .get(serverId, app, channel);
-  if (row === undefined) return null;
-  return {
-    seq: row.seq,
-    head: row.head,
-    rootVersion: row.root_version,
-    checkpoint: SignedCheckpointSchema.parse(JSON.parse(row.json)),
-  };
+function mirrorHead(db: Db, serverId: number, app: string, channel: string) {
+  return new MirrorRepo(db).head(serverId, app, channel);
 }
 
 function storeVerified(
@@ -245,46 +163,7 @@ function storeVerified(
   head: { seq: number; head: string; rootVersion: number },
   now: Date,
 ): void {
-  const last = entries.at(-1);
-  if (last === undefined) return;
-  const insert = db.prepare(
-    `INSERT INTO log_entries (server_id, app, channel, seq, statement_id, kind, version, entry_json, applied_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  db.transaction(() => {
-    for (const entry of entries) {
-      const { statement } = entry;
-      insert.run(
-        serverId,
-        statement.app,
-        statement.channel,
-        entry.seq,
-        entry.id,
-        statement.kind,
-        statement.kind === 'release' ? statement.release.version : null,
-        JSON.stringify(entry),
-        entry.appliedAt,
-      );
-    }
-    const { checkpoint } = last;
-    db.prepare(
-      `INSERT INTO checkpoints (server_id, app, channel, seq, head, time, json, root_version, fetched_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (server_id, app, channel) DO UPDATE SET seq = excluded.seq, head = excluded.head,
-         time = excluded.time, json = excluded.json, root_version = excluded.root_version,
-         fetched_at = excluded.fetched_at`,
-    ).run(
-      serverId,
-      checkpoint.checkpoint.app,
-      checkpoint.checkpoint.channel,
-      head.seq,
-      head.head,
-      checkpoint.checkpoint.time,
-      JSON.stringify(checkpoint),
-      head.rootVersion,
-      now.toISOString(),
-    );
-  })();
+  new MirrorRepo(db).store(serverId, entries, head, now);
 }
 
 const PROBLEM_KIND: Record<LogProblem, FindingKind> = {
@@ -508,12 +387,7 @@ function storedEntryJson(
   channel: string,
   seq: number,
 ): string | null {
-  const row = db
-    .prepare<[number, string, string, number], { entry_json: string }>(
-      'SELECT entry_json FROM log_entries WHERE server_id = ? AND app = ? AND channel = ? AND seq = ?',
-    )
-    .get(serverId, app, channel, seq);
-  return row?.entry_json ?? null;
+  return new MirrorRepo(db).entryJsonAt(serverId, app, channel, seq);
 }
 
 /** Same statement, approvals and checkpoint (key order aside). */
@@ -535,27 +409,5 @@ function sameEntry(storedJson: string, fresh: LogEntry): boolean {
 
 /** Findings recorded for a server, newest first. */
 export function listFindings(db: Db, serverId: number): (Finding & { foundAt: string })[] {
-  return db
-    .prepare<
-      [number],
-      {
-        kind: FindingKind;
-        app: string;
-        channel: string;
-        seq: number | null;
-        message: string;
-        found_at: string;
-      }
-    >(
-      'SELECT kind, app, channel, seq, message, found_at FROM mirror_findings WHERE server_id = ? ORDER BY id DESC',
-    )
-    .all(serverId)
-    .map((row) => ({
-      kind: row.kind,
-      app: row.app,
-      channel: row.channel,
-      seq: row.seq,
-      message: row.message,
-      foundAt: row.found_at,
-    }));
+  return new FindingsRepo(db).list(serverId);
 }

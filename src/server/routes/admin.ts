@@ -259,6 +259,19 @@ class PacedUpload implements Expirable {
   }
 }
 
+/**
+ * The file list the server read from a bundle it checked (ARCHITECTURE.md §5): consoles diff
+ * releases with it, after checking it against the `fileListSha256` of the approved statement.
+ */
+async function bundleFiles(ctx: AdminContext, input: RouteInput): Promise<RouteReply> {
+  const sha256 = param(input, 0);
+  const files = /^[0-9a-f]{64}$/.test(sha256) ? await ctx.store.checkedFileList(sha256) : null;
+  if (files === null) {
+    throw new HttpError(404, 'NOT_FOUND', 'The server has checked no bundle with that SHA-256.');
+  }
+  return ok({ encryptedSha256: sha256, files });
+}
+
 async function uploadBundle(ctx: AdminContext, input: RouteInput): Promise<RouteReply> {
   const sha256 = param(input, 0);
   if (!/^[0-9a-f]{64}$/.test(sha256)) {
@@ -332,7 +345,13 @@ async function updateRoot(ctx: AdminContext, input: RouteInput): Promise<RouteRe
 }
 
 async function rootChain(ctx: AdminContext): Promise<RouteReply> {
-  const chain: RootChain = { roots: await ctx.store.rootChain(), server: ctx.store.serverKey };
+  const chain: RootChain = {
+    roots: await ctx.store.rootChain(),
+    server: ctx.store.serverKey,
+    limits: {
+      maxStatementLifetimeSeconds: Math.floor(ctx.control.rules.maxStatementLifetimeMs / 1000),
+    },
+  };
   return ok(chain);
 }
 
@@ -362,7 +381,9 @@ function route(
 export const ADMIN_ROUTES: readonly AdminRoute[] = [
   route('GET', '/root', null, 'none', rootChain),
   route('POST', '/root', ['admin'], 'json', updateRoot),
-  route('GET', '/apps', ANY_MEMBER, 'none', listApps),
+  // Public like the log (ARCHITECTURE.md, "The log is public"): an auditor needs the list of
+  // what is logged, and read-only commands need no identity.
+  route('GET', '/apps', null, 'none', listApps),
   route('POST', '/apps', MANAGERS, 'json', createApp),
   route('POST', `/apps/${SEGMENT}/channels`, MANAGERS, 'json', createChannel),
   route('GET', `/apps/${SEGMENT}/channels/${SEGMENT}`, ANY_MEMBER, 'none', channelStatus),
@@ -370,6 +391,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   route('GET', `/apps/${SEGMENT}/channels/${SEGMENT}/health`, ANY_MEMBER, 'none', channelHealth),
   route('GET', `/apps/${SEGMENT}/channels/${SEGMENT}/log`, null, 'none', logPage),
   route('PUT', `/bundles/${SEGMENT}`, PROPOSERS, 'stream', uploadBundle),
+  route('GET', `/bundles/${SEGMENT}/files`, ANY_MEMBER, 'none', bundleFiles),
   route('POST', '/statements', PROPOSERS, 'json', submitStatement),
   route('GET', `/statements/${SEGMENT}`, ANY_MEMBER, 'none', statementStatus),
   route('POST', `/statements/${SEGMENT}/approvals`, APPROVERS, 'json', addApprovals),

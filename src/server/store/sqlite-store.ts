@@ -25,6 +25,7 @@ import { ChannelSettingsSchema } from '../../shared/schemas/server-api';
 import { nextChannelState, type ChannelState } from '../../core/channel';
 import type { DataDirPaths } from '../data-dir';
 import { compareSemver, parseSemver } from '../../core/channel';
+import type { BundleFile } from '../../core/bundle';
 import { FAILURE_ACTIONS, SUCCESS_ACTIONS } from '../device/stats-actions';
 import type { ServerSigner } from '../server-key';
 import { BundleFiles } from './bundle-files';
@@ -407,14 +408,31 @@ export class SqliteServerStore implements ServerStore {
     return this.checked.has(encryptedSha256);
   }
 
-  markBundleChecked(encryptedSha256: string, now: Date): Promise<void> {
+  markBundleChecked(
+    encryptedSha256: string,
+    now: Date,
+    files: readonly BundleFile[],
+  ): Promise<void> {
     return settle(() => {
       this.db
         .prepare(
-          'INSERT OR IGNORE INTO checked_bundles (encrypted_sha256, checked_at) VALUES (?, ?)',
+          `INSERT INTO checked_bundles (encrypted_sha256, checked_at, file_list_json) VALUES (?, ?, ?)
+           ON CONFLICT (encrypted_sha256) DO UPDATE SET file_list_json = excluded.file_list_json`,
         )
-        .run(encryptedSha256, now.toISOString());
+        .run(encryptedSha256, now.toISOString(), JSON.stringify(files));
       this.checked.add(encryptedSha256);
+    });
+  }
+
+  checkedFileList(encryptedSha256: string): Promise<BundleFile[] | null> {
+    return settle(() => {
+      const json = this.db
+        .prepare<[string], string | null>(
+          'SELECT file_list_json FROM checked_bundles WHERE encrypted_sha256 = ?',
+        )
+        .pluck()
+        .get(encryptedSha256);
+      return typeof json === 'string' ? (JSON.parse(json) as BundleFile[]) : null;
     });
   }
 

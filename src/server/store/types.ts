@@ -11,6 +11,7 @@ import type {
   TrustRoot,
 } from '../../shared/schemas';
 import type { DeviceStore } from './device-store';
+import type { BundleFile } from '../../core/bundle';
 
 /**
  * Everything the server keeps (ARCHITECTURE.md §6): the device-facing part (`DeviceStore`, synchronous and
@@ -71,8 +72,14 @@ export interface ServerStore extends DeviceStore {
   bundleFile(encryptedSha256: string): { path: string; size: number } | null;
   /** True once the server checked the bundle's contents itself (ReleaseControl). */
   bundleChecked(encryptedSha256: string): boolean;
-  /** Records that the bundle's contents passed the server's checks. */
-  markBundleChecked(encryptedSha256: string, now: Date): Promise<void>;
+  /** Records that the bundle's contents passed the server's checks, with its file list. */
+  markBundleChecked(
+    encryptedSha256: string,
+    now: Date,
+    files: readonly BundleFile[],
+  ): Promise<void>;
+  /** The file list recorded when the bundle was checked, or null. */
+  checkedFileList(encryptedSha256: string): Promise<BundleFile[] | null>;
 
   // Statements and the log (ARCHITECTURE.md §3)
   statement(id: string): Promise<StoredStatement | null>;

@@ -306,13 +306,24 @@ export const ReviewSchema = z.object({
   state: z.enum(['pending', 'applied', 'stale']).nullable(),
   rootFingerprint: z.string(),
   rootVersion: z.int(),
-  /** Request files: whether the file's root matches the one pinned here for its server. */
-  rootPinned: z.enum(['match', 'mismatch', 'unknown']),
+  /**
+   * Request files: how the file's root chain compares with the chain pinned here for its server:
+   * the same (match), a verified extension of it (match, the pin moves on approval), an older
+   * prefix (stale: export the request again), another chain (mismatch) or a server never pinned
+   * here (unknown: compare the fingerprint out of band).
+   */
+  rootPinned: z.enum(['match', 'mismatch', 'stale', 'unknown']),
+  /** Why the comparison came out as it did, in one sentence. */
+  rootMessage: z.string(),
   expired: z.boolean(),
   /** Request files: the summary the proposer's console wrote (checked against the statement). */
   summary: RequestSummarySchema.nullable(),
   /** Names of the proposer and approvers in the trust root, by key id. */
   names: z.record(z.string(), z.string()),
+  /** The identity key that would sign an approval here, or null when none is chosen. */
+  signer: z
+    .object({ keyId: z.string(), fingerprint: z.string(), name: z.string().nullable() })
+    .nullable(),
   notes: z.array(z.string()),
 });
 export type Review = z.infer<typeof ReviewSchema>;
@@ -494,6 +505,11 @@ export const contract = {
         mode: z.literal('request'),
         content: FileText,
         identity: KeyIdQuery.optional(),
+        /**
+         * The server's fingerprint, as its administrator gave it: required when this console has
+         * never pinned the request's server (ARCHITECTURE.md §5).
+         */
+        rootFingerprint: z.string().trim().max(200).optional(),
       }),
     ]),
     response: z.object({
@@ -509,13 +525,21 @@ export const contract = {
     request: z.strictObject({
       content: FileText,
       identity: KeyIdQuery.optional(),
+      /** Push at once when the approvals known here and on the server satisfy the policy. */
+      push: z.boolean().default(false),
       operationId: OperationId.optional(),
     }),
     response: z.object({
       statementId: z.string(),
+      server: z.string(),
+      app: z.string(),
+      channel: z.string(),
       approver: z.string(),
+      /** Over every approval known here and on the server, under the pinned root. */
       verdict: VerdictSchema.nullable(),
-      /** The policy is satisfied and a push was queued. */
+      /** The approvals satisfy the policy: a push would apply the statement. */
+      pushable: z.boolean(),
+      /** A push was asked for and is queued (the server could not be reached) or went through. */
       pushQueued: z.boolean(),
       /** The push went through now. */
       applied: PushResultViewSchema.nullable(),
@@ -566,7 +590,9 @@ export const contract = {
         z.object({
           url: z.string(),
           delivered: Count,
-          failed: z.array(z.object({ id: z.int(), kind: z.string(), error: z.string() })),
+          failed: z.array(
+            z.object({ id: z.int(), kind: z.string(), error: z.string(), code: z.string() }),
+          ),
           /** Why delivery stopped (server unreachable); the rest waits in the outbox. */
           waiting: z.string().nullable(),
           channels: z.array(
@@ -597,6 +623,8 @@ export const contract = {
           state: z.enum(['pending', 'delivered', 'failed']),
           attempts: Count,
           lastError: z.string().nullable(),
+          /** The stable error code of the last refusal or failure (src/shared/errors.ts). */
+          lastErrorCode: z.string().nullable(),
           nextAttemptAt: z.string(),
           createdAt: z.string(),
         }),

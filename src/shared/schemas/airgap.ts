@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { ApprovalSchema } from './approval';
-import { KeyIdSchema, StatementIdSchema, StatementKindSchema, StatementSchema } from './statement';
+import { LogEntrySchema, ServerKeySchema } from './server-api';
+import {
+  BundleFileListSchema,
+  KeyIdSchema,
+  Sha256HexSchema,
+  StatementIdSchema,
+  StatementKindSchema,
+  StatementSchema,
+} from './statement';
 import { PolicySchema, SignedTrustRootSchema } from './trust-root';
 
 /**
@@ -10,26 +18,54 @@ import { PolicySchema, SignedTrustRootSchema } from './trust-root';
  */
 
 export const SIGNING_REQUEST_FORMAT = 'airlock-signing-request';
+/** Version 2 carries the root chain and server-signed evidence (v1 requests are refused). */
+export const SIGNING_REQUEST_VERSION = 2;
 export const APPROVAL_FILE_FORMAT = 'airlock-approval';
 
 const pathList = z.array(z.string().max(1024)).max(100_000);
 
-/** The human summary shown to the reviewer. Fields derivable from the statement are re-checked. */
+/** The release a summary names: its version and statement id (from the verified log). */
+const ReleaseRefSchema = z.strictObject({
+  version: z.string().max(128),
+  statementId: StatementIdSchema,
+});
+
+/** The facts of a bundle a reviewer compares with the proposer's build. */
+const BundleFactsSchema = z.strictObject({
+  sha256: Sha256HexSchema,
+  encryptedSha256: Sha256HexSchema,
+  size: z.int().min(0),
+  encryptedSize: z.int().min(0),
+  files: z.int().min(0),
+});
+
+/**
+ * What the reviewer is shown. Every field is derived, by `summarizeRequest` (src/main/services/
+ * airgap.ts), from the statement and the request's evidence; the reviewing console derives it
+ * again and refuses a request whose summary differs in any field (it names the field), so nothing
+ * shown is taken from the file on trust. The file-list difference too: it is computed from the two
+ * file lists in the evidence, each checked against the `fileListSha256` its approved statement
+ * carries.
+ */
 export const RequestSummarySchema = z.strictObject({
   app: z.string(),
   channel: z.string(),
   kind: StatementKindSchema,
-  /** The release's version (release), or the version rolled back to (rollback, when known). */
+  /** Release: its version. Rollback: the version it returns to. */
   version: z.string().optional(),
-  /** What the channel runs now, as far as the proposer's console knows. */
-  currentVersion: z.string().nullable().optional(),
+  /** Release only. */
+  minNativeVersion: z.string().optional(),
+  /** Release and rollout. */
   rolloutPercent: z.number().optional(),
-  bundleSize: z.int().optional(),
-  encryptedSize: z.int().optional(),
-  files: z.int().optional(),
+  /** Release: the notes in the statement (and only those). */
+  notes: z.string().max(4096).optional(),
+  /** Release: its bundle; rollback: the bundle it returns to. */
+  bundle: BundleFactsSchema.optional(),
+  /** The release the channel's verified head runs now (release and rollback), or null. */
+  replaces: ReleaseRefSchema.nullable().optional(),
   /**
-   * The file-list difference against the channel's current release, computed by the proposer's
-   * console. It cannot be checked offline unless the bundle comes along: shown as such.
+   * The file-list difference against the release it replaces (release) or the release it leaves
+   * (rollback), from the evidence's two file lists; null when one of them is not known.
    */
   fileDiff: z
     .strictObject({
@@ -40,24 +76,48 @@ export const RequestSummarySchema = z.strictObject({
     })
     .nullable()
     .optional(),
-  notes: z.string().max(4096).optional(),
 });
 export type RequestSummary = z.infer<typeof RequestSummarySchema>;
 
+/**
+ * Log entries the summary relies on, server-signed: `current` is the release the channel's
+ * verified head runs (after rollbacks), `target` a rollback's target release. A reviewer checks
+ * each: its id recomputed, its checkpoint signed by `serverKey` for that id and seq.
+ */
+export const RequestEvidenceSchema = z.strictObject({
+  current: LogEntrySchema.nullable(),
+  target: LogEntrySchema.nullable(),
+  /**
+   * The file lists of the current release's bundle and of the bundle devices would get (the
+   * release's, or the rollback target's), each matching its statement's `fileListSha256`.
+   */
+  files: z.strictObject({
+    current: BundleFileListSchema.nullable(),
+    next: BundleFileListSchema.nullable(),
+  }),
+});
+export type RequestEvidence = z.infer<typeof RequestEvidenceSchema>;
+
 export const SigningRequestSchema = z.strictObject({
   format: z.literal(SIGNING_REQUEST_FORMAT),
-  v: z.literal(1),
+  v: z.literal(SIGNING_REQUEST_VERSION),
   statementId: StatementIdSchema,
   statement: StatementSchema,
   /** Approvals gathered so far. */
   approvals: z.array(ApprovalSchema).max(1000),
-  /** The trust root in force at the server, for offline policy checks; compare its fingerprint. */
-  root: SignedTrustRootSchema,
-  /** The policy that applies, for the reviewer (re-derived from `root` and compared). */
+  /**
+   * The server's verified trust-root chain, version 1 first (its id is the server's fingerprint).
+   * A reviewing console verifies every link and compares the chain with the one it pinned.
+   */
+  roots: z.array(SignedTrustRootSchema).min(1).max(256),
+  /** The server's checkpoint key (for the evidence). */
+  serverKey: ServerKeySchema,
+  /** The policy that applies, for the reviewer (re-derived from the newest root and compared). */
   policy: PolicySchema.nullable(),
+  evidence: RequestEvidenceSchema,
   summary: RequestSummarySchema,
-  /** Where the request came from (informative). */
-  server: z.string().max(2048).nullable(),
+  /** The server the statement is for: whose pinned root the reviewer compares. */
+  server: z.url({ protocol: /^https?$/ }).max(2048),
   createdAt: z.string().max(64),
 });
 export type SigningRequest = z.infer<typeof SigningRequestSchema>;

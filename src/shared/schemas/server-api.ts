@@ -81,6 +81,13 @@ export type ServerKey = z.infer<typeof ServerKeySchema>;
 export const RootChainSchema = z.strictObject({
   roots: z.array(SignedTrustRootSchema).min(1),
   server: ServerKeySchema,
+  /** What this server accepts, so that clients refuse early what it would refuse. */
+  limits: z
+    .strictObject({
+      /** The longest statement lifetime (expiresAt − createdAt) accepted. */
+      maxStatementLifetimeSeconds: z.int().min(1),
+    })
+    .optional(),
 });
 export type RootChain = z.infer<typeof RootChainSchema>;
 

@@ -100,8 +100,22 @@ export const BundleRefSchema = z.strictObject({
   keyId: z.string().regex(/^[A-Za-z0-9+/=]{1,20}$/, 'must be 1 to 20 base64 characters'),
   /** Number of entries in the zip. */
   files: positiveSize,
+  /**
+   * SHA-256 of the zip's file list (src/core/bundle/file-list.ts): binds the names, sizes and
+   * CRC-32s to the approved statement, so a reviewer's file diff is checked, not believed
+   * (ARCHITECTURE.md §5). The server refuses a bundle whose list differs.
+   */
+  fileListSha256: Sha256HexSchema.optional(),
 });
 export type BundleRef = z.infer<typeof BundleRefSchema>;
+
+/** One file of a bundle: its path, size and CRC-32 from the zip (src/core/bundle/file-list.ts). */
+export const BundleFileSchema = z.strictObject({
+  name: z.string().min(1).max(1024),
+  size: z.int().min(0),
+  crc32: z.int().min(0).max(0xffffffff),
+});
+export const BundleFileListSchema = z.array(BundleFileSchema).max(100_000);
 
 export const ReleaseSchema = z.strictObject({
   version: SemverSchema,

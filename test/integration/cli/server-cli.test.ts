@@ -229,7 +229,9 @@ describe('airlock members, apps, policy, propose, approve, push, rollout, rollba
   let release1 = '';
 
   it('asks which identity to use when several are in the keychain and none is chosen', async () => {
-    const result = await runCli(['apps', 'list', '--server', server.url], {
+    // `apps list` is public; adding a channel is signed.
+    const add = ['apps', 'channel', 'add', '--server', server.url, '--app', APP, '--channel', 'x'];
+    const result = await runCli(add, {
       env: { AIRLOCK_HOME: people.alice.env['AIRLOCK_HOME'], AIRLOCK_IDENTITY: '' },
     });
     expect(result.code).toBe(1);
@@ -393,7 +395,7 @@ describe('airlock members, apps, policy, propose, approve, push, rollout, rollba
     ]);
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n').at(-1)).toBe(
-      `airlock: No applied release 9.9.9 is in the log of ${APP}/production.`,
+      `airlock: No applied release 9.9.9 is in the verified log of ${APP}/production.`,
     );
   });
 

@@ -225,10 +225,11 @@ afterAll(async () => {
 });
 
 describe('air-gapped approval by file', () => {
-  it('pins the server on connect and shows the fingerprint to compare', async () => {
+  it('pinned the server on first contact (members add) and shows the fingerprint to compare', async () => {
     const { stdout } = await as(alice, ['connect', url, '--json']);
     expect(JSON.parse(stdout)).toMatchObject({
-      firstContact: true,
+      firstContact: false,
+      rootVersion: 2,
       rootId: server.rootId,
       fingerprint: formatFingerprint(server.rootId),
     });
@@ -258,7 +259,14 @@ describe('air-gapped approval by file', () => {
     };
     expect(state).toBe('pending');
 
-    // The officer's machine: its own data directory, never configured with a server.
+    // The officer's machine: its own data directory, never configured with a server. It refuses
+    // to sign until the officer confirms the fingerprint the administrator gave out of band.
+    const unconfirmed = await runCli(
+      ['approve', 'request-1.json', '--key', officer.keyId, '--out', 'approval-1.json'],
+      { env: officer.env, cwd: work },
+    );
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.stderr).toContain('has not pinned');
     const approved = await as(officer, [
       'approve',
       'request-1.json',
@@ -266,12 +274,16 @@ describe('air-gapped approval by file', () => {
       officer.keyId,
       '--out',
       'approval-1.json',
+      '--root-fingerprint',
+      formatFingerprint(server.rootId),
     ]);
     expect(approved.stderr).toContain('release 1.0.0 to com.example.airgap/production');
-    expect(approved.stderr).toContain('not pinned on this machine');
     const officerDb = openStore(officer.env['AIRLOCK_HOME'] as string);
     try {
-      expect(officerDb.prepare('SELECT count(*) FROM servers').pluck().get()).toBe(0);
+      // The confirmed request pinned the server here, from its verified chain.
+      expect(officerDb.prepare('SELECT pinned_root_id FROM servers').pluck().all()).toEqual([
+        server.rootId,
+      ]);
       expect(
         officerDb
           .prepare("SELECT count(*) FROM audit WHERE action = 'approval.signed'")

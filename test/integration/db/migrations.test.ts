@@ -99,6 +99,21 @@ describe('console store migrations', () => {
     expect(() => insert.run()).toThrow(/UNIQUE/);
   });
 
+  it('0040 keeps outbox items, adds their error code and drops the tables nothing read', () => {
+    const db = freshDb();
+    migrate(db, upTo(30));
+    db.prepare(
+      "INSERT INTO outbox (idempotency_key, server_url, kind, payload_json, state, next_attempt_at, last_error, created_at) VALUES ('k1', 'u', 'push', '{}', 'failed', 'now', 'refused', 'now')",
+    ).run();
+    expect(migrate(db, upTo(40))).toEqual([40]);
+    expect(db.prepare('SELECT last_error, last_error_code FROM outbox').get()).toEqual({
+      last_error: 'refused',
+      last_error_code: null,
+    });
+    expect(tables(db)).not.toEqual(expect.arrayContaining(['settings']));
+    for (const gone of ['settings', 'apps', 'channels']) expect(tables(db)).not.toContain(gone);
+  });
+
   it('migrates from every earlier version to the latest', () => {
     for (const start of [0, ...MIGRATIONS.map((m) => m.version)]) {
       const db = freshDb();

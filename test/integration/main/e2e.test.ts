@@ -67,8 +67,10 @@ async function createKey(
 
 /**
  * Olga, offline in her own window, reviews the request file, approves, and saves the approval
- * file; returns its path.
+ * file; returns its path. The first request pins the server on her console (after she typed the
+ * fingerprint she was given); later ones match the pin.
  */
+let olgaPinned = false;
 async function olgaApproves(requestPath: string, title: string | RegExp): Promise<string> {
   const page = olgaWindow.page;
   await olgaWindow.open('Approvals');
@@ -77,7 +79,16 @@ async function olgaApproves(requestPath: string, title: string | RegExp): Promis
     name: typeof title === 'string' ? `Signing request: ${title}` : title,
   });
   await review.waitFor();
-  expect(await review.textContent()).toMatch(/0\/1 approvals/);
+  await expect.poll(() => review.textContent()).toMatch(/0\/1 approvals/);
+  const fingerprint = review.getByLabel('Server fingerprint from your administrator');
+  if (olgaPinned) {
+    await expect.poll(() => review.textContent()).toContain('(match)');
+    expect(await fingerprint.count()).toBe(0);
+  } else {
+    // Olga's console never saw the server: she types the fingerprint Pat's admin gave her.
+    await fingerprint.fill(formatFingerprint(server.rootId));
+    olgaPinned = true;
+  }
   const { path } = await olgaWindow.download(
     () => review.getByRole('button', { name: 'Approve and save approval file' }).click(),
     join(work, 'downloads'),
@@ -86,16 +97,17 @@ async function olgaApproves(requestPath: string, title: string | RegExp): Promis
   return path;
 }
 
-/** Pat imports an approval file; the policy is met and the push goes out now. */
+/** Pat imports an approval file; the policy is met, Pat confirms, and the push goes out. */
 async function patImports(approvalPath: string): Promise<void> {
   const page = patWindow.page;
   await patWindow.open('Approvals');
   await page.getByLabel('Import an approval file').setInputFiles(approvalPath);
   const result = page.locator('.import-result');
   await result.waitFor();
-  expect(await result.textContent()).toMatch(
-    /1\/1 approvals.*Pushed: the server applied it as #\d+/,
-  );
+  await expect.poll(() => result.textContent()).toMatch(/1\/1 approvals.*can be pushed now/);
+  // The push waits for Pat to confirm it.
+  await result.getByRole('button', { name: /^Push to / }).click();
+  await expect.poll(() => result.textContent()).toMatch(/Pushed: the server applied it as #\d+/);
 }
 
 /**
@@ -115,7 +127,7 @@ async function patProposesRelease(version: string): Promise<string> {
   await page.getByRole('button', { name: 'Propose release' }).click();
   const card = page.getByRole('region', { name: new RegExp(`Proposed: .*${version}`) });
   await card.waitFor();
-  expect(await card.textContent()).toMatch(/0\/1 approvals/);
+  await expect.poll(() => card.textContent()).toMatch(/0\/1 approvals/);
   const { path } = await patWindow.download(
     () => card.getByRole('button', { name: 'Save signing request' }).click(),
     join(work, 'downloads'),
@@ -149,7 +161,7 @@ describe('two identities, from first run to a rollback a phone receives', () => 
     await patWindow.shoot('e2e-first-run');
     await createKey(patWindow, 'identity', 'Pat');
     const bundleRow = await createKey(patWindow, 'bundle', 'e2e app');
-    expect(await bundleRow.textContent()).toContain('bundle');
+    await expect.poll(() => bundleRow.textContent()).toContain('bundle');
     await olgaWindow.page.getByText('Welcome to Airlock').waitFor();
     const olgaRow = await createKey(olgaWindow, 'identity', 'Olga');
     // Olga hands her public key to the server's admin, out of band.

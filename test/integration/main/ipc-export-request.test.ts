@@ -87,9 +87,11 @@ describe('approvals:export-request', () => {
     const approved = await call(olga, 'approvals:approve', {
       mode: 'request',
       content: offer.content,
+      rootFingerprint: formatFingerprint(team.server.rootId),
     });
     const imported = await call(alice, 'approvals:import', {
       content: approved.approvalFile?.content as string,
+      push: true,
     });
     expect(imported).toMatchObject({
       statementId: proposed.statementId,

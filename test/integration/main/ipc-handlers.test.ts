@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { formatFingerprint } from '../../../src/core/crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IdentitySigner } from '../../../src/core/statement';
 import { invokeHandler, type HandlerTable } from '../../../src/main/ipc/handle';
@@ -197,12 +198,18 @@ describe('the console handlers against a real server', () => {
       summary: { version: '1.0.0', kind: 'release' },
       notes: expect.arrayContaining([]) as unknown,
     });
-    const approved = await call(olga, 'approvals:approve', { mode: 'request', content: request });
+    const approved = await call(olga, 'approvals:approve', {
+      mode: 'request',
+      content: request,
+      // Olga's console never saw the server: she confirms the fingerprint she was given.
+      rootFingerprint: formatFingerprint(server.rootId),
+    });
     expect(approved.verdict?.satisfied).toBe(true);
     expect(approved.approvalFile?.fileName).toMatch(/\.airlock-approval\.json$/);
 
     const imported = await call(alice, 'approvals:import', {
       content: approved.approvalFile?.content as string,
+      push: true,
     });
     expect(imported).toMatchObject({
       statementId: firstRelease,
@@ -413,8 +420,10 @@ describe('the console handlers against a real server', () => {
     expect((await call(alice, 'findings:list', {})).findings).toEqual([]);
     expect((await call(alice, 'outbox:list', {})).items).toEqual([]);
     const olgaAudit = await call(olga, 'audit:list', {});
+    // The confirmed request pinned the server on Olga's console (from its verified chain).
     expect(olgaAudit.entries.map((entry) => entry.action)).toEqual([
       'key.created',
+      'server.connected',
       'approval.signed',
       'approval.exported',
     ]);

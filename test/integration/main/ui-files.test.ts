@@ -14,6 +14,7 @@ import {
   type ConsoleWindow,
   type Team,
   type TestConsole,
+  shownText,
 } from '../../e2e/console-window';
 
 /**
@@ -75,17 +76,21 @@ describe('members, key backups and request/approval files in the console window'
     await patWindow.open('Members and policies');
     const card = page.getByRole('article', { name: url });
     await card.waitFor();
-    const facts = (await card.locator('dl').textContent()) ?? '';
     const { servers } = await call(pat, 'servers:list', {});
-    expect(facts).toContain('Version 2');
-    expect(facts).toContain(servers[0]?.fingerprint);
-    expect(facts).toContain('1 admin signature');
+    await shownText(
+      card.locator('dl'),
+      'Version 2',
+      servers[0]?.fingerprint ?? 'a fingerprint',
+      '1 admin signature',
+    );
 
     const members = page.getByRole('table', { name: `Members of ${url}` });
     const patRow = members.getByRole('row', { name: new RegExp(formatFingerprint(patKey)) });
     const olgaRow = members.getByRole('row', { name: new RegExp(formatFingerprint(olgaKey)) });
-    expect(await patRow.textContent()).toMatch(/^admin .*you.*admin/);
-    expect(await olgaRow.textContent()).toBe(`Olgasigning_officer${formatFingerprint(olgaKey)}`);
+    await expect.poll(() => patRow.textContent()).toMatch(/^admin .*you.*admin/);
+    await expect
+      .poll(() => olgaRow.textContent())
+      .toBe(`Olgasigning_officer${formatFingerprint(olgaKey)}`);
 
     const policies = page.getByRole('list', { name: `Policies of ${url}` }).getByRole('listitem');
     expect(await policies.allTextContents()).toEqual([
@@ -129,14 +134,23 @@ describe('members, key backups and request/approval files in the console window'
     await review.waitFor();
     const expected = await call(olga, 'approvals:review', { source: 'request', content });
     expect(expected.verdict.summary).toMatch(/^0\/1 approvals/);
-    const text = (await review.textContent()) ?? '';
-    expect(text).toContain(expected.verdict.summary);
-    expect(text).toContain(`Proposed by${expected.names[patKey]}`);
-    expect(text).toContain('Approved so far bynobody yet');
-    expect(text).toContain(`fingerprint ${expected.rootFingerprint} (unknown)`);
-    expect(text).toContain('This console does not know that server');
-    expect(text).toContain('100% of devices');
+    const text = await shownText(
+      review,
+      expected.verdict.summary,
+      `Proposed by${expected.names[patKey]}`,
+      'Approved so far bynobody yet',
+      `fingerprint ${expected.rootFingerprint} (unknown)`,
+      'This console does not know that server',
+      '100% of devices',
+      `Signs with${expected.signer?.name ?? ''}`,
+    );
     expect(text).not.toContain('Expired');
+    // Approving needs the fingerprint the administrator gave, typed in (ARCHITECTURE.md §5).
+    const approve = review.getByRole('button', { name: 'Approve and save approval file' });
+    expect(await approve.isDisabled()).toBe(true);
+    await review
+      .getByLabel('Server fingerprint from your administrator')
+      .fill(formatFingerprint(team.server.rootId));
     await olgaWindow.shoot('approval-review');
     const approval = await olgaWindow.download(
       () => review.getByRole('button', { name: 'Approve and save approval file' }).click(),
@@ -159,9 +173,14 @@ describe('members, key backups and request/approval files in the console window'
     await page.getByLabel('Import an approval file').setInputFiles(approval.path);
     const result = page.locator('.import-result');
     await result.waitFor();
-    const imported = (await result.textContent()) ?? '';
-    expect(imported).toContain(`Imported the approval of Olga (${formatFingerprint(olgaKey)})`);
-    expect(imported).toMatch(/1\/1 approvals.*Pushed: the server applied it as #1/);
+    await shownText(
+      result,
+      `Imported the approval of Olga (${formatFingerprint(olgaKey)})`,
+      /1\/1 approvals.*can be pushed now/,
+    );
+    // The push waits for the person to confirm it.
+    await result.getByRole('button', { name: `Push to ${APP}/${CHANNEL}` }).click();
+    await shownText(result, /Pushed: the server applied it as #1/);
     const overview = await call(pat, 'apps:overview', {});
     expect(overview.channels[0]?.live?.current).toMatchObject({
       statementId: proposed.statementId,
@@ -215,7 +234,9 @@ describe('members, key backups and request/approval files in the console window'
     await restore.click();
     const alert = sparePage.getByRole('alert');
     await alert.waitFor();
-    expect(await alert.textContent()).toContain('That passphrase does not open this backup.');
+    await expect
+      .poll(() => alert.textContent())
+      .toContain('That passphrase does not open this backup.');
     expect(await spare.keys.list()).toEqual([]);
 
     await passphrase.fill(PASSPHRASE);

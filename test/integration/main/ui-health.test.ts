@@ -163,9 +163,9 @@ describe('the Health screen', () => {
     await page.getByRole('button', { name: 'Refresh' }).click();
     const alert = page.getByRole('alert');
     await alert.waitFor();
-    expect(await alert.textContent()).toContain(
-      'health data comes from the server only, so there is none to show offline',
-    );
+    await expect
+      .poll(() => alert.textContent())
+      .toContain('health data comes from the server only, so there is none to show offline');
     expect(window.consoleErrors).toEqual([]);
   });
 });

@@ -11,6 +11,7 @@ import {
   type ConsoleWindow,
   type Team,
   type TestConsole,
+  shownText,
 } from '../../e2e/console-window';
 
 /**
@@ -55,10 +56,10 @@ async function approveAndPush(card: Locator): Promise<string> {
   expect(approved.verdict?.satisfied).toBe(true);
   await card.getByRole('button', { name: 'Check approvals' }).click();
   await card.getByText('policy satisfied').waitFor();
-  expect(await card.textContent()).toContain('1/1 approvals');
+  await expect.poll(() => card.textContent()).toContain('1/1 approvals');
   await card.getByRole('button', { name: 'Push now' }).click();
   await card.getByText(/Pushed: applied as #\d+/).waitFor();
-  expect(await card.textContent()).toContain('applied: it is in the channel’s log');
+  await expect.poll(() => card.textContent()).toContain('applied: it is in the channel’s log');
   expect(await card.getByRole('button', { name: 'Push now' }).count()).toBe(0);
   return statementId;
 }
@@ -74,9 +75,7 @@ async function buildBundle(): Promise<string> {
   // Progress shows while it runs (too fast to rely on); the bundle's facts once it is done.
   const facts = page.locator('.bundle-info');
   await facts.waitFor();
-  const text = (await facts.textContent()) ?? '';
-  expect(text).toMatch(/Files\d+/);
-  expect(text).toMatch(/zipped, .* encrypted/);
+  const text = await shownText(facts, /Files\d+/, /zipped, .* encrypted/, /Encrypted SHA-256/);
   const hash = /Encrypted SHA-256([0-9a-f]{64})/.exec(text)?.[1];
   expect(hash).toBeDefined();
   expect(await page.getByRole('progressbar').count()).toBe(0);
@@ -129,9 +128,11 @@ describe('new release, rollout and rollback in the console window', () => {
 
     const card = result(/^Proposed: Release 1\.0\.0 at 100%/);
     await card.waitFor();
-    const text = (await card.textContent()) ?? '';
-    expect(text).toContain('0/1 approvals: missing 1 approval');
-    expect(text).toContain('waiting for approvals on the server');
+    await shownText(
+      card,
+      '0/1 approvals: missing 1 approval',
+      'waiting for approvals on the server',
+    );
     expect(await card.getByRole('button', { name: 'Push now' }).count()).toBe(0);
     await window.shoot('new-release');
 
@@ -195,7 +196,7 @@ describe('new release, rollout and rollback in the console window', () => {
 
     const rollout = result(/^Proposed: Rollout to 50%/);
     await rollout.waitFor();
-    expect(await rollout.textContent()).toContain('0/1 approvals');
+    await expect.poll(() => rollout.textContent()).toContain('0/1 approvals');
     await approveAndPush(rollout);
     await expect.poll(() => overviewRow(page, APP).textContent()).toContain('50%');
     await panel.getByText('1.0.0 goes to 50% of devices.').waitFor();
@@ -257,7 +258,7 @@ describe('new release, rollout and rollback in the console window', () => {
     await history.getByRole('button', { name: 'Roll back to 1.0.0' }).click();
     const dialog = page.getByRole('dialog', { name: 'Roll back to 1.0.0?' });
     await dialog.waitFor();
-    expect(await dialog.textContent()).toContain('needs the approvals the channel');
+    await expect.poll(() => dialog.textContent()).toContain('needs the approvals the channel');
     await window.shoot('rollback-dialog');
     // Cancel closes it without proposing anything; Escape works the same way.
     await dialog.getByRole('button', { name: 'Cancel' }).click();
@@ -274,7 +275,7 @@ describe('new release, rollout and rollback in the console window', () => {
     await dialog.waitFor({ state: 'hidden' });
     const card = result(`Proposed: Rollback of ${APP}/${CHANNEL} to 1.0.0`);
     await card.waitFor();
-    expect(await card.textContent()).toContain('0/1 approvals');
+    await expect.poll(() => card.textContent()).toContain('0/1 approvals');
     const rollbackId = await approveAndPush(card);
 
     // The history reloads from the synced mirror: the rollback on top, 1.0.1 now offered.

@@ -13,6 +13,7 @@ import {
   type ConsoleWindow,
   type TeamServer,
   type TestConsole,
+  shownText,
 } from '../../e2e/console-window';
 import { sampleWebBuild, writeTree } from '../../helpers/bundle-fixtures';
 
@@ -104,7 +105,7 @@ describe('the console window', () => {
     await row.waitFor();
     const [key] = await user.keys.list();
     expect(key?.type).toBe('identity');
-    expect(await row.textContent()).toContain(key?.fingerprint);
+    await expect.poll(() => row.textContent()).toContain(key?.fingerprint);
     await expect.poll(() => page.getByText('Welcome to Airlock').count()).toBe(0);
 
     await row.getByRole('button', { name: 'Export public key' }).click();
@@ -201,18 +202,20 @@ describe('the console window', () => {
     await open('Approvals');
     const card = page.getByRole('list', { name: 'Pending statements' }).getByRole('listitem');
     await card.first().waitFor();
-    const text = (await card.first().textContent()) ?? '';
-    expect(text).toContain(`Release 1.0.0 at 100% · ${APP}/${CHANNEL}`);
-    expect(text).toMatch(/0\/1 approvals: missing 1 approval \(pending\)/);
     // The proposer cannot approve their own statement: no Approve button for it.
-    expect(text).toContain('Your proposal: others approve it.');
+    await shownText(
+      card.first(),
+      `Release 1.0.0 at 100% · ${APP}/${CHANNEL}`,
+      /0\/1 approvals: missing 1 approval \(pending\)/,
+      'Your proposal: others approve it.',
+    );
     expect(await card.first().getByRole('button', { name: 'Approve' }).count()).toBe(0);
     await shoot('approvals');
 
     await open('Apps and channels');
     const row = overviewRow(page, APP);
     await row.waitFor();
-    expect(await row.textContent()).toContain('1 awaiting approval or push');
+    await expect.poll(() => row.textContent()).toContain('1 awaiting approval or push');
   });
 
   it('shows the applied release in the overview and the channel history', async () => {
@@ -239,7 +242,7 @@ describe('the console window', () => {
     await open('Apps and channels');
     const row = overviewRow(page, APP);
     await expect.poll(() => row.textContent()).toContain('1.0.0 (live)');
-    expect(await row.textContent()).toContain('100%');
+    await expect.poll(() => row.textContent()).toContain('100%');
     await shoot('overview');
     await row.getByRole('button', { name: 'History' }).click();
     await page.getByRole('heading', { level: 1, name: 'Release history' }).waitFor();
@@ -272,7 +275,7 @@ describe('the console window', () => {
     await page.getByText('131 statements, newest first · 100 loaded').waitFor();
     const history = page.getByRole('list', { name: `History of ${APP}/${CHANNEL}` });
     const rows = history.getByRole('listitem');
-    expect(await rows.first().textContent()).toMatch(/^#131Rollout to /);
+    await expect.poll(() => rows.first().textContent()).toMatch(/^#131Rollout to /);
     expect(await rows.count()).toBeLessThan(25);
     await shoot('history-long');
     // Scrolling to the end loads the second page and shows the first release.

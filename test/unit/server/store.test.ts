@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AirlockError, bytesToHex, rootId, sha256 } from '../../../src/core';
+import { bytesToHex, rootId, sha256 } from '../../../src/core';
 import { dataDirPaths } from '../../../src/server/data-dir';
 import { initServer } from '../../../src/server/init';
 import { loadServerKey } from '../../../src/server/server-key';
@@ -27,24 +27,6 @@ beforeEach(() => {
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-function codeOf(work: () => unknown): string {
-  try {
-    work();
-  } catch (error) {
-    return error instanceof AirlockError ? (error as AirlockError).code : String(error);
-  }
-  return 'OK';
-}
-
-async function rejectionCode(work: Promise<unknown>): Promise<string> {
-  try {
-    await work;
-  } catch (error) {
-    return error instanceof AirlockError ? (error as AirlockError).code : String(error);
-  }
-  return 'OK';
-}
 
 describe('migrations (ARCHITECTURE.md rule 11)', () => {
   it('migration 0010 creates the schema from an empty database, once', () => {
@@ -103,7 +85,7 @@ describe('migrations (ARCHITECTURE.md rule 11)', () => {
   it('refuses a database from a newer Airlock', () => {
     const db = new Database(':memory:');
     db.pragma('user_version = 9999');
-    expect(codeOf(() => migrate(db, MIGRATIONS))).toBe('DB_FROM_FUTURE');
+    expect(() => migrate(db, MIGRATIONS)).toThrowWithCode('DB_FROM_FUTURE');
   });
 
   it('runs all pending migrations in one transaction: a failing one leaves nothing', () => {
@@ -122,7 +104,7 @@ describe('migrations (ARCHITECTURE.md rule 11)', () => {
   it('refuses migrations out of order', () => {
     const db = new Database(':memory:');
     const unordered = [sqlMigration(20, 'b', ''), sqlMigration(10, 'a', '')];
-    expect(codeOf(() => migrate(db, unordered))).toBe('INTERNAL');
+    expect(() => migrate(db, unordered)).toThrowWithCode('INTERNAL');
   });
 });
 
@@ -161,26 +143,22 @@ describe('#initServer', () => {
 
   it('refuses a non-empty data directory, bad keys, and a threshold above the admins', async () => {
     writeFileSync(join(dir, 'something'), 'x');
-    expect(await rejectionCode(initServer({ dataDir: dir, admins: [alice.publicKeyHex] }))).toBe(
-      'DATA_DIR_EXISTS',
-    );
+    await expect(
+      initServer({ dataDir: dir, admins: [alice.publicKeyHex] }),
+    ).rejects.toThrowWithCode('DATA_DIR_EXISTS');
     const fresh = join(dir, 'fresh');
-    expect(await rejectionCode(initServer({ dataDir: fresh, admins: ['00'.repeat(32)] }))).toBe(
+    await expect(initServer({ dataDir: fresh, admins: ['00'.repeat(32)] })).rejects.toThrowWithCode(
       'KEY_INVALID',
     );
-    expect(await rejectionCode(initServer({ dataDir: fresh, admins: [] }))).toBe(
+    await expect(initServer({ dataDir: fresh, admins: [] })).rejects.toThrowWithCode(
       'INVALID_ARGUMENT',
     );
-    expect(
-      await rejectionCode(
-        initServer({ dataDir: fresh, admins: [alice.publicKeyHex, alice.publicKeyHex] }),
-      ),
-    ).toBe('INVALID_ARGUMENT');
-    expect(
-      await rejectionCode(
-        initServer({ dataDir: fresh, admins: [alice.publicKeyHex], rootThreshold: 2 }),
-      ),
-    ).toBe('INVALID_INPUT');
+    await expect(
+      initServer({ dataDir: fresh, admins: [alice.publicKeyHex, alice.publicKeyHex] }),
+    ).rejects.toThrowWithCode('INVALID_ARGUMENT');
+    await expect(
+      initServer({ dataDir: fresh, admins: [alice.publicKeyHex], rootThreshold: 2 }),
+    ).rejects.toThrowWithCode('INVALID_INPUT');
   });
 });
 
@@ -190,7 +168,7 @@ describe('#loadServerKey', () => {
     await initServer({ dataDir, admins: [alice.publicKeyHex] });
     const { serverKey } = dataDirPaths(dataDir);
     chmodSync(serverKey, 0o644);
-    expect(codeOf(() => loadServerKey(serverKey))).toBe('SERVER_KEY_UNSAFE');
+    expect(() => loadServerKey(serverKey)).toThrowWithCode('SERVER_KEY_UNSAFE');
   });
 });
 
@@ -227,9 +205,9 @@ describe('BundleFiles', () => {
     const files = new BundleFiles(join(dir, 'bundles'), join(dir, 'bundles', 'tmp'));
     const bytes = new TextEncoder().encode('some bytes');
     const wrong = 'ab'.repeat(32);
-    expect(await rejectionCode(files.put(wrong, source(bytes), 1000))).toBe('BUNDLE_MISMATCH');
+    await expect(files.put(wrong, source(bytes), 1000)).rejects.toThrowWithCode('BUNDLE_MISMATCH');
     const sha = bytesToHex(sha256(bytes));
-    expect(await rejectionCode(files.put(sha, source(bytes), 4))).toBe('PAYLOAD_TOO_LARGE');
+    await expect(files.put(sha, source(bytes), 4)).rejects.toThrowWithCode('PAYLOAD_TOO_LARGE');
     expect(files.file(wrong)).toBeNull();
     expect(files.file(sha)).toBeNull();
     expect(readdirSync(join(dir, 'bundles', 'tmp'))).toEqual([]);

@@ -2,6 +2,12 @@ import type { Migration } from '../migrate';
 import { migration0010 } from './0010-initial';
 import { migration0020 } from './0020-log-mirror';
 import { migration0030 } from './0030-outbox-audit';
+import { migration0040 } from './0040-error-codes';
 
 /** Every migration, in order. Append only; never edit or reorder a shipped one. */
-export const MIGRATIONS: readonly Migration[] = [migration0010, migration0020, migration0030];
+export const MIGRATIONS: readonly Migration[] = [
+  migration0010,
+  migration0020,
+  migration0030,
+  migration0040,
+];

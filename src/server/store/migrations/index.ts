@@ -1,6 +1,7 @@
 import { sqlMigration, type Migration } from '../../../core/db';
 import { MIGRATION_0010 } from './0010-initial';
 import { MIGRATION_0020 } from './0020-fleet';
+import { MIGRATION_0030 } from './0030-file-lists';
 
 /**
  * The server schema's steps (ARCHITECTURE.md rule 11), run by the runner the console uses too
@@ -9,4 +10,5 @@ import { MIGRATION_0020 } from './0020-fleet';
 export const MIGRATIONS: readonly Migration[] = [
   sqlMigration(10, 'initial', MIGRATION_0010),
   sqlMigration(20, 'fleet', MIGRATION_0020),
+  sqlMigration(30, 'file-lists', MIGRATION_0030),
 ];

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  fileListSha256,
   buildBundle,
   calcKeyId,
   encryptBundle,
@@ -18,10 +19,8 @@ import {
   encryptLikeCapgo,
   generateTestRsaKey,
   makeTempDir,
-  rejectionCode,
   sampleWebBuild,
   sha256File,
-  thrownCode,
   writeRawZip,
   writeTree,
   type TestRsaKey,
@@ -59,18 +58,16 @@ function tamperedCopy(mutate: (bytes: Buffer) => void): string {
   return path;
 }
 
-function verifyCode(
+function verifyBundle(
   path: string,
   overrides: Partial<{ publicKeyPem: string; sessionKey: string; checksum: string }> = {},
-): Promise<string> {
-  return rejectionCode(
-    verifyEncryptedBundle(path, {
-      publicKeyPem: key.publicKeyPem,
-      sessionKey: info.sessionKey,
-      checksum: info.checksum,
-      ...overrides,
-    }),
-  );
+): Promise<unknown> {
+  return verifyEncryptedBundle(path, {
+    publicKeyPem: key.publicKeyPem,
+    sessionKey: info.sessionKey,
+    checksum: info.checksum,
+    ...overrides,
+  });
 }
 
 function flipBase64Byte(text: string, index: number): string {
@@ -90,10 +87,10 @@ describe('#rsaSignerFromPrivateKey', () => {
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     const publicOnly = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
-    expect(thrownCode(() => rsaSignerFromPrivateKey(small))).toBe('KEY_INVALID');
-    expect(thrownCode(() => rsaSignerFromPrivateKey(ec))).toBe('KEY_INVALID');
-    expect(thrownCode(() => rsaSignerFromPrivateKey(publicOnly))).toBe('KEY_INVALID');
-    expect(thrownCode(() => rsaSignerFromPrivateKey('not a pem'))).toBe('KEY_INVALID');
+    expect(() => rsaSignerFromPrivateKey(small)).toThrowWithCode('KEY_INVALID');
+    expect(() => rsaSignerFromPrivateKey(ec)).toThrowWithCode('KEY_INVALID');
+    expect(() => rsaSignerFromPrivateKey(publicOnly)).toThrowWithCode('KEY_INVALID');
+    expect(() => rsaSignerFromPrivateKey('not a pem')).toThrowWithCode('KEY_INVALID');
   });
 });
 
@@ -140,7 +137,7 @@ describe('#encryptBundle', () => {
       { name: '../evil.js', data: 'x' },
     ]);
     const out = join(tmp.path, 'dotdot.enc');
-    expect(await rejectionCode(encryptBundle(bad, out, signer))).toBe('BUNDLE_PATH_REJECTED');
+    await expect(encryptBundle(bad, out, signer)).rejects.toThrowWithCode('BUNDLE_PATH_REJECTED');
     expect(existsSync(out)).toBe(false);
   });
 
@@ -150,7 +147,7 @@ describe('#encryptBundle', () => {
       privateEncrypt: (data) => signer.privateEncrypt(data),
     };
     const out = join(tmp.path, 'liar.enc');
-    expect(await rejectionCode(encryptBundle(zipPath, out, liar))).toBe('KEY_INVALID');
+    await expect(encryptBundle(zipPath, out, liar)).rejects.toThrowWithCode('KEY_INVALID');
     expect(existsSync(out)).toBe(false);
   });
 });
@@ -162,13 +159,18 @@ describe('#verifyEncryptedBundle', () => {
       sessionKey: info.sessionKey,
       checksum: info.checksum,
     });
-    expect(verified).toEqual({
+    const { fileList, ...facts } = verified;
+    expect(facts).toEqual({
       sha256: info.sha256,
       size: info.size,
       files: 6,
+      fileListSha256: info.fileListSha256,
       encryptedSha256: info.encryptedSha256,
       encryptedSize: info.encryptedSize,
     });
+    // The list the server reads back is the one encryptBundle bound into the release statement.
+    expect(fileList).toHaveLength(6);
+    expect(fileListSha256(fileList)).toBe(info.fileListSha256);
   });
 
   it('accepts a bundle encrypted by an independent rendering of the Capgo CLI code', async () => {
@@ -184,8 +186,8 @@ describe('#verifyEncryptedBundle', () => {
 
   it('removes its decrypted scratch copy', async () => {
     const before = readdirSync(tmpdir()).filter((n) => n.startsWith('airlock-verify-')).length;
-    await verifyCode(encPath);
-    await verifyCode(tamperedCopy((b) => (b[100] = (b[100] ?? 0) ^ 1)));
+    await verifyBundle(encPath);
+    await verifyBundle(tamperedCopy((b) => (b[100] = (b[100] ?? 0) ^ 1))).catch(() => undefined);
     const after = readdirSync(tmpdir()).filter((n) => n.startsWith('airlock-verify-')).length;
     expect(after).toBe(before);
   });
@@ -195,36 +197,36 @@ describe('#verifyEncryptedBundle', () => {
       const path = tamperedCopy(
         (b) => (b[Math.floor(b.length / 2)] = (b[Math.floor(b.length / 2)] ?? 0) ^ 0x01),
       );
-      expect(await verifyCode(path)).toBe('CHECKSUM_MISMATCH');
+      await expect(verifyBundle(path)).rejects.toThrowWithCode('CHECKSUM_MISMATCH');
     });
 
     it('a flipped byte that breaks the padding → DECRYPT_FAILED', async () => {
       // CBC: the last byte of the second-to-last block is XORed into the last padding byte.
       const path = tamperedCopy((b) => (b[b.length - 17] = (b[b.length - 17] ?? 0) ^ 0xff));
-      expect(await verifyCode(path)).toBe('DECRYPT_FAILED');
+      await expect(verifyBundle(path)).rejects.toThrowWithCode('DECRYPT_FAILED');
     });
 
     it('a truncated or empty ciphertext → DECRYPT_FAILED', async () => {
       const truncated = join(tmp.path, 'truncated.enc');
       writeFileSync(truncated, readFileSync(encPath).subarray(0, info.encryptedSize - 5));
-      expect(await verifyCode(truncated)).toBe('DECRYPT_FAILED');
+      await expect(verifyBundle(truncated)).rejects.toThrowWithCode('DECRYPT_FAILED');
       const empty = join(tmp.path, 'empty.enc');
       writeFileSync(empty, '');
-      expect(await verifyCode(empty)).toBe('DECRYPT_FAILED');
+      await expect(verifyBundle(empty)).rejects.toThrowWithCode('DECRYPT_FAILED');
     });
 
     it('a changed IV → CHECKSUM_MISMATCH', async () => {
       const [iv = '', wrapped = ''] = info.sessionKey.split(':');
-      expect(await verifyCode(encPath, { sessionKey: `${flipBase64Byte(iv, 3)}:${wrapped}` })).toBe(
-        'CHECKSUM_MISMATCH',
-      );
+      await expect(
+        verifyBundle(encPath, { sessionKey: `${flipBase64Byte(iv, 3)}:${wrapped}` }),
+      ).rejects.toThrowWithCode('CHECKSUM_MISMATCH');
     });
 
     it('a changed wrapped key → SESSION_KEY_INVALID', async () => {
       const [iv = '', wrapped = ''] = info.sessionKey.split(':');
-      expect(
-        await verifyCode(encPath, { sessionKey: `${iv}:${flipBase64Byte(wrapped, 200)}` }),
-      ).toBe('SESSION_KEY_INVALID');
+      await expect(
+        verifyBundle(encPath, { sessionKey: `${iv}:${flipBase64Byte(wrapped, 200)}` }),
+      ).rejects.toThrowWithCode('SESSION_KEY_INVALID');
     });
 
     it.each([
@@ -233,29 +235,35 @@ describe('#verifyEncryptedBundle', () => {
       ['a short IV', `${Buffer.alloc(8).toString('base64')}:x`],
       ['not base64', '!!!!:????'],
     ])('a malformed session key (%s) → SESSION_KEY_INVALID', async (_why, sessionKey) => {
-      expect(await verifyCode(encPath, { sessionKey })).toBe('SESSION_KEY_INVALID');
+      await expect(verifyBundle(encPath, { sessionKey })).rejects.toThrowWithCode(
+        'SESSION_KEY_INVALID',
+      );
     });
 
     it('a changed checksum byte → CHECKSUM_INVALID', async () => {
       const checksum = `${info.checksum.slice(0, 100)}${info.checksum[100] === '0' ? '1' : '0'}${info.checksum.slice(101)}`;
-      expect(await verifyCode(encPath, { checksum })).toBe('CHECKSUM_INVALID');
+      await expect(verifyBundle(encPath, { checksum })).rejects.toThrowWithCode('CHECKSUM_INVALID');
     });
 
     it('a validly signed checksum of other bytes → CHECKSUM_MISMATCH', async () => {
       const other = signer
         .privateEncrypt(createHash('sha256').update('other').digest())
         .toString('hex');
-      expect(await verifyCode(encPath, { checksum: other })).toBe('CHECKSUM_MISMATCH');
+      await expect(verifyBundle(encPath, { checksum: other })).rejects.toThrowWithCode(
+        'CHECKSUM_MISMATCH',
+      );
     });
 
     it('a plain (unsigned) sha256 checksum → CHECKSUM_INVALID', async () => {
-      expect(await verifyCode(encPath, { checksum: info.sha256 })).toBe('CHECKSUM_INVALID');
+      await expect(verifyBundle(encPath, { checksum: info.sha256 })).rejects.toThrowWithCode(
+        'CHECKSUM_INVALID',
+      );
     });
 
     it('a wrong public key → SESSION_KEY_INVALID', async () => {
-      expect(await verifyCode(encPath, { publicKeyPem: otherKey.publicKeyPem })).toBe(
-        'SESSION_KEY_INVALID',
-      );
+      await expect(
+        verifyBundle(encPath, { publicKeyPem: otherKey.publicKeyPem }),
+      ).rejects.toThrowWithCode('SESSION_KEY_INVALID');
     });
 
     it('a public key in SPKI form (refused by Android) or a private key → PUBLIC_KEY_INVALID', async () => {
@@ -263,8 +271,12 @@ describe('#verifyEncryptedBundle', () => {
       const spkiPublic = generateKeyPairSync('rsa', { modulusLength: 2048 })
         .publicKey.export({ type: 'spki', format: 'pem' })
         .toString();
-      expect(await verifyCode(encPath, { publicKeyPem: spkiPublic })).toBe('PUBLIC_KEY_INVALID');
-      expect(await verifyCode(encPath, { publicKeyPem: privatePem })).toBe('PUBLIC_KEY_INVALID');
+      await expect(verifyBundle(encPath, { publicKeyPem: spkiPublic })).rejects.toThrowWithCode(
+        'PUBLIC_KEY_INVALID',
+      );
+      await expect(verifyBundle(encPath, { publicKeyPem: privatePem })).rejects.toThrowWithCode(
+        'PUBLIC_KEY_INVALID',
+      );
     });
 
     it.each([
@@ -279,25 +291,25 @@ describe('#verifyEncryptedBundle', () => {
       ]);
       const out = `${bad}.enc`;
       const signed = encryptLikeCapgo(bad, out, key.privateKey);
-      expect(await verifyCode(out, signed)).toBe(code);
+      await expect(verifyBundle(out, signed)).rejects.toThrowWithCode(code);
     });
 
     it('a properly signed ZIP without index.html → BUNDLE_NO_INDEX', async () => {
       const bad = join(tmp.path, 'signed-noindex.zip');
       writeRawZip(bad, [{ name: 'main.js', data: 'x' }]);
       const signed = encryptLikeCapgo(bad, `${bad}.enc`, key.privateKey);
-      expect(await verifyCode(`${bad}.enc`, signed)).toBe('BUNDLE_NO_INDEX');
+      await expect(verifyBundle(`${bad}.enc`, signed)).rejects.toThrowWithCode('BUNDLE_NO_INDEX');
     });
 
     it('a properly signed file that is not a ZIP → ZIP_INVALID', async () => {
       const bad = join(tmp.path, 'signed-notzip.zip');
       writeFileSync(bad, 'just text');
       const signed = encryptLikeCapgo(bad, `${bad}.enc`, key.privateKey);
-      expect(await verifyCode(`${bad}.enc`, signed)).toBe('ZIP_INVALID');
+      await expect(verifyBundle(`${bad}.enc`, signed)).rejects.toThrowWithCode('ZIP_INVALID');
     });
 
     it('a missing file → IO_ERROR', async () => {
-      expect(await verifyCode(join(tmp.path, 'missing.enc'))).toBe('IO_ERROR');
+      await expect(verifyBundle(join(tmp.path, 'missing.enc'))).rejects.toThrowWithCode('IO_ERROR');
     });
   });
 });

@@ -3,12 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readZipDirectory, writeZip, type ZipSource } from '../../../../src/core/bundle';
-import {
-  makeTempDir,
-  pythonZipList,
-  rejectionCode,
-  unzipTest,
-} from '../../../helpers/bundle-fixtures';
+import { makeTempDir, pythonZipList, unzipTest } from '../../../helpers/bundle-fixtures';
 
 const tmp = makeTempDir('airlock-zip-writer-');
 afterAll(() => tmp.cleanup());
@@ -144,15 +139,14 @@ describe('#writeZip', () => {
   it('passes each entry to inspect and stops at what it throws', async () => {
     const seen: string[] = [];
     const failure = Object.assign(new Error('refused'), { code: 'BUNDLE_NATIVE_CODE' });
-    const code = await rejectionCode(
+    await expect(
       writeZip(sources, join(tmp.path, 'inspect.zip'), {
         inspect: (name, head) => {
           seen.push(`${name}:${head.length}`);
           if (name === 'assets/blob.bin') throw failure;
         },
       }),
-    );
-    expect(code).toBe('BUNDLE_NATIVE_CODE');
+    ).rejects.toThrowWithCode('BUNDLE_NATIVE_CODE');
     expect(seen).toContain('assets/blob.bin:100000');
   });
 
@@ -161,7 +155,7 @@ describe('#writeZip', () => {
       name: `f${i}`,
       data: new Uint8Array(),
     }));
-    expect(await rejectionCode(writeZip(many, join(tmp.path, 'many.zip')))).toBe(
+    await expect(writeZip(many, join(tmp.path, 'many.zip'))).rejects.toThrowWithCode(
       'BUNDLE_TOO_LARGE',
     );
   });
@@ -178,7 +172,7 @@ describe('#writeZip', () => {
 
   it('refuses a file size beyond 4 GiB with BUNDLE_TOO_LARGE before reading it', async () => {
     const source = { name: 'huge.bin', file: '/nonexistent', size: 2 ** 32 };
-    expect(await rejectionCode(writeZip([source], join(tmp.path, 'huge.zip')))).toBe(
+    await expect(writeZip([source], join(tmp.path, 'huge.zip'))).rejects.toThrowWithCode(
       'BUNDLE_TOO_LARGE',
     );
   });
@@ -188,11 +182,15 @@ describe('#writeZip', () => {
       { name: 'a', data: Buffer.from('1') },
       { name: 'a', data: Buffer.from('2') },
     ];
-    expect(await rejectionCode(writeZip(twice, join(tmp.path, 'dup.zip')))).toBe('INVALID_INPUT');
+    await expect(writeZip(twice, join(tmp.path, 'dup.zip'))).rejects.toThrowWithCode(
+      'INVALID_INPUT',
+    );
   });
 
   it('reports a missing source file as IO_ERROR', async () => {
     const missing = { name: 'gone.js', file: join(tmp.path, 'gone.js'), size: 1 };
-    expect(await rejectionCode(writeZip([missing], join(tmp.path, 'gone.zip')))).toBe('IO_ERROR');
+    await expect(writeZip([missing], join(tmp.path, 'gone.zip'))).rejects.toThrowWithCode(
+      'IO_ERROR',
+    );
   });
 });

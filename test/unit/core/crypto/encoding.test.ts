@@ -7,15 +7,6 @@ import {
   utf8Bytes,
 } from '../../../../src/core/crypto/encoding';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-  return undefined;
-}
-
 describe('#bytesToHex', () => {
   it('writes lowercase hex, two characters per byte', () => {
     expect(bytesToHex(new Uint8Array([0x00, 0xab, 0x0f, 0xff]))).toBe('00ab0fff');
@@ -44,12 +35,12 @@ describe('#hexToBytes', () => {
       ['whitespace', 'ab cd'],
       ['a 0x prefix', '0xab'],
     ])('throws INVALID_INPUT for %s', (_label, input) => {
-      expect(codeOf(() => hexToBytes(input))).toBe('INVALID_INPUT');
+      expect(() => hexToBytes(input)).toThrowWithCode('INVALID_INPUT');
     });
   });
 
   it('throws INVALID_INPUT when the length is not the expected one', () => {
-    expect(codeOf(() => hexToBytes('abcd', 3))).toBe('INVALID_INPUT');
+    expect(() => hexToBytes('abcd', 3)).toThrowWithCode('INVALID_INPUT');
     expect(Array.from(hexToBytes('abcdef', 3))).toEqual([0xab, 0xcd, 0xef]);
   });
 });
@@ -79,12 +70,12 @@ describe('#base64ToBytes', () => {
       ['padding in the middle', 'Zg==Zm8='],
       ['too much padding', 'Zg==='],
     ])('throws INVALID_INPUT for %s', (_label, input) => {
-      expect(codeOf(() => base64ToBytes(input))).toBe('INVALID_INPUT');
+      expect(() => base64ToBytes(input)).toThrowWithCode('INVALID_INPUT');
     });
   });
 
   it('throws INVALID_INPUT when the decoded length is not the expected one', () => {
-    expect(codeOf(() => base64ToBytes('Zm9v', 4))).toBe('INVALID_INPUT');
+    expect(() => base64ToBytes('Zm9v', 4)).toThrowWithCode('INVALID_INPUT');
     expect(Array.from(base64ToBytes('Zm9v', 3))).toEqual([0x66, 0x6f, 0x6f]);
   });
 });

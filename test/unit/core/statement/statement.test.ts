@@ -16,24 +16,6 @@ import { releaseStatement, testIdentity } from '../test-identities';
 const alice = testIdentity('alice');
 const bob = testIdentity('bob');
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-  return undefined;
-}
-
-async function rejectionCode(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-  return undefined;
-}
-
 const REMOVE = Symbol('remove');
 
 /** A deep copy of `statement` with the field at dotted `path` set to `value` (or removed). */
@@ -84,17 +66,17 @@ describe('#statementSigningBytes', () => {
   describe('when the statement is malformed', () => {
     it('throws STATEMENT_INVALID for an unknown field', () => {
       const extra = edited(statement, 'extra', true);
-      expect(codeOf(() => statementSigningBytes(extra))).toBe('STATEMENT_INVALID');
+      expect(() => statementSigningBytes(extra)).toThrowWithCode('STATEMENT_INVALID');
     });
 
     it('throws STATEMENT_INVALID for a bad field', () => {
       const bad = edited(statement, 'seq', 0);
-      expect(codeOf(() => statementSigningBytes(bad))).toBe('STATEMENT_INVALID');
+      expect(() => statementSigningBytes(bad)).toThrowWithCode('STATEMENT_INVALID');
     });
 
     it('throws CANONICAL_JSON_UNSUPPORTED for an optional field set to undefined', () => {
       const bad = edited(statement, 'release.notes', undefined);
-      expect(codeOf(() => statementSigningBytes(bad))).toBe('CANONICAL_JSON_UNSUPPORTED');
+      expect(() => statementSigningBytes(bad)).toThrowWithCode('CANONICAL_JSON_UNSUPPORTED');
     });
   });
 });
@@ -173,7 +155,7 @@ describe('#parseStatement', () => {
   describe('when the statement is invalid', () => {
     it('throws STATEMENT_INVALID naming the bad field', () => {
       const bad = edited(statement, 'release.bundle.sha256', 'XYZ');
-      expect(codeOf(() => parseStatement(bad))).toBe('STATEMENT_INVALID');
+      expect(() => parseStatement(bad)).toThrowWithCode('STATEMENT_INVALID');
       expect(() => parseStatement(bad)).toThrow(
         'Statement field "release.bundle.sha256" must be 64 lowercase hex characters.',
       );
@@ -192,8 +174,8 @@ describe('#parseStatement', () => {
     });
 
     it('refuses something that is not an object', () => {
-      expect(codeOf(() => parseStatement('release'))).toBe('STATEMENT_INVALID');
-      expect(codeOf(() => parseStatement(null))).toBe('STATEMENT_INVALID');
+      expect(() => parseStatement('release')).toThrowWithCode('STATEMENT_INVALID');
+      expect(() => parseStatement(null)).toThrowWithCode('STATEMENT_INVALID');
     });
   });
 });
@@ -222,7 +204,7 @@ describe('#createApproval', () => {
   describe('when the signer is inconsistent', () => {
     it('throws KEY_INVALID when its key id is not the hash of its public key', async () => {
       const liar: IdentitySigner = { ...bob, keyId: alice.keyId };
-      expect(await rejectionCode(createApproval(statement, liar))).toBe('KEY_INVALID');
+      await expect(createApproval(statement, liar)).rejects.toThrowWithCode('KEY_INVALID');
     });
 
     it('throws SIGNATURE_INVALID when it signs with another key than it claims', async () => {
@@ -231,13 +213,13 @@ describe('#createApproval', () => {
         publicKey: bob.publicKey,
         sign: (message) => alice.sign(message),
       };
-      expect(await rejectionCode(createApproval(statement, mixedUp))).toBe('SIGNATURE_INVALID');
+      await expect(createApproval(statement, mixedUp)).rejects.toThrowWithCode('SIGNATURE_INVALID');
     });
   });
 
   it('throws STATEMENT_INVALID for a malformed statement', async () => {
     const bad = edited(statement, 'v', 2);
-    expect(await rejectionCode(createApproval(bad, bob))).toBe('STATEMENT_INVALID');
+    await expect(createApproval(bad, bob)).rejects.toThrowWithCode('STATEMENT_INVALID');
   });
 });
 

@@ -231,11 +231,13 @@ function FilesPanel(props: { onImported: () => void }): React.JSX.Element {
 function rootLine(review: Review): string {
   switch (review.rootPinned) {
     case 'match':
-      return 'It matches the trust root this console verified for that server.';
+      return review.rootMessage;
     case 'mismatch':
-      return 'It does NOT match the trust root this console pinned for that server. Do not approve: ask the proposer where this request came from.';
+      return `${review.rootMessage} Do not approve: ask the proposer where this request came from.`;
+    case 'stale':
+      return `${review.rootMessage} Ask the proposer to export the request again.`;
     default:
-      return 'This console does not know that server: compare the fingerprint with the one your administrator gave you before approving.';
+      return 'This console does not know that server: type the fingerprint your administrator gave you below; approving needs it to match.';
   }
 }
 
@@ -245,11 +247,21 @@ function RequestReview(props: { request: OpenRequest; onClose: () => void }): Re
   const { review } = request;
   const { statement, summary } = review;
   const titleId = useId();
+  const [fingerprint, setFingerprint] = useState('');
   const approve = useAction((content: string) =>
-    api().approvals.approve({ mode: 'request', content }),
+    api().approvals.approve({
+      mode: 'request',
+      content,
+      ...(review.rootPinned === 'unknown' ? { rootFingerprint: fingerprint } : {}),
+    }),
   );
   const [savedAs, setSavedAs] = useState<string | null>(null);
-  const blocked = review.expired || review.rootPinned === 'mismatch';
+  const fingerprintId = useId();
+  const blocked =
+    review.expired ||
+    review.rootPinned === 'mismatch' ||
+    review.rootPinned === 'stale' ||
+    (review.rootPinned === 'unknown' && fingerprint.trim() === '');
   const nameOf = (keyId: string): string => review.names[keyId] ?? shortId(keyId);
 
   async function onApprove(): Promise<void> {
@@ -298,12 +310,30 @@ function RequestReview(props: { request: OpenRequest; onClose: () => void }): Re
         </dd>
         {summary?.version !== undefined && (
           <>
-            <dt>Version</dt>
+            <dt>{statement.kind === 'rollback' ? 'Returns to version' : 'Version'}</dt>
+            <dd>{summary.version}</dd>
+          </>
+        )}
+        {summary?.replaces !== undefined && (
+          <>
+            <dt>Replaces</dt>
             <dd>
-              {summary.version}
-              {summary.currentVersion != null &&
-                ` (the channel runs ${summary.currentVersion} now)`}
+              {summary.replaces === null ? (
+                'nothing: no release runs on this channel yet'
+              ) : (
+                <>
+                  {summary.replaces.version}{' '}
+                  <span className="mono">({shortId(summary.replaces.statementId)})</span>, which the
+                  channel runs now
+                </>
+              )}
             </dd>
+          </>
+        )}
+        {summary?.minNativeVersion !== undefined && (
+          <>
+            <dt>Minimum native version</dt>
+            <dd>{summary.minNativeVersion}</dd>
           </>
         )}
         {summary?.rolloutPercent !== undefined && (
@@ -312,23 +342,49 @@ function RequestReview(props: { request: OpenRequest; onClose: () => void }): Re
             <dd>{summary.rolloutPercent}% of devices</dd>
           </>
         )}
-        {summary?.bundleSize !== undefined && (
+        {summary?.bundle !== undefined && (
           <>
             <dt>Bundle</dt>
             <dd>
-              {bytes(summary.bundleSize)}
-              {summary.files !== undefined && ` in ${summary.files} files`}
-              {summary.encryptedSize !== undefined && `, ${bytes(summary.encryptedSize)} encrypted`}
+              {bytes(summary.bundle.size)} in {summary.bundle.files} files,{' '}
+              {bytes(summary.bundle.encryptedSize)} encrypted
             </dd>
+            <dt>Bundle SHA-256</dt>
+            <dd className="mono">{summary.bundle.sha256}</dd>
+            <dt>Encrypted SHA-256</dt>
+            <dd className="mono">{summary.bundle.encryptedSha256}</dd>
           </>
         )}
-        {summary?.notes !== undefined && (
+        {statement.kind === 'release' && (
           <>
             <dt>Release notes</dt>
-            <dd className="prewrap">{summary.notes}</dd>
+            <dd className="prewrap">{summary?.notes ?? 'none: the statement has no notes'}</dd>
           </>
         )}
+        <dt>Signs with</dt>
+        <dd>
+          {review.signer === null ? (
+            'no identity key chosen'
+          ) : (
+            <>
+              {review.signer.name ?? 'a key that is not a member'}{' '}
+              <span className="mono">({review.signer.fingerprint})</span>
+            </>
+          )}
+        </dd>
       </dl>
+      {review.rootPinned === 'unknown' && (
+        <p>
+          <label htmlFor={fingerprintId}>Server fingerprint from your administrator</label>{' '}
+          <input
+            id={fingerprintId}
+            className="mono"
+            value={fingerprint}
+            onChange={(event) => setFingerprint(event.target.value)}
+            spellCheck={false}
+          />
+        </p>
+      )}
       {summary?.fileDiff != null && <FileDiff diff={summary.fileDiff} />}
       {review.notes.length > 0 && (
         <ul className="notes" aria-label="Notes">
@@ -400,17 +456,23 @@ function FileDiff(props: { diff: Diff }): React.JSX.Element {
 function ImportResult(props: { result: IpcResponse<'approvals:import'> }): React.JSX.Element {
   const { result } = props;
   const servers = useQuery('servers', () => api().servers.list());
+  const push = useAction(() =>
+    api().releases.push({ server: result.server, statementId: result.statementId }),
+  );
   const member = (servers.data?.servers ?? [])
     .flatMap((server) => server.members)
     .find((candidate) => candidate.keyId === result.approver);
-  const push =
-    result.applied !== null
-      ? `Pushed: the server applied it as #${result.applied.seq}${
-          result.applied.alreadyApplied ? ' (it already was)' : ''
-        }, checkpoint ${when(result.applied.checkpointTime)}.`
-      : result.pushQueued
-        ? `The policy is satisfied; the push waits in the outbox (${result.queued} waiting) until the server answers.`
-        : 'Not enough approvals yet: nothing was pushed.';
+  const applied = push.data?.applied ?? result.applied;
+  const line =
+    applied !== null
+      ? `Pushed: the server applied it as #${applied.seq}${
+          applied.alreadyApplied ? ' (it already was)' : ''
+        }, checkpoint ${when(applied.checkpointTime)}.`
+      : result.pushQueued || push.data?.queued === true
+        ? 'The policy is satisfied; the push waits in the outbox until the server answers.'
+        : result.pushable
+          ? `The approvals given here, by file and on the server satisfy the policy: ${result.app}/${result.channel} can be pushed now.`
+          : 'Not enough approvals yet: nothing was pushed.';
   return (
     <div className="banner banner-ok import-result" role="status">
       <p>
@@ -420,8 +482,19 @@ function ImportResult(props: { result: IpcResponse<'approvals:import'> }): React
         <span className="mono">{shortId(result.statementId)}</span>.
       </p>
       <p>
-        <strong>{verdictLine(result.verdict)}</strong>. {push}
+        <strong>{verdictLine(result.verdict)}</strong>. {line}
       </p>
+      <ErrorBanner error={push.error} onDismiss={push.reset} />
+      {result.pushable && applied === null && !result.pushQueued && push.data === null && (
+        <button
+          type="button"
+          className="button-primary"
+          disabled={push.pending}
+          onClick={() => void push.run()}
+        >
+          {push.pending ? 'Pushing…' : `Push to ${result.app}/${result.channel}`}
+        </button>
+      )}
     </div>
   );
 }
