@@ -205,11 +205,32 @@ export async function shownText(
     if (missing.length === 0) return text;
     if (Date.now() > deadline) {
       throw new Error(
-        `never showed ${missing.map(String).join(', ')}; it shows: ${text.slice(0, 500)}`,
+        `never showed ${missing.map(String).join(', ')}; it shows: ${text.slice(0, 3000)}`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Answers the confirmation dialog a consequential action opens (components/ConfirmDialog.tsx):
+ * types `typed` when the dialog asks for it, then presses `action`. Checks that the action is
+ * disabled until the text is typed.
+ */
+export async function confirmInDialog(
+  page: Page,
+  action: string,
+  typed?: string,
+): Promise<Locator> {
+  const dialog = page.getByRole('alertdialog');
+  await dialog.waitFor();
+  const button = dialog.getByRole('button', { name: action, exact: true });
+  if (typed !== undefined) {
+    if (!(await button.isDisabled())) throw new Error(`${action} was enabled before typing`);
+    await dialog.getByLabel(/^Type .* to confirm$/).fill(typed);
+  }
+  await button.click();
+  return dialog;
 }
 
 export function overviewRow(page: Page, app: string): Locator {

@@ -6,6 +6,7 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto';
+import { groupFingerprint } from '../../shared/fingerprint';
 import { AirlockError } from '../errors';
 import { base64ToBytes, bytesToHex, hexToBytes } from './encoding';
 import { sha256Hex } from './hash';
@@ -169,7 +170,7 @@ export function formatFingerprint(keyId: string): string {
   if (!/^[0-9a-f]{64}$/.test(keyId)) {
     throw new AirlockError('INVALID_INPUT', 'A key id is 64 lowercase hex characters.');
   }
-  return keyId.slice(0, 16).replace(/(.{4})(?!$)/g, '$1 ');
+  return groupFingerprint(keyId);
 }
 
 /**

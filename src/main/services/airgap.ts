@@ -95,8 +95,10 @@ function nextBundle(statement: Statement, evidence: RequestEvidence): BundleRef 
  */
 export function summarizeRequest(statement: Statement, evidence: RequestEvidence): RequestSummary {
   const { files } = evidence;
+  // A first release (nothing runs on the channel yet) is compared with no files: all are added.
+  const before = evidence.current === null ? [] : files.current;
   const fileDiff: FileListDiff | null =
-    files.current === null || files.next === null ? null : diffFileLists(files.current, files.next);
+    before === null || files.next === null ? null : diffFileLists(before, files.next);
   const current = releaseOf(evidence.current);
   const replaces =
     current === null || evidence.current === null

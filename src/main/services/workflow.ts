@@ -17,6 +17,8 @@ import {
   type ApprovalFile,
   type BundleRef,
   type PushResult,
+  type RequestEvidence,
+  type RequestSummary,
   type SigningRequest,
   type Statement,
   type StatementStatus,
@@ -31,6 +33,7 @@ import {
   createSigningRequest,
   readApprovalFile,
   reviewSigningRequest,
+  summarizeRequest,
   type RequestReview,
 } from './airgap';
 import type { ConsoleServices, StoredStatement } from './console';
@@ -479,6 +482,30 @@ export class Workflow {
             `Another statement took seq ${statement.seq}; propose again on the current head.`,
           );
     }
+    const evidence = await this.evidence(server, statement, signers);
+    const request = createSigningRequest({
+      statement,
+      approvals: stored.approvals,
+      roots: server.roots,
+      serverKey: { keyId: server.serverKeyId, publicKey: server.serverPublicKey },
+      server: server.url,
+      evidence,
+      now: this.now(),
+    });
+    services.record('request.exported', statement.proposer, { statementId: id });
+    return request;
+  }
+
+  /**
+   * What a reviewer needs besides the statement (rule 2), from the verified mirror: the release
+   * the channel runs now, a rollback's target, and the file lists of both bundles.
+   */
+  private async evidence(
+    server: ServerRecord,
+    statement: Statement,
+    signers: Signers | undefined,
+  ): Promise<RequestEvidence> {
+    const { services } = this;
     const head = services.mirrorHead(server, statement.app, statement.channel);
     const target =
       statement.kind === 'rollback'
@@ -487,7 +514,7 @@ export class Workflow {
     if (statement.kind === 'rollback' && target === null) {
       throw new AirlockError(
         'NOT_FOUND',
-        "The rollback target is not in this console's verified mirror; sync, then export again.",
+        "The rollback target is not in this console's verified mirror; sync, then try again.",
       );
     }
     const current = head.current?.entry ?? null;
@@ -499,24 +526,14 @@ export class Workflow {
           : null;
     const currentRef =
       current?.statement.kind === 'release' ? current.statement.release.bundle : null;
-    const fileLists =
+    const files =
       statement.kind === 'release' || statement.kind === 'rollback'
         ? {
             current: await this.fileList(server, currentRef, signers),
             next: await this.fileList(server, nextRef, signers),
           }
         : { current: null, next: null };
-    const request = createSigningRequest({
-      statement,
-      approvals: stored.approvals,
-      roots: server.roots,
-      serverKey: { keyId: server.serverKeyId, publicKey: server.serverPublicKey },
-      server: server.url,
-      evidence: { current, target: target?.entry ?? null, files: fileLists },
-      now: this.now(),
-    });
-    services.record('request.exported', statement.proposer, { statementId: id });
-    return request;
+    return { current, target: target?.entry ?? null, files };
   }
 
   /**
@@ -752,11 +769,14 @@ export class Workflow {
     server: string;
     statementId: string;
     signer: IdentitySigner;
+    signers?: Signers;
   }): Promise<{
     server: ServerRecord;
     status: StatementStatus;
     approvals: Approval[];
     verdict: Verdict;
+    /** What is signed, derived as for a signing request (airgap.ts summarizeRequest). */
+    summary: RequestSummary;
   }> {
     const { server, online, warning } = await this.contact(input.server);
     if (!online) throw new AirlockError('IO_ERROR', warning ?? 'The server cannot be reached.');
@@ -764,12 +784,16 @@ export class Workflow {
       this.services.client(server.url, input.signer),
       input.statementId,
     );
+    const { app, channel } = status.statement;
+    await this.services.sync(server, app, channel);
     const approvals = verifiedApprovals(server, status.statement, status.approvals);
+    const evidence = await this.evidence(server, status.statement, input.signers);
     return {
       server,
       status,
       approvals,
       verdict: evaluatePolicy(status.statement, approvals, server.root, { now: this.now() }),
+      summary: summarizeRequest(status.statement, evidence),
     };
   }
 

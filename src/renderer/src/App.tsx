@@ -40,6 +40,8 @@ export function App(): React.JSX.Element {
   const [releaseChannel, setReleaseChannel] = useState<ChannelRef | null>(null);
   const theme = useTheme();
   const status = useQuery('status', () => api().app.status());
+  const keys = useQuery('keys', () => api().keys.list());
+  const servers = useQuery('servers', () => api().servers.list());
   const { refetch: refetchStatus } = status;
   const heading = useRef<HTMLElement>(null);
 
@@ -61,6 +63,9 @@ export function App(): React.JSX.Element {
 
   const data = status.data;
   const online = data?.online ?? false;
+  const airGapped = data !== null && data.servers.length === 0;
+  const identities = (keys.data?.keys ?? []).filter((key) => key.type === 'identity');
+  const pinned = servers.data?.servers ?? [];
   const pending = (data?.outbox.pending ?? 0) + (data?.outbox.failed ?? 0);
 
   return (
@@ -68,7 +73,7 @@ export function App(): React.JSX.Element {
       <header className="topbar">
         <span className="brand">Airlock</span>
         <span
-          className={`pill ${online ? 'pill-online' : 'pill-offline'}`}
+          className={`pill ${airGapped ? 'pill-neutral' : online ? 'pill-online' : 'pill-offline'}`}
           role="status"
           aria-live="polite"
           title={
@@ -84,8 +89,15 @@ export function App(): React.JSX.Element {
                     .join('\n')
           }
         >
-          {data === null ? 'Checking…' : online ? 'Online' : 'Offline'}
+          {data === null ? 'Checking…' : airGapped ? 'Air-gapped' : online ? 'Online' : 'Offline'}
         </span>
+        {pinned.length > 0 && (
+          <span className="topbar-fact" title={pinned.map((server) => server.url).join('\n')}>
+            <span className="muted">Server</span> {pinned[0]?.url}
+            {pinned.length > 1 && ` and ${pinned.length - 1} more`} ·{' '}
+            <span className="muted">root</span> <span className="fp">{pinned[0]?.fingerprint}</span>
+          </span>
+        )}
         {pending > 0 && (
           <button type="button" className="button-quiet" onClick={() => go('outbox')}>
             {pending} waiting in the outbox
@@ -95,6 +107,18 @@ export function App(): React.JSX.Element {
           <span className="pill pill-offline">Keychain unavailable</span>
         )}
         <span className="spacer" />
+        <span className="topbar-fact">
+          {identities.length === 1 ? (
+            <>
+              <span className="muted">Signing as</span> {identities[0]?.label || 'your key'}{' '}
+              <span className="fp">{identities[0]?.fingerprint}</span>
+            </>
+          ) : identities.length === 0 ? (
+            <span className="muted">No identity key</span>
+          ) : (
+            <span className="muted">{identities.length} identity keys</span>
+          )}
+        </span>
         <button
           type="button"
           className="button-quiet"

@@ -101,6 +101,8 @@ export const ProposeResultSchema = z.object({
   request: FileOfferSchema.nullable(),
   /** Things the user should know that are not errors (e.g. built on the mirror's head offline). */
   warnings: z.array(z.string()),
+  /** What the person types to confirm a push (the version on a signing-officer channel), or null. */
+  confirmText: z.string().nullable(),
 });
 export type ProposeResult = z.infer<typeof ProposeResultSchema>;
 
@@ -316,10 +318,15 @@ export const ReviewSchema = z.object({
   /** Why the comparison came out as it did, in one sentence. */
   rootMessage: z.string(),
   expired: z.boolean(),
-  /** Request files: the summary the proposer's console wrote (checked against the statement). */
-  summary: RequestSummarySchema.nullable(),
+  /**
+   * What is signed, derived here from the statement and the verified mirror (a server review) or
+   * from the statement and the request's checked evidence (a request file).
+   */
+  summary: RequestSummarySchema,
   /** Names of the proposer and approvers in the trust root, by key id. */
   names: z.record(z.string(), z.string()),
+  /** What the person types to confirm (the version on a signing-officer channel), or null. */
+  confirmText: z.string().nullable(),
   /** The identity key that would sign an approval here, or null when none is chosen. */
   signer: z
     .object({ keyId: z.string(), fingerprint: z.string(), name: z.string().nullable() })
@@ -539,6 +546,10 @@ export const contract = {
       verdict: VerdictSchema.nullable(),
       /** The approvals satisfy the policy: a push would apply the statement. */
       pushable: z.boolean(),
+      /** What the person types to confirm the push, or null. */
+      confirmText: z.string().nullable(),
+      /** What the statement does, in a few words, for the confirmation. */
+      kind: z.string(),
       /** A push was asked for and is queued (the server could not be reached) or went through. */
       pushQueued: z.boolean(),
       /** The push went through now. */

@@ -6,8 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatFingerprint } from '../../../src/core/crypto';
 import { SigningRequestSchema } from '../../../src/shared/schemas/airgap';
 import {
+  confirmInDialog,
   makeConsole,
   openWindow,
+  shownText,
+  signingOfficerPolicy,
   type ConsoleWindow,
   type TestConsole,
 } from '../../e2e/console-window';
@@ -42,6 +45,7 @@ let olgaWindow: ConsoleWindow;
 let server: TestServer;
 let phone: DeviceSim;
 let bundlePublicKey = '';
+let olgaKeyId = '';
 
 /** Creates a key on the Keys screen of `window`; returns its row. */
 async function createKey(
@@ -71,7 +75,11 @@ async function createKey(
  * fingerprint she was given); later ones match the pin.
  */
 let olgaPinned = false;
-async function olgaApproves(requestPath: string, title: string | RegExp): Promise<string> {
+async function olgaApproves(
+  requestPath: string,
+  title: string | RegExp,
+  expect_: { typed?: string; files?: readonly string[] } = {},
+): Promise<string> {
   const page = olgaWindow.page;
   await olgaWindow.open('Approvals');
   await page.getByLabel('Review a signing request').setInputFiles(requestPath);
@@ -89,8 +97,17 @@ async function olgaApproves(requestPath: string, title: string | RegExp): Promis
     await fingerprint.fill(formatFingerprint(server.rootId));
     olgaPinned = true;
   }
+  // What is signed comes first: both hashes, and the files by name.
+  await shownText(review, 'Content SHA-256', 'Encrypted SHA-256', ...(expect_.files ?? []));
   const { path } = await olgaWindow.download(
-    () => review.getByRole('button', { name: 'Approve and save approval file' }).click(),
+    async () => {
+      await review.getByRole('button', { name: 'Approve and save approval file' }).click();
+      // The dialog names the key; on this signing-officer channel Olga types the version.
+      const dialog = olgaWindow.page.getByRole('alertdialog');
+      await dialog.waitFor();
+      await expect.poll(() => dialog.textContent()).toContain(formatFingerprint(olgaKeyId));
+      await confirmInDialog(olgaWindow.page, 'Sign', expect_.typed);
+    },
     join(work, 'downloads'),
   );
   await review.getByText(/Approval saved as .*With it: 1\/1 approvals/).waitFor();
@@ -98,15 +115,16 @@ async function olgaApproves(requestPath: string, title: string | RegExp): Promis
 }
 
 /** Pat imports an approval file; the policy is met, Pat confirms, and the push goes out. */
-async function patImports(approvalPath: string): Promise<void> {
+async function patImports(approvalPath: string, typed?: string): Promise<void> {
   const page = patWindow.page;
   await patWindow.open('Approvals');
   await page.getByLabel('Import an approval file').setInputFiles(approvalPath);
   const result = page.locator('.import-result');
   await result.waitFor();
   await expect.poll(() => result.textContent()).toMatch(/1\/1 approvals.*can be pushed now/);
-  // The push waits for Pat to confirm it.
+  // The push waits for Pat to confirm it: asked, never automatic.
   await result.getByRole('button', { name: /^Push to / }).click();
+  await confirmInDialog(page, 'Push', typed);
   await expect.poll(() => result.textContent()).toMatch(/Pushed: the server applied it as #\d+/);
 }
 
@@ -123,6 +141,9 @@ async function patProposesRelease(version: string): Promise<string> {
   await page.locator('.bundle-info').waitFor();
   await page.getByRole('combobox', { name: /^Channel/ }).selectOption({ index: 0 });
   await page.getByLabel('Version', { exact: true }).fill(version);
+  // Production starts small by default (10 %); this phone must get it.
+  expect(await page.getByLabel('Rollout percent', { exact: true }).inputValue()).toBe('10');
+  await page.getByLabel('Rollout percent', { exact: true }).fill('100');
   await page.getByLabel('Also export a signing request for offline approvers').check();
   await page.getByRole('button', { name: 'Propose release' }).click();
   const card = page.getByRole('region', { name: new RegExp(`Proposed: .*${version}`) });
@@ -177,11 +198,15 @@ describe('two identities, from first run to a rollback a phone receives', () => 
     const officer = await olga.keys.identitySigner(olgaKey?.keyId ?? '');
     expect(Buffer.from(officer.publicKey).toString('hex')).toBe(olgaPublicHex);
     server = await startTestServer({ admins: [admin], spawn: true });
+    // Releases on production need the signing officer (so signing and pushing are typed).
     await addMembers(
       server.url,
       [admin],
       [{ signer: officer, roles: ['signing_officer'], name: 'Olga' }],
+      undefined,
+      [signingOfficerPolicy(APP, CHANNEL)],
     );
+    olgaKeyId = officer.keyId;
     bundlePublicKey = bundleKey?.publicKey ?? '';
     const created = await callApi(server.url, '/api/v1/apps', {
       signer: admin,
@@ -211,9 +236,12 @@ describe('two identities, from first run to a rollback a phone receives', () => 
     const file = SigningRequestSchema.parse(JSON.parse(readFileSync(request, 'utf8')));
     expect(file.statement).toMatchObject({ kind: 'release', release: { version: '1.0.0' } });
 
-    const approval = await olgaApproves(request, `Release 1.0.0 at 100% · ${APP}/${CHANNEL}`);
+    const approval = await olgaApproves(request, `Release 1.0.0 at 100% · ${APP}/${CHANNEL}`, {
+      typed: '1.0.0',
+      files: ['+ index.html'],
+    });
     await olgaWindow.shoot('e2e-officer-review');
-    await patImports(approval);
+    await patImports(approval, '1.0.0');
     await patWindow.shoot('e2e-import');
 
     // A phone from the 0.9.0 store build: its builtin web code is older than any release.
@@ -229,8 +257,11 @@ describe('two identities, from first run to a rollback a phone receives', () => 
   it('a second release reaches the phone the same way', async () => {
     writeTree(webDir, { ...sampleWebBuild(), 'index.html': '<!doctype html><p>1.0.1</p>' });
     const request = await patProposesRelease('1.0.1');
-    const approval = await olgaApproves(request, `Release 1.0.1 at 100% · ${APP}/${CHANNEL}`);
-    await patImports(approval);
+    const approval = await olgaApproves(request, `Release 1.0.1 at 100% · ${APP}/${CHANNEL}`, {
+      typed: '1.0.1',
+      files: ['~ index.html'],
+    });
+    await patImports(approval, '1.0.1');
     expect(await phone.update()).toMatchObject({ result: 'installed', version: '1.0.1' });
   });
 

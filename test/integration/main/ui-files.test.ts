@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -7,6 +7,7 @@ import { formatFingerprint } from '../../../src/core/crypto';
 import { APPROVAL_FILE_FORMAT, SigningRequestSchema } from '../../../src/shared/schemas';
 import {
   call,
+  confirmInDialog,
   makeConsole,
   openWindow,
   setUpTeam,
@@ -16,6 +17,7 @@ import {
   type TestConsole,
   shownText,
 } from '../../e2e/console-window';
+import { startTestServer } from '../../helpers/server';
 
 /**
  * The console's Members and policies screen, key backup and restore on the Keys screen, and the
@@ -44,6 +46,8 @@ let olgaKey = '';
 let url = '';
 /** Where the windows' downloads are saved. */
 let downloads = '';
+/** The signing request Pat exported for 1.0.0, for the forgeries. */
+let requestContent = '';
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'airlock-ui-files-'));
@@ -118,6 +122,7 @@ describe('members, key backups and request/approval files in the console window'
     );
     expect(request.name).toBe(`${APP}-${CHANNEL}-seq1.airlock-request.json`);
     const content = readFileSync(request.path, 'utf8');
+    requestContent = content;
     expect(SigningRequestSchema.parse(JSON.parse(content)).statementId).toBe(proposed.statementId);
     await page.getByText(`Signing request saved as ${request.name}`).waitFor();
 
@@ -134,17 +139,32 @@ describe('members, key backups and request/approval files in the console window'
     await review.waitFor();
     const expected = await call(olga, 'approvals:review', { source: 'request', content });
     expect(expected.verdict.summary).toMatch(/^0\/1 approvals/);
+    // What is signed comes first, with the file names and both hashes to compare (issue 13).
+    const bundle = expected.summary.bundle;
+    if (bundle === undefined) throw new Error('a release review names its bundle');
     const text = await shownText(
       review,
+      '1. What you sign',
+      'Version1.0.0',
+      '100% of devices',
+      'nothing: no release runs on this channel yet',
+      'none: the signed statement has no notes',
+      bundle.sha256,
+      bundle.encryptedSha256,
+      'index.html',
       expected.verdict.summary,
       `Proposed by${expected.names[patKey]}`,
       'Approved so far bynobody yet',
-      `fingerprint ${expected.rootFingerprint} (unknown)`,
-      'This console does not know that server',
-      '100% of devices',
-      `Signs with${expected.signer?.name ?? ''}`,
+      'Not pinned on this console',
+      'This console has not pinned this server',
+      'Signs with',
+      expected.signer?.name ?? 'a signer',
     );
+    expect(text.indexOf('1. What you sign')).toBeLessThan(text.indexOf('2. Who proposed it'));
+    expect(text.indexOf('2. Who proposed it')).toBeLessThan(text.indexOf('3. Trust root'));
+    expect(text.indexOf('3. Trust root')).toBeLessThan(text.indexOf('4. The key that signs'));
     expect(text).not.toContain('Expired');
+    expect(text).not.toContain('(unknown)');
     // Approving needs the fingerprint the administrator gave, typed in (ARCHITECTURE.md §5).
     const approve = review.getByRole('button', { name: 'Approve and save approval file' });
     expect(await approve.isDisabled()).toBe(true);
@@ -152,10 +172,14 @@ describe('members, key backups and request/approval files in the console window'
       .getByLabel('Server fingerprint from your administrator')
       .fill(formatFingerprint(team.server.rootId));
     await olgaWindow.shoot('approval-review');
-    const approval = await olgaWindow.download(
-      () => review.getByRole('button', { name: 'Approve and save approval file' }).click(),
-      downloads,
-    );
+    // The alert dialog names the key; production needs the version typed (issue 13).
+    const approval = await olgaWindow.download(async () => {
+      await approve.click();
+      const dialog = olgaPage.getByRole('alertdialog');
+      await shownText(dialog, expected.signer?.name ?? 'a signer', 'cannot be taken back');
+      await olgaWindow.shoot('approval-confirm');
+      await confirmInDialog(olgaPage, 'Sign', '1.0.0');
+    }, downloads);
     expect(approval.name).toMatch(/\.airlock-approval\.json$/);
     const file = JSON.parse(readFileSync(approval.path, 'utf8')) as {
       format: string;
@@ -168,6 +192,9 @@ describe('members, key backups and request/approval files in the console window'
       approver: { keyId: olgaKey },
     });
     await review.getByText(/Approval saved as .*With it: 1\/1 approvals/).waitFor();
+    // After signing, the facts agree with the banner.
+    await shownText(review, `Approved so far by${expected.signer?.name ?? ''}`);
+    expect(await review.textContent()).not.toContain('nobody yet');
 
     // Pat: import the approval file; the policy is met and the push goes out.
     await page.getByLabel('Import an approval file').setInputFiles(approval.path);
@@ -180,6 +207,7 @@ describe('members, key backups and request/approval files in the console window'
     );
     // The push waits for the person to confirm it.
     await result.getByRole('button', { name: `Push to ${APP}/${CHANNEL}` }).click();
+    await confirmInDialog(page, 'Push', '1.0.0');
     await shownText(result, /Pushed: the server applied it as #1/);
     const overview = await call(pat, 'apps:overview', {});
     expect(overview.channels[0]?.live?.current).toMatchObject({
@@ -187,6 +215,68 @@ describe('members, key backups and request/approval files in the console window'
       version: '1.0.0',
     });
     for (const window of [patWindow, olgaWindow]) expect(window.consoleErrors).toEqual([]);
+  });
+
+  it('refuses a forged request: notes not in the statement, a root that does not match the pin', async () => {
+    // Notes added to the request's summary that the signed statement does not have: the review is
+    // refused, naming the field, and there is nothing to approve (ARCHITECTURE.md §5, issue 13).
+    const forged = JSON.parse(requestContent) as {
+      summary: Record<string, unknown>;
+      server: string;
+    };
+    forged.summary['notes'] = 'Security fix, already reviewed by the CTO';
+    const notesPath = join(work, 'forged-notes.airlock-request.json');
+    writeFileSync(notesPath, JSON.stringify(forged));
+    const olgaWindow = windows.find((window) => window !== patWindow);
+    if (olgaWindow === undefined) throw new Error("Olga's window is open from the test before");
+    const olgaPage = olgaWindow.page;
+    await olgaWindow.open('Approvals');
+    await olgaPage.getByLabel('Review a signing request').setInputFiles(notesPath);
+    await shownText(olgaPage.getByRole('alert'), /summary field "notes"/, 'REQUEST_FILE_INVALID');
+    expect(await olgaPage.getByRole('article', { name: /^Signing request/ }).count()).toBe(0);
+    expect(await olgaPage.getByRole('button', { name: /^Approve/ }).count()).toBe(0);
+    await olgaWindow.shoot('approval-forged-notes');
+
+    // The genuine request relabelled as one for another server this officer pinned: the chain it
+    // carries is not that server's, so the review says so and no approval can be given, not even
+    // with a fingerprint typed in (there is no field for one).
+    const other = await startTestServer({ admins: [team.admin] });
+    const eve = makeConsole(work, 'files-eve', () => team.webDir);
+    try {
+      await call(eve, 'keys:create', { type: 'identity', label: 'Eve' });
+      await call(eve, 'servers:connect', { url: other.url });
+      const relabelled = JSON.parse(requestContent) as { server: string };
+      relabelled.server = other.url;
+      const relabelledPath = join(work, 'relabelled.airlock-request.json');
+      writeFileSync(relabelledPath, JSON.stringify(relabelled));
+      const eveWindow = await openWindow(eve);
+      windows.push(eveWindow);
+      await eveWindow.open('Approvals');
+      await eveWindow.page.getByLabel('Review a signing request').setInputFiles(relabelledPath);
+      const review = eveWindow.page.getByRole('article', { name: /^Signing request/ });
+      await shownText(
+        review,
+        'Does NOT match the pinned trust root',
+        'another trust root than the one this console pinned',
+        'this request cannot be signed',
+      );
+      expect(
+        await review.getByRole('button', { name: 'Approve and save approval file' }).isDisabled(),
+      ).toBe(true);
+      expect(await review.getByLabel('Server fingerprint from your administrator').count()).toBe(0);
+      await eveWindow.shoot('approval-root-mismatch');
+      // The handler refuses it too, whatever a window sends.
+      await expect(
+        call(eve, 'approvals:approve', {
+          mode: 'request',
+          content: JSON.stringify(relabelled),
+          rootFingerprint: formatFingerprint(team.server.rootId),
+        }),
+      ).rejects.toThrow(/trust root/);
+    } finally {
+      await other.dispose();
+      await eve.dispose();
+    }
   });
 
   it('backs a key up with a passphrase asked twice, and restores it into a fresh console', async () => {

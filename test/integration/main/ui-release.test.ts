@@ -5,6 +5,7 @@ import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   call,
+  confirmInDialog,
   openWindow,
   overviewRow,
   setUpTeam,
@@ -58,6 +59,8 @@ async function approveAndPush(card: Locator): Promise<string> {
   await card.getByText('policy satisfied').waitFor();
   await expect.poll(() => card.textContent()).toContain('1/1 approvals');
   await card.getByRole('button', { name: 'Push now' }).click();
+  // A push is consequential: it asks first (issue 13).
+  await confirmInDialog(page, 'Push');
   await card.getByText(/Pushed: applied as #\d+/).waitFor();
   await expect.poll(() => card.textContent()).toContain('applied: it is in the channel’s log');
   expect(await card.getByRole('button', { name: 'Push now' }).count()).toBe(0);
@@ -115,7 +118,9 @@ describe('new release, rollout and rollback in the console window', () => {
     // Nothing released yet: the suggestion is 1.0.0; the native minimum defaults to 0.0.0.
     expect(await page.getByLabel('Version', { exact: true }).inputValue()).toBe('1.0.0');
     expect(await page.getByLabel('Minimum native version').inputValue()).toBe('0.0.0');
-    expect(await page.getByLabel('Rollout percent', { exact: true }).inputValue()).toBe('100');
+    // Production starts with a small rollout by default (issue 13: safe defaults).
+    expect(await page.getByLabel('Rollout percent', { exact: true }).inputValue()).toBe('10');
+    await page.getByLabel('Rollout percent', { exact: true }).fill('100');
 
     // A version that is not semver is refused before anything is sent.
     await page.getByLabel('Version', { exact: true }).fill('1.0');
@@ -203,6 +208,7 @@ describe('new release, rollout and rollback in the console window', () => {
     await window.shoot('rollout');
 
     await panel.getByRole('button', { name: 'Pause rollout' }).click();
+    await confirmInDialog(page, 'Propose pause');
     const pause = result(/^Proposed: Pause rollout/);
     await pause.waitFor();
     await approveAndPush(pause);
@@ -229,6 +235,7 @@ describe('new release, rollout and rollback in the console window', () => {
     expect(second).not.toBe(firstBundle);
     // Suggested from the verified history (synced after each push): the next patch version.
     await expect.poll(() => page.getByLabel('Version', { exact: true }).inputValue()).toBe('1.0.1');
+    await page.getByLabel('Rollout percent', { exact: true }).fill('100');
     await page.getByRole('button', { name: 'Propose release' }).click();
     const card = result(/^Proposed: Release 1\.0\.1 at 100%/);
     await card.waitFor();

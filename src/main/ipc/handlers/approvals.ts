@@ -6,7 +6,7 @@ import { IpcChannels as Ch } from '../../../shared/ipc/channels';
 import type { Review, StatementState } from '../../../shared/ipc/contract';
 import type { Approval, Statement, StatementStatus, TrustRoot } from '../../../shared/schemas';
 import type { HandlerTable } from '../handle';
-import { memberNames, type HandlerScope } from './context';
+import { memberNames, typedConfirmation, type HandlerScope } from './context';
 import { requestOffer } from './releases';
 
 /**
@@ -90,10 +90,11 @@ export function approvalHandlers(scope: HandlerScope) {
       const workflow = scope.workflow(ctx);
       if (input.source === 'server') {
         const signer = await scope.identity(input.identity);
-        const { server, status, approvals, verdict } = await workflow.reviewOnline({
+        const { server, status, approvals, verdict, summary } = await workflow.reviewOnline({
           server: input.server,
           statementId: input.statementId,
           signer,
+          signers: scope.signers(input.identity, signer),
         });
         const { statement } = status;
         return {
@@ -107,7 +108,8 @@ export function approvalHandlers(scope: HandlerScope) {
           rootPinned: 'match' as const,
           rootMessage: `The server's trust root is the one pinned here, at version ${server.root.version}.`,
           expired: Date.parse(statement.expiresAt) <= at.getTime(),
-          summary: null,
+          summary,
+          confirmText: typedConfirmation(statement, server.root),
           names: names(server.root, statement, approvals),
           signer: signerView(server.root, signer),
           notes: countingNotes(statement, server.root, signer),
@@ -128,6 +130,7 @@ export function approvalHandlers(scope: HandlerScope) {
         rootMessage: review.rootMessage,
         expired: review.expired,
         summary: review.summary,
+        confirmText: typedConfirmation(request.statement, root),
         names: names(root, request.statement, request.approvals),
         signer: signerView(root, signer),
         notes: [...review.notes, ...countingNotes(request.statement, root, signer)],
@@ -183,6 +186,11 @@ export function approvalHandlers(scope: HandlerScope) {
         approver: outcome.approval.keyId,
         verdict: outcome.verdict,
         pushable: outcome.pushable,
+        confirmText: typedConfirmation(
+          statement,
+          services.requireServer(outcome.stored.serverUrl ?? '').root,
+        ),
+        kind: statement.kind,
         pushQueued: outcome.push !== null,
         applied: outcome.push?.applied ?? null,
         queued: services.outbox.list(['pending']).length,

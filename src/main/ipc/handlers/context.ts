@@ -2,7 +2,8 @@ import { formatFingerprint } from '../../../core/crypto';
 import { AirlockError, toErrorShape } from '../../../core/errors';
 import type { IdentitySigner } from '../../../core/statement';
 import type { FindingView } from '../../../shared/ipc/contract';
-import type { TrustRoot } from '../../../shared/schemas';
+import { findPolicy } from '../../../core/policy';
+import type { Statement, TrustRoot } from '../../../shared/schemas';
 import type { Finding } from '../../db/repositories/findings.repo';
 import { outboxSigners, resolveIdentity, type Signers } from '../../identity';
 import type { KeyStore } from '../../keys/key-store';
@@ -170,6 +171,25 @@ export function uniqueChannels(
   return [...seen.values()].sort(
     (a, b) => a.app.localeCompare(b.app) || a.channel.localeCompare(b.channel),
   );
+}
+
+/**
+ * What a person types to confirm signing or pushing `statement` (issue 13: consequential actions
+ * are weighty): on a channel whose policy requires a signing officer (production, typically), the
+ * version (or the kind, for statements without one); elsewhere null, and a confirmation dialog
+ * naming the key is enough.
+ */
+export function typedConfirmation(statement: Statement, root: TrustRoot): string | null {
+  const policy = findPolicy(root, statement.app, statement.channel, statement.kind);
+  if (policy === null || (policy.require?.signing_officer ?? 0) < 1) return null;
+  switch (statement.kind) {
+    case 'release':
+      return statement.release.version;
+    case 'rollout':
+      return `${statement.rollout.percent}%`;
+    default:
+      return statement.kind;
+  }
 }
 
 /** Member names by key id, for people (ARCHITECTURE.md §2: fingerprints for keys nobody named). */

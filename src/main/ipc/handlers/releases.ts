@@ -5,11 +5,11 @@ import { buildBundle, bundleFileList, encryptBundle } from '../../../core/bundle
 import { AirlockError } from '../../../core/errors';
 import { IpcChannels as Ch } from '../../../shared/ipc/channels';
 import type { FileOffer, ProposeResult } from '../../../shared/ipc/contract';
-import type { BundleRef, SigningRequest } from '../../../shared/schemas';
+import type { BundleRef, SigningRequest, TrustRoot } from '../../../shared/schemas';
 import type { StoredBundle } from '../../db/repositories/bundles.repo';
 import type { ProposalBody, ProposeOutcome } from '../../services/workflow';
 import type { HandlerContext, HandlerTable } from '../handle';
-import type { HandlerScope } from './context';
+import { typedConfirmation, type HandlerScope } from './context';
 
 /** Bundles (build + encrypt, with progress) and proposals: release, push, rollout, rollback. */
 
@@ -22,8 +22,9 @@ export function requestOffer(request: SigningRequest): FileOffer {
   };
 }
 
-function proposeResult(outcome: ProposeOutcome): ProposeResult {
+function proposeResult(outcome: ProposeOutcome, root: TrustRoot): ProposeResult {
   return {
+    confirmText: typedConfirmation(outcome.statement, root),
     statementId: outcome.statementId,
     seq: outcome.statement.seq,
     state: outcome.state,
@@ -79,7 +80,7 @@ export function releaseHandlers(scope: HandlerScope) {
       lifetimeMs: input.expiresInHours * 3_600_000,
       request: input.exportRequest,
     });
-    return proposeResult(outcome);
+    return proposeResult(outcome, services.requireServer(input.server).root);
   }
 
   return {

@@ -139,7 +139,10 @@ export function NewReleaseScreen(props: {
   ]);
   const [typedVersion, setTypedVersion] = useState<string | null>(null);
   const version = typedVersion ?? suggested;
-  const [percent, setPercent] = useState<number | null>(100);
+  // A safe default (issue 13): a first, small rollout on production; everything elsewhere.
+  const [typedPercent, setPercent] = useState<number | null | undefined>(undefined);
+  const percent =
+    typedPercent === undefined ? (target?.channel === 'production' ? 10 : 100) : typedPercent;
   const [minNative, setMinNative] = useState('0.0.0');
   const [notes, setNotes] = useState('');
   const [exportRequest, setExportRequest] = useState(false);

@@ -2,6 +2,7 @@ import { useId, useState } from 'react';
 import type { AppErrorShape } from '../../../../shared/errors';
 import type { IpcResponse, ProposeResult, StatementState } from '../../../../shared/ipc/contract';
 import type { ChannelRef } from '../../components/ChannelPicker';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { api, unwrap, useRefreshAll } from '../../lib/api';
 import { saveFile } from '../../lib/files';
@@ -50,6 +51,7 @@ export function ProposalResult(props: {
   const [busy, setBusy] = useState<'check' | 'push' | null>(null);
   const [error, setError] = useState<AppErrorShape | null>(null);
   const [pushed, setPushed] = useState<Pushed | null>(null);
+  const [asking, setAsking] = useState(false);
 
   async function check(): Promise<void> {
     setBusy('check');
@@ -71,6 +73,7 @@ export function ProposalResult(props: {
   }
 
   async function push(): Promise<void> {
+    setAsking(false);
     setBusy('push');
     setError(null);
     const outcome = await unwrap(
@@ -152,12 +155,25 @@ export function ProposalResult(props: {
               type="button"
               className="button-primary"
               disabled={busy !== null}
-              onClick={() => void push()}
+              onClick={() => setAsking(true)}
             >
               {busy === 'push' ? 'Pushing…' : 'Push now'}
             </button>
           )}
         </div>
+      )}
+      {asking && (
+        <ConfirmDialog
+          title={`Push ${title} to ${channel.app}/${channel.channel}?`}
+          confirmLabel="Push"
+          typed={result.confirmText}
+          onConfirm={() => void push()}
+          onCancel={() => setAsking(false)}
+        >
+          <p>
+            Devices on {channel.app}/{channel.channel} follow it as soon as the server applies it.
+          </p>
+        </ConfirmDialog>
       )}
       {open && !satisfied && (
         <p className="muted">

@@ -1,6 +1,7 @@
 import { useId, useState } from 'react';
 import type { IpcRequestInput, IpcResponse, ProposeResult } from '../../../../shared/ipc/contract';
 import type { ChannelRef } from '../../components/ChannelPicker';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { api, useAction } from '../../lib/api';
 import { ExportRequestCheckbox } from '../release/ExportRequestCheckbox';
@@ -38,6 +39,7 @@ export function RolloutPanel(props: {
   const current = live?.current ?? null;
   const [percent, setPercent] = useState<number | null>(current?.rolloutPercent ?? 100);
   const [exportRequest, setExportRequest] = useState(false);
+  const [askPause, setAskPause] = useState(false);
   const change = useAction((next: Change) =>
     api().rollout.change({ ...channel, change: next, exportRequest }),
   );
@@ -89,11 +91,7 @@ export function RolloutPanel(props: {
       </form>
       <div className="row actions">
         {(live === null || !live.paused) && (
-          <button
-            type="button"
-            disabled={change.pending}
-            onClick={() => void run({ kind: 'pause' })}
-          >
+          <button type="button" disabled={change.pending} onClick={() => setAskPause(true)}>
             Pause rollout
           </button>
         )}
@@ -108,6 +106,23 @@ export function RolloutPanel(props: {
         )}
         <ExportRequestCheckbox checked={exportRequest} onChange={setExportRequest} />
       </div>
+      {askPause && (
+        <ConfirmDialog
+          title={`Propose a pause of ${channel.app}/${channel.channel}?`}
+          confirmLabel="Propose pause"
+          tone="danger"
+          onConfirm={() => {
+            setAskPause(false);
+            void run({ kind: 'pause' });
+          }}
+          onCancel={() => setAskPause(false)}
+        >
+          <p>
+            Once approved and pushed, no device gets this channel&apos;s release until a resume is
+            approved and pushed too. Devices keep what they have installed.
+          </p>
+        </ConfirmDialog>
+      )}
       {change.pending && (
         <p className="muted" role="status">
           Proposing…
