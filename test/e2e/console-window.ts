@@ -233,6 +233,21 @@ export async function confirmInDialog(
   return dialog;
 }
 
+/**
+ * Runs the overview action `label` on `app`'s row: its primary button when that is the one, else
+ * the item of its "More actions" menu (issue 13: one primary action, a menu for the rest).
+ */
+export async function channelAction(page: Page, app: string, label: string): Promise<void> {
+  const row = overviewRow(page, app);
+  const primary = row.getByRole('button', { name: label, exact: true });
+  if ((await primary.count()) > 0) {
+    await primary.click();
+    return;
+  }
+  await row.getByRole('button', { name: /^More actions for / }).click();
+  await page.getByRole('menuitem', { name: label, exact: true }).click();
+}
+
 export function overviewRow(page: Page, app: string): Locator {
   return page
     .getByRole('table', { name: 'Channels' })

@@ -165,6 +165,7 @@ export function App(): React.JSX.Element {
               setReleaseChannel(channel);
               go('release');
             }}
+            onOpenApprovals={() => go('approvals')}
           />
         )}
         {shown === 'release' && (

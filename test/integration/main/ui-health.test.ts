@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wilsonLowerBound } from '../../../src/server/device/wilson';
 import {
   call,
+  channelAction,
   openWindow,
   overviewRow,
   setUpTeam,
@@ -152,7 +153,7 @@ describe('the Health screen', () => {
     const row = overviewRow(page, APP);
     // 1.1.0: 6 installs, 6 failures; the failure rate's lower bound (25 %) is above 20 %.
     await expect.poll(() => row.textContent()).toContain('50% ok · 6 failures · above threshold');
-    await row.getByRole('button', { name: 'Health' }).click();
+    await channelAction(page, APP, 'Health');
     await page.getByRole('heading', { level: 1, name: 'Health' }).waitFor();
     await page.getByRole('table', { name: 'Health per version' }).waitFor();
     expect(window.consoleErrors).toEqual([]);

@@ -5,6 +5,7 @@ import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   call,
+  channelAction,
   confirmInDialog,
   openWindow,
   overviewRow,
@@ -173,11 +174,14 @@ describe('new release, rollout and rollback in the console window', () => {
 
   it('changes the rollout to 50%, pauses and resumes it through the rollout panel', async () => {
     await window.open('Apps and channels');
-    await expect.poll(() => overviewRow(page, APP).textContent()).toContain('1.0.0 (live)');
-    const toggle = overviewRow(page, APP).getByRole('button', { name: 'Rollout' });
-    expect(await toggle.getAttribute('aria-expanded')).toBe('false');
-    await toggle.click();
-    expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+    await expect.poll(() => overviewRow(page, APP).textContent()).toMatch(/Live1\.0\.0 · 100%/);
+    // Status first: a badge, one primary action (a full rollout asks for the next release), the
+    // rollout control in the menu; it opens below the table, not inside the row.
+    expect(await overviewRow(page, APP).getByRole('button').allTextContents()).toEqual([
+      'New release',
+      'More ▾',
+    ]);
+    await channelAction(page, APP, 'Rollout');
     const panel = page.getByRole('region', { name: `Rollout of ${APP}/${CHANNEL}` });
     await panel.getByText('1.0.0 goes to 100% of devices.').waitFor();
 
@@ -212,14 +216,14 @@ describe('new release, rollout and rollback in the console window', () => {
     const pause = result(/^Proposed: Pause rollout/);
     await pause.waitFor();
     await approveAndPush(pause);
-    await expect.poll(() => overviewRow(page, APP).textContent()).toContain('(paused)');
+    await expect.poll(() => overviewRow(page, APP).textContent()).toContain('Paused');
     await panel.getByText(/the rollout is paused/).waitFor();
 
     await panel.getByRole('button', { name: 'Resume rollout' }).click();
     const resume = result(/^Proposed: Resume rollout/);
     await resume.waitFor();
     await approveAndPush(resume);
-    await expect.poll(() => overviewRow(page, APP).textContent()).toContain('1.0.0 (live)');
+    await expect.poll(() => overviewRow(page, APP).textContent()).toContain('Rolling out 50%');
     await panel.getByRole('button', { name: 'Pause rollout' }).waitFor();
 
     const live = (await call(user, 'apps:overview', { live: true })).channels[0]?.live;
@@ -298,7 +302,7 @@ describe('new release, rollout and rollback in the console window', () => {
     expect(live?.head).toBe(rollbackId);
 
     await window.open('Apps and channels');
-    await expect.poll(() => overviewRow(page, APP).textContent()).toContain('1.0.0 (rolled back)');
+    await expect.poll(() => overviewRow(page, APP).textContent()).toMatch(/Rolled back1\.0\.0/);
   });
 
   it('shows no console errors', () => {
