@@ -7,11 +7,13 @@ import { wilsonLowerBound } from '../../../src/server/device/wilson';
 import {
   call,
   channelAction,
+  confirmInDialog,
   openWindow,
   overviewRow,
   setUpTeam,
   type ConsoleWindow,
   type Team,
+  shownText,
 } from '../../e2e/console-window';
 import { DeviceSim, mapLimit, seededDeviceIds } from '../../helpers/device-sim';
 
@@ -129,6 +131,25 @@ describe('the Health screen', () => {
     await failures.locator('svg.recharts-surface').first().waitFor();
     expect(await adoption.locator('path.recharts-line-curve').count()).toBe(2);
     expect(await failures.locator('.recharts-bar-rectangle path').count()).toBe(1);
+    // The failure rate with the pause threshold, and the releases marked on a time axis fitted
+    // to the data (issue 13).
+    const rate = page.getByRole('figure', { name: 'Failure rate per hour' });
+    await shownText(rate, 'pause threshold 20%', 'Release 1.0.0', 'Release 1.1.0', '50 outcomes');
+    // One hour of outcomes per version: a dot each (a line needs two hours).
+    expect(await rate.locator('.recharts-line-dot').count()).toBe(2);
+    await shownText(
+      page.getByRole('list', { name: 'Events in this window' }),
+      'Release 1.0.0',
+      'Release 1.1.0',
+    );
+    // Above the threshold: a banner says so and offers the pause.
+    const banner = page.locator('.health-banner');
+    await shownText(
+      banner,
+      '1.1.0 is failing on at least',
+      'above the 20% pause threshold',
+      'Too few outcomes for the automatic pause (12/50)',
+    );
     // Nothing injected a <style> element (CSP style-src 'self').
     expect(await page.locator('style').count()).toBe(0);
     await window.shoot('health');
@@ -144,7 +165,32 @@ describe('the Health screen', () => {
     ]);
     await page.getByRole('radio', { name: '30 days' }).check();
     await page.getByRole('table', { name: 'Health per version' }).waitFor();
-    expect(await page.getByRole('alert').count()).toBe(0);
+    expect(await page.getByRole('alert').allTextContents()).toEqual([
+      expect.stringMatching(/^1\.1\.0 is failing/),
+    ]);
+    expect(window.consoleErrors).toEqual([]);
+  });
+
+  it('proposes a pause from the banner, asked in a dialog; once pushed the banner says paused', async () => {
+    const banner = page.locator('.health-banner');
+    await banner.getByRole('button', { name: 'Propose pause' }).click();
+    await confirmInDialog(page, 'Propose pause');
+    const card = page.getByRole('region', { name: /^Proposed: Pause rollout/ });
+    await card.waitFor();
+    await shownText(card, '0/1 approvals');
+    const statementId = (await card.locator('.mono').first().getAttribute('title')) ?? '';
+    const pushed = await team.approveAndPush(statementId);
+    expect(pushed.applied).not.toBeNull();
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect
+      .poll(async () => {
+        await page.getByRole('radio', { name: '24 h' }).check();
+        await page.getByRole('radio', { name: '7 days' }).check();
+        return banner.textContent();
+      })
+      .toContain('The channel is paused');
+    await shownText(page.getByRole('list', { name: 'Events in this window' }), 'Pause');
+    expect(await banner.getByRole('button', { name: 'Propose pause' }).count()).toBe(0);
     expect(window.consoleErrors).toEqual([]);
   });
 
@@ -162,7 +208,7 @@ describe('the Health screen', () => {
   it('says clearly that the server cannot be reached', async () => {
     await team.server.stop();
     await page.getByRole('button', { name: 'Refresh' }).click();
-    const alert = page.getByRole('alert');
+    const alert = page.getByRole('alert').filter({ hasText: 'comes from the server' });
     await alert.waitFor();
     await expect
       .poll(() => alert.textContent())
