@@ -1,18 +1,45 @@
-import { useEffect, useRef, useState } from 'react';
+import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import type { ChannelRef } from './components/ChannelPicker';
 import { ErrorBanner } from './components/ErrorBanner';
-import { ApprovalsScreen } from './features/approvals/ApprovalsScreen';
-import { AuditScreen } from './features/audit/AuditScreen';
-import { HealthScreen } from './features/health/HealthScreen';
-import { HistoryScreen } from './features/history/HistoryScreen';
-import { KeysScreen } from './features/keys/KeysScreen';
-import { MembersScreen } from './features/members/MembersScreen';
-import { OutboxScreen } from './features/outbox/OutboxScreen';
-import { OverviewScreen } from './features/overview/OverviewScreen';
-import { NewReleaseScreen } from './features/release/NewReleaseScreen';
-import { ServersScreen } from './features/servers/ServersScreen';
+import { Loading } from './components/EmptyState';
 import { api, useQuery } from './lib/api';
 import { useTheme } from './lib/theme';
+
+/**
+ * Each screen is its own chunk, loaded when first opened (issue 13: the renderer was one 2.1 MB
+ * file, mostly the Health screen's charts). Chunks are files of the app, so `script-src 'self'`
+ * holds.
+ */
+const ApprovalsScreen = lazy(() =>
+  import('./features/approvals/ApprovalsScreen').then((m) => ({ default: m.ApprovalsScreen })),
+);
+const AuditScreen = lazy(() =>
+  import('./features/audit/AuditScreen').then((m) => ({ default: m.AuditScreen })),
+);
+const HealthScreen = lazy(() =>
+  import('./features/health/HealthScreen').then((m) => ({ default: m.HealthScreen })),
+);
+const HistoryScreen = lazy(() =>
+  import('./features/history/HistoryScreen').then((m) => ({ default: m.HistoryScreen })),
+);
+const KeysScreen = lazy(() =>
+  import('./features/keys/KeysScreen').then((m) => ({ default: m.KeysScreen })),
+);
+const MembersScreen = lazy(() =>
+  import('./features/members/MembersScreen').then((m) => ({ default: m.MembersScreen })),
+);
+const OutboxScreen = lazy(() =>
+  import('./features/outbox/OutboxScreen').then((m) => ({ default: m.OutboxScreen })),
+);
+const OverviewScreen = lazy(() =>
+  import('./features/overview/OverviewScreen').then((m) => ({ default: m.OverviewScreen })),
+);
+const NewReleaseScreen = lazy(() =>
+  import('./features/release/NewReleaseScreen').then((m) => ({ default: m.NewReleaseScreen })),
+);
+const ServersScreen = lazy(() =>
+  import('./features/servers/ServersScreen').then((m) => ({ default: m.ServersScreen })),
+);
 
 const SCREENS = [
   { id: 'overview', label: 'Apps and channels' },
@@ -151,34 +178,36 @@ export function App(): React.JSX.Element {
         {data !== null && !data.keychain.available && data.keychain.message !== null && (
           <p className="banner banner-info">{data.keychain.message}</p>
         )}
-        {shown === 'overview' && (
-          <OverviewScreen
-            onOpenHistory={(channel) => {
-              setFocusChannel(channel);
-              go('history');
-            }}
-            onOpenHealth={(channel) => {
-              setFocusChannel(channel);
-              go('health');
-            }}
-            onNewRelease={(channel) => {
-              setReleaseChannel(channel);
-              go('release');
-            }}
-            onOpenApprovals={() => go('approvals')}
-          />
-        )}
-        {shown === 'release' && (
-          <NewReleaseScreen channel={releaseChannel} onProposed={refetchStatus} />
-        )}
-        {shown === 'approvals' && <ApprovalsScreen />}
-        {shown === 'history' && <HistoryScreen initial={focusChannel} />}
-        {shown === 'health' && <HealthScreen initial={focusChannel} />}
-        {shown === 'outbox' && <OutboxScreen onChanged={refetchStatus} />}
-        {shown === 'keys' && <KeysScreen onChanged={refetchStatus} />}
-        {shown === 'members' && <MembersScreen />}
-        {shown === 'servers' && <ServersScreen onChanged={refetchStatus} />}
-        {shown === 'audit' && <AuditScreen />}
+        <Suspense fallback={<Loading />}>
+          {shown === 'overview' && (
+            <OverviewScreen
+              onOpenHistory={(channel) => {
+                setFocusChannel(channel);
+                go('history');
+              }}
+              onOpenHealth={(channel) => {
+                setFocusChannel(channel);
+                go('health');
+              }}
+              onNewRelease={(channel) => {
+                setReleaseChannel(channel);
+                go('release');
+              }}
+              onOpenApprovals={() => go('approvals')}
+            />
+          )}
+          {shown === 'release' && (
+            <NewReleaseScreen channel={releaseChannel} onProposed={refetchStatus} />
+          )}
+          {shown === 'approvals' && <ApprovalsScreen />}
+          {shown === 'history' && <HistoryScreen initial={focusChannel} />}
+          {shown === 'health' && <HealthScreen initial={focusChannel} />}
+          {shown === 'outbox' && <OutboxScreen onChanged={refetchStatus} />}
+          {shown === 'keys' && <KeysScreen onChanged={refetchStatus} />}
+          {shown === 'members' && <MembersScreen />}
+          {shown === 'servers' && <ServersScreen onChanged={refetchStatus} />}
+          {shown === 'audit' && <AuditScreen />}
+        </Suspense>
       </main>
     </div>
   );

@@ -91,15 +91,15 @@ describe('members, key backups and request/approval files in the console window'
     const members = page.getByRole('table', { name: `Members of ${url}` });
     const patRow = members.getByRole('row', { name: new RegExp(formatFingerprint(patKey)) });
     const olgaRow = members.getByRole('row', { name: new RegExp(formatFingerprint(olgaKey)) });
-    await expect.poll(() => patRow.textContent()).toMatch(/^admin .*you.*admin/);
+    await expect.poll(() => patRow.textContent()).toMatch(/^admin .*you.*Admin/);
     await expect
       .poll(() => olgaRow.textContent())
-      .toBe(`Olgasigning_officer${formatFingerprint(olgaKey)}`);
+      .toBe(`OlgaSigning officer${formatFingerprint(olgaKey)}Copy`);
 
     const policies = page.getByRole('list', { name: `Policies of ${url}` }).getByRole('listitem');
     expect(await policies.allTextContents()).toEqual([
-      'Every app and channel, every kind of statement: 1 approval from admin, release_manager or signing_officer; the proposer cannot approve',
-      `${APP} / ${CHANNEL}, releases: 1 approval from release_manager or signing_officer, at least 1 signing_officer; the proposer cannot approve`,
+      'Every app and channel, every kind of statement: 1 approval from admins, release managers or signing officers; the proposer cannot approve',
+      `${APP} / ${CHANNEL}, releases: 1 approval from release managers or signing officers, at least 1 signing officer; the proposer cannot approve`,
     ]);
     // Changing membership stays a CLI task: the screen shows the command.
     expect(await page.getByLabel('Add a member (an admin runs)').inputValue()).toBe(

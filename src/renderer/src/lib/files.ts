@@ -7,8 +7,8 @@ import type { FileOffer } from '../../../shared/ipc/contract';
  * download goes through the session's `will-download`, which asks where to save; in the test
  * browser it is an ordinary download Playwright can catch.
  */
-export function saveFile(offer: FileOffer): void {
-  const blob = new Blob([offer.content], { type: 'application/json' });
+export function saveFile(offer: FileOffer, type = 'application/json'): void {
+  const blob = new Blob([offer.content], { type });
   const url = URL.createObjectURL(blob);
   const link = document.createElement('a');
   link.href = url;

@@ -1,32 +1,195 @@
+import {
+  columnFilteringFeature,
+  createColumnHelper,
+  createFilteredRowModel,
+  createPaginatedRowModel,
+  filterFn_equalsString,
+  filterFn_includesString,
+  globalFilteringFeature,
+  rowPaginationFeature,
+  tableFeatures,
+  useTable,
+} from '@tanstack/react-table';
+import { useId, useMemo } from 'react';
+import { toCsv } from '../../../../shared/csv';
+import type { IpcResponse } from '../../../../shared/ipc/contract';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
+import type { Result } from '../../../../shared/result';
 import { api, useAction, useQuery } from '../../lib/api';
+import { saveFile } from '../../lib/files';
 import { shortId, when } from '../../lib/format';
+import { nameOf, usePeople, type Person } from '../../lib/people';
 
-function detailsLine(details: Record<string, unknown>): string {
-  return Object.entries(details)
-    .map(([name, value]) => `${name}: ${typeof value === 'string' ? value : JSON.stringify(value)}`)
-    .join(', ');
+type Entry = IpcResponse<'audit:list'>['entries'][number];
+
+/** One page of the log as main serves it; the screen reads every page. */
+const LOAD_PAGE = 1000;
+const PAGE_SIZE = 50;
+const HEX_ID = /^[0-9a-f]{64}$/;
+
+/** A row as the table shows it: the actor's name resolved, the details as words. */
+interface Row {
+  readonly seq: number;
+  readonly time: string;
+  readonly action: string;
+  readonly actor: string;
+  readonly actorName: string;
+  readonly details: string;
+  readonly entry: Entry;
 }
 
-/** The local audit trail (a hash chain) and a button that checks every link. */
+/** Audit actions as words: `release.propose` → `release propose`. */
+function actionLabel(action: string): string {
+  return action.replace(/[._]/g, ' ');
+}
+
+/** A detail value for people: key ids as names, long hex ids shortened, the rest as JSON. */
+function detailValue(value: unknown, person: (keyId: string) => Person): string {
+  if (typeof value === 'string') {
+    if (HEX_ID.test(value)) {
+      const known = person(value);
+      return known.name ?? shortId(value);
+    }
+    return value;
+  }
+  return JSON.stringify(value);
+}
+
+function detailsText(details: Record<string, unknown>, person: (keyId: string) => Person): string {
+  return Object.entries(details)
+    .map(
+      ([name, value]) =>
+        `${name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()} ${detailValue(value, person)}`,
+    )
+    .join(' · ');
+}
+
+const features = tableFeatures({
+  columnFilteringFeature,
+  globalFilteringFeature,
+  rowPaginationFeature,
+  filteredRowModel: createFilteredRowModel(),
+  paginatedRowModel: createPaginatedRowModel(),
+  filterFns: { includesString: filterFn_includesString, equalsString: filterFn_equalsString },
+});
+const helper = createColumnHelper<typeof features, Row>();
+const columns = helper.columns([
+  helper.accessor('seq', { header: '#', enableGlobalFilter: false }),
+  helper.accessor('time', { header: 'Time', cell: (info) => when(info.getValue()) }),
+  helper.accessor('action', {
+    header: 'Action',
+    filterFn: 'equalsString',
+    cell: (info) => actionLabel(info.getValue()),
+  }),
+  helper.accessor('actorName', { header: 'Actor', filterFn: 'equalsString' }),
+  helper.accessor('details', { header: 'Details' }),
+]);
+
+/** Every entry of the local audit trail, oldest first (main serves it in pages). */
+async function loadAll(): Promise<Result<Entry[]>> {
+  const entries: Entry[] = [];
+  for (;;) {
+    const page = await api().audit.list({ afterSeq: entries.at(-1)?.seq ?? 0, limit: LOAD_PAGE });
+    if (!page.ok) return page;
+    entries.push(...page.value.entries);
+    if (page.value.entries.length < LOAD_PAGE) return { ok: true, value: entries };
+  }
+}
+
+/**
+ * The local audit trail (a hash chain, ARCHITECTURE.md §4) as a table: newest first, names for
+ * actors, details in words, filters by action, actor and text, pages of 50 under a sticky header,
+ * and the whole log exported as JSON (with the hashes, to verify elsewhere) or CSV.
+ */
 export function AuditScreen(): React.JSX.Element {
-  const audit = useQuery('audit', () => api().audit.list({ afterSeq: 0, limit: 1000 }));
+  const audit = useQuery('audit', loadAll);
   const verify = useAction(() => api().audit.verify());
-  const entries = [...(audit.data?.entries ?? [])].reverse();
+  const person = usePeople();
+  const searchId = useId();
+  const actionId = useId();
+  const actorId = useId();
+  const entries = audit.data;
+  const rows = useMemo<Row[]>(
+    () =>
+      [...(entries ?? [])].reverse().map((entry) => ({
+        seq: entry.seq,
+        time: entry.time,
+        action: entry.action,
+        actor: entry.actor,
+        actorName: HEX_ID.test(entry.actor) ? nameOf(person(entry.actor)) : entry.actor,
+        details: detailsText(entry.details, person),
+        entry,
+      })),
+    [entries, person],
+  );
+  const table = useTable({
+    features,
+    columns,
+    data: rows,
+    globalFilterFn: 'includesString',
+    initialState: { pagination: { pageIndex: 0, pageSize: PAGE_SIZE } },
+  });
+  const actions = useMemo(() => [...new Set(rows.map((row) => row.action))].sort(), [rows]);
+  const actors = useMemo(() => [...new Set(rows.map((row) => row.actorName))].sort(), [rows]);
+  const filtered = table.getFilteredRowModel().rows.length;
+  const { pageIndex } = table.state.pagination;
+  const pages = Math.max(1, table.getPageCount());
+  const columnFilter = (id: string): string => {
+    const value = table.state.columnFilters.find((filter) => filter.id === id)?.value;
+    return typeof value === 'string' ? value : '';
+  };
+
+  function exportAs(format: 'json' | 'csv'): void {
+    const all = entries ?? [];
+    const stamp = new Date().toISOString().slice(0, 10);
+    if (format === 'json') {
+      saveFile({
+        fileName: `airlock-audit-${stamp}.json`,
+        content: `${JSON.stringify({ format: 'airlock-audit-export', v: 1, entries: all }, null, 2)}\n`,
+      });
+      return;
+    }
+    saveFile(
+      {
+        fileName: `airlock-audit-${stamp}.csv`,
+        content: toCsv(
+          ['seq', 'time', 'action', 'actor', 'actor_name', 'details', 'hash'],
+          all.map((entry) => [
+            String(entry.seq),
+            entry.time,
+            entry.action,
+            entry.actor,
+            HEX_ID.test(entry.actor) ? nameOf(person(entry.actor)) : entry.actor,
+            JSON.stringify(entry.details),
+            entry.hash,
+          ]),
+        ),
+      },
+      'text/csv',
+    );
+  }
 
   return (
     <section aria-labelledby="audit-title">
       <div className="heading-row">
         <h1 id="audit-title">Audit log</h1>
-        <button
-          type="button"
-          className="button-primary"
-          onClick={() => void verify.run()}
-          disabled={verify.pending}
-        >
-          {verify.pending ? 'Verifying…' : 'Verify chain'}
-        </button>
+        <div className="row">
+          <button type="button" onClick={() => exportAs('json')} disabled={!entries?.length}>
+            Export JSON
+          </button>
+          <button type="button" onClick={() => exportAs('csv')} disabled={!entries?.length}>
+            Export CSV
+          </button>
+          <button
+            type="button"
+            className="button-primary"
+            onClick={() => void verify.run()}
+            disabled={verify.pending}
+          >
+            {verify.pending ? 'Verifying…' : 'Verify chain'}
+          </button>
+        </div>
       </div>
       <ErrorBanner error={verify.error} onDismiss={verify.reset} />
       {verify.data !== null &&
@@ -43,38 +206,115 @@ export function AuditScreen(): React.JSX.Element {
           </p>
         ))}
       <ErrorBanner error={audit.error} />
-      {audit.loading && audit.data === null && <Loading />}
-      {audit.data !== null && entries.length === 0 && (
+      {audit.loading && entries === null && <Loading />}
+      {entries !== null && entries.length === 0 && (
         <EmptyState title="No audit entries yet">
           Key creation, proposals, approvals and pushes are recorded here.
         </EmptyState>
       )}
-      {entries.length >= 1000 && (
-        <p className="muted">Showing the first 1000 entries, newest of them first.</p>
-      )}
-      {entries.length > 0 && (
-        <table className="table" aria-label="Audit log">
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">Time</th>
-              <th scope="col">Action</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {entries.map((entry) => (
-              <tr key={entry.seq}>
-                <td>{entry.seq}</td>
-                <td>{when(entry.time)}</td>
-                <td>{entry.action}</td>
-                <td className="mono">{shortId(entry.actor, 16)}</td>
-                <td className="details">{detailsLine(entry.details)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+      {rows.length > 0 && (
+        <>
+          <div className="form-row audit-filters">
+            <p className="field">
+              <label htmlFor={searchId}>Search</label>
+              <input
+                id={searchId}
+                type="search"
+                value={typeof table.state.globalFilter === 'string' ? table.state.globalFilter : ''}
+                onChange={(event) => table.setGlobalFilter(event.target.value)}
+                placeholder="name, app, version…"
+              />
+            </p>
+            <p className="field">
+              <label htmlFor={actionId}>Action</label>
+              <select
+                id={actionId}
+                value={columnFilter('action')}
+                onChange={(event) =>
+                  table.getColumn('action')?.setFilterValue(event.target.value || undefined)
+                }
+              >
+                <option value="">Every action</option>
+                {actions.map((action) => (
+                  <option key={action} value={action}>
+                    {actionLabel(action)}
+                  </option>
+                ))}
+              </select>
+            </p>
+            <p className="field">
+              <label htmlFor={actorId}>Actor</label>
+              <select
+                id={actorId}
+                value={columnFilter('actorName')}
+                onChange={(event) =>
+                  table.getColumn('actorName')?.setFilterValue(event.target.value || undefined)
+                }
+              >
+                <option value="">Everyone</option>
+                {actors.map((actor) => (
+                  <option key={actor} value={actor}>
+                    {actor}
+                  </option>
+                ))}
+              </select>
+            </p>
+          </div>
+          <p className="muted" role="status">
+            {filtered === rows.length
+              ? `${rows.length} entries, newest first`
+              : `${filtered} of ${rows.length} entries match`}
+          </p>
+          <div className="table-scroll">
+            <table className="table table-sticky" aria-label="Audit log">
+              <thead>
+                {table.getHeaderGroups().map((group) => (
+                  <tr key={group.id}>
+                    {group.headers.map((header) => (
+                      <th key={header.id} scope="col">
+                        <table.FlexRender header={header} />
+                      </th>
+                    ))}
+                  </tr>
+                ))}
+              </thead>
+              <tbody>
+                {table.getRowModel().rows.map((row) => (
+                  <tr key={row.id}>
+                    {row.getAllCells().map((cell) => (
+                      <td
+                        key={cell.id}
+                        className={cell.column.id === 'details' ? 'details' : undefined}
+                        title={cell.column.id === 'actorName' ? row.original.actor : undefined}
+                      >
+                        <table.FlexRender cell={cell} />
+                      </td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <nav className="row pager" aria-label="Audit log pages">
+            <button
+              type="button"
+              onClick={() => table.previousPage()}
+              disabled={!table.getCanPreviousPage()}
+            >
+              Previous
+            </button>
+            <span>
+              Page {pageIndex + 1} of {pages}
+            </span>
+            <button
+              type="button"
+              onClick={() => table.nextPage()}
+              disabled={!table.getCanNextPage()}
+            >
+              Next
+            </button>
+          </nav>
+        </>
       )}
     </section>
   );

@@ -12,6 +12,7 @@ import { ErrorBanner } from '../../components/ErrorBanner';
 import { WindowedList } from '../../components/WindowedList';
 import { api, unwrap, useAction, useQuery } from '../../lib/api';
 import { shortId, when } from '../../lib/format';
+import { nameOf, usePeople } from '../../lib/people';
 import { ExportRequestCheckbox } from '../release/ExportRequestCheckbox';
 import { ProposalResult } from '../release/ProposalResult';
 
@@ -165,7 +166,7 @@ function ChannelHistory(props: {
 
   useEffect(reload, [reload]);
 
-  const loaded = [...pages.values()].reduce((sum, page) => sum + page.length, 0);
+  const person = usePeople();
 
   return (
     <div className="history">
@@ -199,12 +200,13 @@ function ChannelHistory(props: {
       {total !== null && total > 0 && (
         <>
           <p className="muted">
-            {total} {total === 1 ? 'statement' : 'statements'}, newest first · {loaded} loaded
+            {total} {total === 1 ? 'statement' : 'statements'}, newest first
           </p>
           <div className="wrow wrow-head" aria-hidden="true">
             <span>Seq</span>
             <span>Change</span>
             <span>Applied</span>
+            <span>Proposed by</span>
             <span>Approvals</span>
             <span />
           </div>
@@ -224,6 +226,9 @@ function ChannelHistory(props: {
                 <span className="mono">#{entry.seq}</span>
                 <span>{describe(entry)}</span>
                 <span>{when(entry.appliedAt)}</span>
+                <span className="ellipsis" title={person(entry.proposer).fingerprint}>
+                  {entry.automatic ? 'the server (automatic)' : nameOf(person(entry.proposer))}
+                </span>
                 <span>{entry.approvals}</span>
                 <span>
                   {entry.kind === 'release' &&

@@ -4,8 +4,10 @@ import type { Role } from '../../../../shared/schemas/trust-root';
 import { CopyBox } from '../../components/CopyBox';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
+import { Fingerprint } from '../../components/Fingerprint';
 import { api, useQuery } from '../../lib/api';
 import { when } from '../../lib/format';
+import { roleLabel } from '../../lib/roles';
 import { policyLines } from './policy-text';
 
 type ServerView = IpcResponse<'servers:list'>['servers'][number];
@@ -82,7 +84,9 @@ function ServerTrust(props: { server: ServerView; mine: readonly OwnKey[] }): Re
           Version {server.rootVersion}, valid until {when(server.rootExpiresAt)}
         </dd>
         <dt>Pinned fingerprint</dt>
-        <dd className="mono">{server.fingerprint}</dd>
+        <dd>
+          <Fingerprint fingerprint={server.fingerprint} label={`the trust root of ${server.url}`} />
+        </dd>
         <dt>Changes need</dt>
         <dd>
           {server.rootThreshold} admin signature{server.rootThreshold === 1 ? '' : 's'}
@@ -115,8 +119,20 @@ function ServerTrust(props: { server: ServerView; mine: readonly OwnKey[] }): Re
                     </>
                   )}
                 </td>
-                <td>{member.roles.join(', ')}</td>
-                <td className="mono">{member.fingerprint}</td>
+                <td>
+                  {member.roles.map((role) => (
+                    <span key={role} className="chip" title={role}>
+                      {roleLabel(role)}
+                    </span>
+                  ))}
+                </td>
+                <td>
+                  <Fingerprint
+                    fingerprint={member.fingerprint}
+                    copy={member.keyId}
+                    label={member.name}
+                  />
+                </td>
               </tr>
             ))}
           </tbody>
@@ -156,7 +172,8 @@ function ServerTrust(props: { server: ServerView; mine: readonly OwnKey[] }): Re
       <ul className="muted role-list" aria-label="Roles">
         {Object.entries(ROLE_DUTIES).map(([role, duties]) => (
           <li key={role}>
-            <span className="mono">{role}</span>: {duties}
+            <strong>{roleLabel(role)}</strong> (<span className="mono-inline">--role {role}</span>):{' '}
+            {duties}
           </li>
         ))}
       </ul>

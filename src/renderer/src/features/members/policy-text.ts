@@ -1,10 +1,11 @@
 import type { PolicyView } from '../../../../shared/ipc/contract';
+import { roleLabel } from '../../lib/roles';
 
 /**
  * Trust-root approval policies (src/shared/schemas/trust-root.ts) phrased for people, e.g.
- * "releases: 2 approvals from release_manager or signing_officer, at least 1 signing_officer; the
- * proposer cannot approve". Role names stay as the trust root and the CLI spell them, so what the
- * screen says can be matched with `airlock members add --role …`.
+ * "releases: 2 approvals from release managers or signing officers, at least 1 signing officer;
+ * the proposer cannot approve". Roles by their human labels (lib/roles.ts); the Members screen
+ * pairs each label with the `--role` word the CLI takes.
  */
 
 const KIND_ORDER: readonly PolicyView['kind'][] = [
@@ -23,6 +24,12 @@ const KIND_NAMES: Record<PolicyView['kind'], string> = {
   resume: 'resumes',
 };
 
+/** A role in a sentence: "signing officer", or "signing officers" for `count` > 1. */
+function roleName(role: string, count: number): string {
+  const name = roleLabel(role).toLowerCase();
+  return count === 1 ? name : `${name}s`;
+}
+
 /** "a", "a or b", "a, b or c". */
 function orList(items: readonly string[]): string {
   if (items.length <= 1) return items.join('');
@@ -38,10 +45,10 @@ function andList(items: readonly string[]): string {
 /** What a policy asks for, without its scope and kind. */
 export function policyRule(policy: PolicyView): string {
   const approvals = `${policy.threshold} approval${policy.threshold === 1 ? '' : 's'}`;
-  const from = `from ${orList(policy.roles)}`;
+  const from = `from ${orList(policy.roles.map((role) => roleName(role, 2)))}`;
   const minimums = Object.entries(policy.require)
     .filter((entry): entry is [string, number] => typeof entry[1] === 'number')
-    .map(([role, count]) => `at least ${count} ${role}`);
+    .map(([role, count]) => `at least ${count} ${roleName(role, count)}`);
   const proposer = policy.proposerCounts
     ? "the proposer's own approval counts"
     : 'the proposer cannot approve';
