@@ -163,7 +163,7 @@ const SCROLL_SCRIPT = `(function scrollToEnd(LIST, step, limitMs) {
   'use strict';
   const list = document.querySelector(LIST);
   if (list === null) return Promise.reject(new Error('no history list'));
-  const rowCount = Number(list.getAttribute('aria-rowcount'));
+  const rowCount = Number(list.getAttribute('data-total'));
   // Times each history:list round trip as the page sees it (the bridge's fetch), while scrolling.
   const calls = [];
   const fetchBefore = window.fetch;

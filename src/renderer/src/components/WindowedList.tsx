@@ -41,7 +41,7 @@ export function WindowedList<T>(props: {
       className="wlist"
       role="list"
       aria-label={label}
-      aria-rowcount={total}
+      data-total={total}
       tabIndex={0}
       ref={scroller}
       style={{ height }}

@@ -7,6 +7,7 @@ import { ErrorBanner } from '../../components/ErrorBanner';
 import { FilePicker } from '../../components/FilePicker';
 import { api, unwrap, useAction, useQuery, useRefreshAll } from '../../lib/api';
 import { saveFile } from '../../lib/files';
+import { nameOf, usePeople } from '../../lib/people';
 import { shortId, verdictLine, when } from '../../lib/format';
 import { describeStatement, SigningReview } from './SigningReview';
 
@@ -21,6 +22,7 @@ export function ApprovalsScreen(): React.JSX.Element {
   const inbox = useQuery(`inbox ${refresh} ${round}`, () => api().approvals.inbox({ refresh }));
   const keys = useQuery('keys', () => api().keys.list());
   const refreshAll = useRefreshAll();
+  const person = usePeople();
   const mine = new Set(
     (keys.data?.keys ?? []).filter((key) => key.type === 'identity').map((key) => key.keyId),
   );
@@ -108,8 +110,11 @@ export function ApprovalsScreen(): React.JSX.Element {
                 <span className="muted">({item.state})</span>
               </p>
               <p className="muted">
-                #{statement.seq} by <span className="mono">{shortId(statement.proposer)}</span>,
-                expires {when(statement.expiresAt)}
+                #{statement.seq} by{' '}
+                <span title={person(statement.proposer).fingerprint}>
+                  {nameOf(person(statement.proposer))}
+                </span>
+                , expires {when(statement.expiresAt)}
                 {item.server !== null && ` · ${item.server}`}
               </p>
               {own && <p className="muted">Your proposal: others approve it.</p>}

@@ -265,7 +265,8 @@ export function AuditScreen(): React.JSX.Element {
               ? `${rows.length} entries, newest first`
               : `${filtered} of ${rows.length} entries match`}
           </p>
-          <div className="table-scroll">
+          {/* Focusable, so the keyboard scrolls it too (WCAG 2.1.1). */}
+          <div className="table-scroll" role="region" aria-label="Audit entries" tabIndex={0}>
             <table className="table table-sticky" aria-label="Audit log">
               <thead>
                 {table.getHeaderGroups().map((group) => (
