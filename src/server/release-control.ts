@@ -237,9 +237,15 @@ export class ReleaseControl {
     const counted = new Set(verdict.counted);
     const recorded = all.filter((approval) => counted.delete(approval.keyId));
     const outcome = await this.store.applyStatement(
-      { id, statement, approvals: recorded, newApprovals: fresh },
+      { id, statement, approvals: recorded, newApprovals: fresh, rootVersion: root.version },
       now,
     );
+    if (outcome.result === 'root_changed') {
+      fail(
+        'ROOT_CHANGED',
+        `The trust root moved to version ${outcome.current} while the push was judged under version ${root.version}; push again.`,
+      );
+    }
     if (outcome.result === 'seq_conflict') {
       fail(
         'SEQ_CONFLICT',

@@ -163,7 +163,13 @@ export async function appendStatements(
     const id = statementId(statement);
     const approval = await createApproval(statement, approver);
     const outcome = await store.applyStatement(
-      { id, statement, approvals: [approval], newApprovals: [approval] },
+      {
+        id,
+        statement,
+        approvals: [approval],
+        newApprovals: [approval],
+        rootVersion: store.currentRoot().version,
+      },
       now,
     );
     if (outcome.result !== 'applied') throw new Error(`seq ${seq + 1}: ${outcome.result}`);

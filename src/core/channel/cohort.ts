@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { sha256HexOf } from '../crypto/backend';
 
 /**
  * Rollout cohorts (ARCHITECTURE.md §6): a device is in the cohort of a release when
@@ -15,9 +15,9 @@ export const COHORT_BUCKETS = 10_000;
  * @example cohortBucket('0f8e…-uuid', statementId) // 4821
  */
 export function cohortBucket(deviceId: string, statementId: string): number {
-  // One-shot crypto.hash is ~3× cheaper than createHash().update().digest() on this hot path; the
-  // first 8 hex digits are the first 4 bytes, read big-endian.
-  const hex = hash('sha256', `${deviceId}:${statementId}`, 'hex');
+  // The backend's hex SHA-256 (node:crypto's one-shot hash under Node: this is the device hot path);
+  // the first 8 hex digits are the first 4 bytes, read big-endian.
+  const hex = sha256HexOf(`${deviceId}:${statementId}`);
   return Number.parseInt(hex.slice(0, 8), 16) % COHORT_BUCKETS;
 }
 

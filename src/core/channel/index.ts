@@ -5,6 +5,19 @@
 export { EMPTY_CHANNEL_STATE, nextChannelState, type ChannelState } from './state';
 export { COHORT_BUCKETS, cohortBucket, inCohort } from './cohort';
 export {
+  NO_UPDATE,
+  decideUpdate,
+  releaseVersions,
+  type DecisionChannel,
+  type DecisionDevice,
+  type DecisionRelease,
+  type NoUpdate,
+  type NoUpdateDecision,
+  type NoUpdateKind,
+  type ReleaseVersions,
+  type UpdateDecision,
+} from './decide';
+export {
   coerceSemver,
   coerceSemverCached,
   compareSemver,

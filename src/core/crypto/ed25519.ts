@@ -1,14 +1,8 @@
 import * as ed from '@noble/ed25519';
-import {
-  createHash,
-  createPublicKey,
-  randomFillSync,
-  verify as nodeVerify,
-  type KeyObject,
-} from 'node:crypto';
 import { groupFingerprint } from '../../shared/fingerprint';
 import { AirlockError } from '../errors';
-import { base64ToBytes, bytesToHex, hexToBytes } from './encoding';
+import { nodeCrypto, randomBytes, sha512Bytes } from './backend';
+import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from './encoding';
 import { sha256Hex } from './hash';
 
 /**
@@ -19,8 +13,8 @@ import { sha256Hex } from './hash';
  * so that the console, the server and any device verifier agree on which signatures are valid.
  */
 
-// noble's synchronous API needs a SHA-512; node:crypto's is the one the rest of core uses.
-ed.hashes.sha512 = (message) => new Uint8Array(createHash('sha512').update(message).digest());
+// noble's synchronous API needs a SHA-512: the backend's (node:crypto under Node, noble elsewhere).
+ed.hashes.sha512 = sha512Bytes;
 
 const SEED_BYTES = 32;
 const PUBLIC_KEY_BYTES = 32;
@@ -37,8 +31,8 @@ function assertSeed(seed: Uint8Array): void {
  * @example const { seed, publicKey } = generateIdentityKeyPair();
  */
 export function generateIdentityKeyPair(): { seed: Uint8Array; publicKey: Uint8Array } {
-  // randomFillSync into our own array: the seed never sits in Buffer's shared allocation pool.
-  const seed = randomFillSync(new Uint8Array(SEED_BYTES));
+  // A fresh array of our own: the seed never sits in Buffer's shared allocation pool.
+  const seed = randomBytes(SEED_BYTES);
   return { seed, publicKey: publicKeyFromSeed(seed) };
 }
 
@@ -63,7 +57,7 @@ export function ed25519Sign(message: Uint8Array, seed: Uint8Array): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Fast path. Log verification checks several signatures per statement (ARCHITECTURE.md §9: 1,000 statements
+// Fast path, under Node only (src/core/crypto/backend.ts). Log verification checks several signatures per statement (ARCHITECTURE.md §9: 1,000 statements
 // in ≤ 1 s); node:crypto (OpenSSL) verifies ~13× faster than noble. The two differ on strictness:
 // OpenSSL accepts non-canonical and small-order public keys and checks the cofactorless equation
 // R = [S]B - [k]A by comparing the canonical encoding of that point with the R bytes (so it refuses
@@ -93,18 +87,27 @@ function scalarIsCanonical(signature: Uint8Array): boolean {
 
 // Public keys noble's strict decoding accepts (canonical, not small order), as OpenSSL key objects;
 // null for keys only noble may judge. Bounded: cleared when full (keys are few: members, servers).
-const FAST_KEYS = new Map<string, KeyObject | null>();
+const FAST_KEYS = new Map<string, unknown>();
 const FAST_KEYS_MAX = 4096;
 
-function fastKey(publicKey: Uint8Array): KeyObject | null {
+/** RFC 4648 §5 base64url without padding, as JWK wants it (RFC 8037 §2). */
+function base64Url(bytes: Uint8Array): string {
+  return bytesToBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function fastKey(publicKey: Uint8Array): unknown {
   const hex = bytesToHex(publicKey);
   const cached = FAST_KEYS.get(hex);
   if (cached !== undefined) return cached;
-  let key: KeyObject | null = null;
+  let key: unknown = null;
   try {
     if (!ed.Point.fromBytes(publicKey, false).isSmallOrder()) {
-      const x = Buffer.from(publicKey).toString('base64url');
-      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
+      const x = base64Url(publicKey);
+      // Without node:crypto the key is still known valid: `true` marks it for parseIdentityPublicKey.
+      key =
+        nodeCrypto === null
+          ? true
+          : nodeCrypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
     }
   } catch {
     key = null;
@@ -117,10 +120,11 @@ function fastKey(publicKey: Uint8Array): KeyObject | null {
 /** True only when OpenSSL accepts under the preconditions above; false means "ask noble". */
 function fastAccepts(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   if (!scalarIsCanonical(signature)) return false;
+  if (nodeCrypto === null) return false;
   const key = fastKey(publicKey);
-  if (key === null) return false;
+  if (key === null || key === true) return false;
   try {
-    return nodeVerify(null, message, key, signature);
+    return nodeCrypto.verify(null, message, key, signature);
   } catch {
     return false;
   }

@@ -1,4 +1,5 @@
 import { AirlockError } from '../errors';
+import { portableHex } from './backend';
 
 /**
  * Strict byte encodings. Every parser here refuses anything but the one canonical spelling of a
@@ -13,7 +14,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  * @example bytesToHex(new Uint8Array([0xab, 0x01])) // 'ab01'
  */
 export function bytesToHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  return portableHex(bytes);
 }
 
 /**
@@ -31,7 +32,11 @@ export function hexToBytes(hex: string, expectedBytes?: number): Uint8Array {
       `Expected ${expectedBytes * 2} hex characters, got ${hex.length}.`,
     );
   }
-  return Uint8Array.from(Buffer.from(hex, 'hex'));
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let index = 0; index < bytes.length; index += 1) {
+    bytes[index] = Number.parseInt(hex.slice(index * 2, index * 2 + 2), 16);
+  }
+  return bytes;
 }
 
 /**
@@ -39,7 +44,12 @@ export function hexToBytes(hex: string, expectedBytes?: number): Uint8Array {
  * @example bytesToBase64(new Uint8Array([1, 2, 3])) // 'AQID'
  */
 export function bytesToBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  // btoa over a binary string, in chunks: String.fromCharCode takes a bounded argument list.
+  let binary = '';
+  for (let start = 0; start < bytes.length; start += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(start, start + 0x8000));
+  }
+  return btoa(binary);
 }
 
 /**
@@ -52,8 +62,10 @@ export function base64ToBytes(base64: string, expectedBytes?: number): Uint8Arra
   if (!BASE64.test(base64)) {
     throw new AirlockError('INVALID_INPUT', 'Expected standard padded base64.');
   }
-  const bytes = Uint8Array.from(Buffer.from(base64, 'base64'));
-  // Node ignores the unused low bits of the last character; re-encoding exposes them.
+  const binary = atob(base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let index = 0; index < binary.length; index += 1) bytes[index] = binary.charCodeAt(index);
+  // Decoders ignore the unused low bits of the last character; re-encoding exposes them.
   if (bytesToBase64(bytes) !== base64) {
     throw new AirlockError('INVALID_INPUT', 'Base64 is not in canonical form (padding bits set).');
   }

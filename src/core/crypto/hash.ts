@@ -1,11 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { sha256Bytes, sha256HexOf } from './backend';
 
 /**
- * SHA-256 of `bytes`.
- * @example sha256(new Uint8Array()).toString('hex') // 'e3b0c442…b855'
+ * SHA-256 of `bytes` (src/core/crypto/backend.ts picks the implementation).
+ * @example bytesToHex(sha256(new Uint8Array())) // 'e3b0c442…b855'
  */
-export function sha256(bytes: Uint8Array): Buffer {
-  return createHash('sha256').update(bytes).digest();
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return sha256Bytes(bytes);
 }
 
 /**
@@ -13,7 +13,7 @@ export function sha256(bytes: Uint8Array): Buffer {
  * @example sha256Hex('abc') // 'ba7816bf…15ad'
  */
 export function sha256Hex(input: Uint8Array | string): string {
-  return createHash('sha256').update(input).digest('hex');
+  return sha256HexOf(input);
 }
 
 /**
@@ -23,5 +23,10 @@ export function sha256Hex(input: Uint8Array | string): string {
  */
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
-  return timingSafeEqual(a, b);
+  // Accumulate every difference; no early exit, no data-dependent branch.
+  let difference = 0;
+  for (let index = 0; index < a.byteLength; index += 1) {
+    difference |= (a[index] as number) ^ (b[index] as number);
+  }
+  return difference === 0;
 }

@@ -18,11 +18,14 @@
  *    trust root in force, judged at the entry's `appliedAt`, so that an approval counts only if it
  *    was valid when applied (POLICY_NOT_SATISFIED).
  *
- * The trust root in force: log entries do not name the root version they were applied under, but
- * root versions only move forward in time. So the verifier looks for a non-decreasing assignment of
- * root versions to entries: each entry is judged under the lowest version at or after the previous
- * entry's that satisfies it. Once an entry needed version N, no later entry may lean on a member
- * that version N removed.
+ * The trust root in force: each entry names the root version it was applied under (`rootVersion`,
+ * signed in its checkpoint; ISSUES #14 item 3) and is judged under exactly that version, which must
+ * be in the chain and never lower than the previous entry's (ROOT_VERSION_INVALID). Entries applied
+ * before servers recorded the version name none; for them the verifier looks for a non-decreasing
+ * assignment instead: each is judged under the lowest version at or after the previous entry's
+ * that satisfies it. Either way, once an entry was judged under version N, no later entry may lean
+ * on a member that version N removed. `requireRootVersion` (the device guard) refuses entries that
+ * name no version.
  *
  * Incremental by design (ARCHITECTURE.md §9: 1,000 new statements in ≤ 1 s): pass the last verified head as
  * `previous` and only the new entries.
@@ -50,6 +53,7 @@ export const LOG_PROBLEMS = [
   'CHECKPOINT_INVALID',
   'SERVER_SIG_INVALID',
   'APP_CHANNEL_MISMATCH',
+  'ROOT_VERSION_INVALID',
 ] as const;
 export type LogProblem = (typeof LOG_PROBLEMS)[number];
 
@@ -72,6 +76,8 @@ export interface VerifyLogOptions {
   /** The log's app and channel; when absent, those of the first entry. */
   readonly app?: string;
   readonly channel?: string;
+  /** Refuse entries that do not name their root version (the device guard; see the module comment). */
+  readonly requireRootVersion?: boolean;
   /** When the verification runs (reserved for freeze checks; entries are judged at appliedAt). */
   readonly now: Date;
   /** Called after each verified entry, for progress on long logs. */
@@ -196,26 +202,81 @@ function structureProblem(
   return null;
 }
 
+/**
+ * The index of the root the entry names, when it names one (ISSUES #14 item 3): the same number in
+ * the entry and its signed checkpoint, a version the chain holds, not below the previous entry's.
+ * `undefined` for an entry that names none (older servers), when that is allowed.
+ */
+function namedRootIndex(
+  entry: LogEntry,
+  cursor: Cursor,
+  roots: readonly TrustRoot[],
+  requireRootVersion: boolean,
+): number | undefined | Failure {
+  const named = entry.rootVersion;
+  const signed = entry.checkpoint.checkpoint.rootVersion;
+  if (named === undefined && signed === undefined) {
+    if (!requireRootVersion) return undefined;
+    return fail(
+      entry.seq,
+      'ROOT_VERSION_INVALID',
+      `seq ${entry.seq} does not name the trust-root version it was applied under`,
+    );
+  }
+  if (named !== signed) {
+    return fail(
+      entry.seq,
+      'CHECKPOINT_INVALID',
+      `seq ${entry.seq} says trust root version ${named ?? 'none'}, its checkpoint ${signed ?? 'none'}`,
+    );
+  }
+  const index = roots.findIndex((root) => root.version === named);
+  if (index < 0) {
+    return fail(
+      entry.seq,
+      'ROOT_VERSION_INVALID',
+      `seq ${entry.seq} was applied under trust root version ${named}, which the verified chain does not hold`,
+    );
+  }
+  if (index < cursor.rootIndex) {
+    return fail(
+      entry.seq,
+      'ROOT_VERSION_INVALID',
+      `seq ${entry.seq} was applied under trust root version ${named}, older than version ${(roots[cursor.rootIndex] as TrustRoot).version} in force before it`,
+    );
+  }
+  return index;
+}
+
 /** Rules 5–6 for one entry; moves `cursor.rootIndex` forward when a later root was needed. */
 function authorityProblem(
   entry: LogEntry,
   cursor: Cursor,
   roots: readonly TrustRoot[],
-  serverKey: Uint8Array,
+  opts: VerifyLogOptions,
 ): Failure | null {
-  const checkpoint = checkpointProblem(entry, serverKey);
+  const checkpoint = checkpointProblem(entry, opts.serverKey);
   if (checkpoint !== null) return fail(entry.seq, 'CHECKPOINT_INVALID', checkpoint);
+  const named = namedRootIndex(entry, cursor, roots, opts.requireRootVersion === true);
+  if (typeof named === 'object') return named;
+  const serverKey = opts.serverKey;
   const { statement } = entry;
   if (statement.kind === 'pause' && statement.automatic === true) {
     // ARCHITECTURE.md §6: an automatic pause only reduces exposure; the server's signature is enough.
-    if (serverSigValid(entry, serverKey)) return null;
+    if (serverSigValid(entry, serverKey)) {
+      if (named !== undefined) cursor.rootIndex = named;
+      return null;
+    }
     return fail(
       entry.seq,
       'SERVER_SIG_INVALID',
       `the automatic pause at seq ${entry.seq} is not signed by the server key`,
     );
   }
-  const judged = judgeApprovals(entry, roots, cursor.rootIndex);
+  const judged =
+    named === undefined
+      ? judgeApprovals(entry, roots, cursor.rootIndex)
+      : judgeApprovals(entry, roots.slice(0, named + 1), named);
   if (!judged.ok) {
     return fail(
       entry.seq,
@@ -256,8 +317,7 @@ export function verifyLogEntries(
   let verified = 0;
   for (const entry of entries) {
     const problem =
-      structureProblem(entry, cursor, scope) ??
-      authorityProblem(entry, cursor, roots, opts.serverKey);
+      structureProblem(entry, cursor, scope) ?? authorityProblem(entry, cursor, roots, opts);
     if (problem !== null) return problem;
     cursor.seq = entry.seq;
     cursor.head = entry.id;

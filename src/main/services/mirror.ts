@@ -175,6 +175,7 @@ const PROBLEM_KIND: Record<LogProblem, FindingKind> = {
   CHECKPOINT_INVALID: 'invalid',
   SERVER_SIG_INVALID: 'invalid',
   APP_CHANNEL_MISMATCH: 'invalid',
+  ROOT_VERSION_INVALID: 'invalid',
 };
 
 export interface SyncOptions {

@@ -89,6 +89,7 @@ interface LogRow {
   server_sig: string | null;
   applied_at: string;
   checkpoint: string;
+  root_version: number | null;
 }
 
 interface AppInfo {
@@ -604,6 +605,7 @@ export class SqliteServerStore implements ServerStore {
           newApprovals: [],
           serverSig,
           note: reason,
+          rootVersion: this.root.version,
         },
         now,
       );
@@ -891,7 +893,7 @@ export class SqliteServerStore implements ServerStore {
   private appliedEntry(id: string): LogEntry | null {
     const row = this.db
       .prepare(
-        `SELECT l.seq, l.statement, s.body, l.approvals, l.server_sig, l.applied_at, l.checkpoint
+        `SELECT l.seq, l.statement, s.body, l.approvals, l.server_sig, l.applied_at, l.checkpoint, l.root_version
          FROM log l JOIN statements s ON s.id = l.statement WHERE l.statement = ?`,
       )
       .get(id) as LogRow | undefined;
@@ -987,6 +989,14 @@ export class SqliteServerStore implements ServerStore {
         if (statement.seq !== row.seq + 1 || statement.prev !== row.head) {
           return { result: 'seq_conflict', head: this.headOf(row) };
         }
+        // ISSUES #14 item 3: the entry is applied under the root its approvals were judged by, and
+        // that must still be the newest (a root update between the judgement and here wins).
+        const { version: rootVersion } = this.db
+          .prepare('SELECT MAX(version) AS version FROM roots')
+          .get() as { version: number };
+        if (input.rootVersion !== rootVersion) {
+          return { result: 'root_changed', current: rootVersion };
+        }
         this.insertStatement(id, statement, now);
         this.insertApprovals(id, input.newApprovals, now);
         const checkpoint = this.signCheckpointSync({
@@ -995,11 +1005,12 @@ export class SqliteServerStore implements ServerStore {
           seq: statement.seq,
           head: id,
           time: now.toISOString(),
+          rootVersion,
         });
         this.db
           .prepare(
-            `INSERT INTO log (channel_id, seq, statement, approvals, server_sig, note, applied_at, checkpoint)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO log (channel_id, seq, statement, approvals, server_sig, note, applied_at, checkpoint, root_version)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(
             row.id,
@@ -1010,6 +1021,7 @@ export class SqliteServerStore implements ServerStore {
             input.note ?? null,
             checkpoint.checkpoint.time,
             canonicalize(checkpoint),
+            rootVersion,
           );
         const next = nextChannelState(stateOf(row), id, statement);
         this.db
@@ -1058,12 +1070,17 @@ export class SqliteServerStore implements ServerStore {
     ) {
       return cached;
     }
+    const headVersion = this.db
+      .prepare('SELECT root_version FROM log WHERE channel_id = ? AND seq = ?')
+      .get(row.id, row.seq) as { root_version: number | null } | undefined;
     const fresh = this.signCheckpointSync({
       app,
       channel,
       seq: row.seq,
       head: row.head,
       time: now.toISOString(),
+      // The head's root version, signed with it (ISSUES #14 item 3).
+      ...(headVersion?.root_version == null ? {} : { rootVersion: headVersion.root_version }),
     });
     this.headCache.set(key, fresh);
     return fresh;
@@ -1089,7 +1106,7 @@ export class SqliteServerStore implements ServerStore {
       if (row === undefined) return null;
       const rows = this.db
         .prepare(
-          `SELECT l.seq, l.statement, s.body, l.approvals, l.server_sig, l.applied_at, l.checkpoint
+          `SELECT l.seq, l.statement, s.body, l.approvals, l.server_sig, l.applied_at, l.checkpoint, l.root_version
            FROM log l JOIN statements s ON s.id = l.statement
            WHERE l.channel_id = ? AND l.seq > ? ORDER BY l.seq LIMIT ?`,
         )
@@ -1113,6 +1130,7 @@ function logEntryOf(row: LogRow): LogEntry {
     statement: JSON.parse(row.body) as Statement,
     approvals: JSON.parse(row.approvals) as Approval[],
     appliedAt: row.applied_at,
+    ...(row.root_version === null ? {} : { rootVersion: row.root_version }),
     checkpoint: JSON.parse(row.checkpoint) as SignedCheckpoint,
   };
   return row.server_sig === null ? entry : { ...entry, serverSig: row.server_sig };

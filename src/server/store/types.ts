@@ -156,6 +156,11 @@ export interface ApplyInput {
   readonly newApprovals: readonly Approval[];
   /** The server's signature over the statement (automatic pauses only). */
   readonly serverSig?: string;
+  /**
+   * The trust-root version the approvals were judged under. The store re-checks inside the apply
+   * transaction that it is still the current one (ISSUES #14 item 3), else `root_changed`.
+   */
+  readonly rootVersion: number;
   /** A note kept with the log row (e.g. why an automatic pause happened); not part of the log. */
   readonly note?: string;
 }
@@ -163,6 +168,7 @@ export interface ApplyInput {
 export type ApplyOutcome =
   | { readonly result: 'applied'; readonly entry: LogEntry }
   | { readonly result: 'already_applied'; readonly entry: LogEntry }
+  | { readonly result: 'root_changed'; readonly current: number }
   | {
       readonly result: 'seq_conflict';
       readonly head: { seq: number; id: string | null; checkpoint: SignedCheckpoint | null };

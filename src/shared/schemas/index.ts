@@ -4,3 +4,4 @@ export * from './trust-root';
 export * from './server-api';
 export * from './airgap';
 export * from './keys';
+export * from './device';

@@ -30,6 +30,12 @@ export const CheckpointSchema = z.strictObject({
   seq: z.int().min(1),
   head: StatementIdSchema,
   time: TimestampSchema,
+  /**
+   * The trust-root version the entry at `seq` was applied under (ISSUES #14 item 3). Signed with the
+   * rest, so that nobody without the server key can move an entry under another root. Absent only
+   * in checkpoints signed before servers recorded it.
+   */
+  rootVersion: z.int().min(1).optional(),
 });
 export type Checkpoint = z.infer<typeof CheckpointSchema>;
 
@@ -54,6 +60,8 @@ export const LogEntrySchema = z.strictObject({
   approvals: z.array(ApprovalSchema).max(1000),
   serverSig: SignatureBase64Schema.optional(),
   appliedAt: TimestampSchema,
+  /** The trust-root version the server judged the approvals under; its checkpoint names it too. */
+  rootVersion: z.int().min(1).optional(),
   checkpoint: SignedCheckpointSchema,
 });
 export type LogEntry = z.infer<typeof LogEntrySchema>;

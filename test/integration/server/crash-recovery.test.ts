@@ -8,6 +8,7 @@ import {
   createApproval,
   serverKeyBytes,
   sha256,
+  sha256Hex,
   signRequest,
   verifyLogEntries,
 } from '../../../src/core';
@@ -100,7 +101,7 @@ describe('SIGKILL during a bundle upload', () => {
     server = await startTestServer({ admins: [alice, bob], spawn: true });
     const bytes = Buffer.alloc(8 * 1024 * 1024);
     for (let i = 0; i < bytes.length; i += 4096) bytes[i] = (i / 4096) % 251;
-    const sha = sha256(bytes).toString('hex');
+    const sha = sha256Hex(bytes);
 
     await startUpload(server, sha, bytes, 3 * 1024 * 1024);
     await server.kill();
@@ -120,7 +121,7 @@ describe('SIGKILL during a bundle upload', () => {
       body: bytes,
     });
     expect(again.status).toBe(201);
-    expect(sha256(readFileSync(bundlePath(server.dataDir, sha))).toString('hex')).toBe(sha);
+    expect(sha256Hex(readFileSync(bundlePath(server.dataDir, sha)))).toBe(sha);
     // Complete, but no statement names it: devices cannot fetch it (only released bundles are).
     expect((await fetch(`${server.url}/bundles/${sha}`)).status).toBe(404);
   });
