@@ -46,6 +46,9 @@ Releases (every statement needs approvals and a push):
   airlock rollout --server URL --app A --channel C --percent P | --pause | --resume [--json] [--out request.json]
   airlock log verify --server URL --app A [--channel C] [--json]   (public: no identity needed)
 
+Phones (the device guard, airlock/device, checks approvals on the phone itself):
+  airlock device trust --server URL --app A --out trust.json [--sign]   the trust bundle to build the app with
+
 Console (offline-first: work waits in the outbox until the server is reachable):
   airlock connect <URL> [--expect-root ROOT_ID] [--json]   pin the server's trust root
   airlock sync [--server URL] [--app A --channel C] [--json]  send the outbox, verify the logs
@@ -119,6 +122,10 @@ async function main(argv: string[]): Promise<void> {
     case 'log': {
       const { logCommand } = await import('./commands/log');
       return logCommand(rest);
+    }
+    case 'device': {
+      const { deviceCommand } = await import('./commands/device');
+      return deviceCommand(rest);
     }
     case 'connect':
     case 'sync':

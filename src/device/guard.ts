@@ -576,9 +576,10 @@ export function createGuard(opts: GuardOptions): Guard {
       bundleId = bundle.id;
       await opts.updater.next({ id: bundleId });
     } catch (error) {
+      const reason = error instanceof Error ? `: ${error.message}` : '.';
       refuse(
         'UPDATER_FAILED',
-        'The updater plugin failed to download or schedule the bundle.',
+        `The updater plugin failed to download or schedule the bundle${reason}`,
         error,
       );
     }

@@ -22,6 +22,7 @@ import type {
   TrustRoot,
 } from '../../src/shared/schemas';
 import { memberOf, testIdentity, type TestIdentity } from '../unit/core/test-identities';
+import type { DeviceSim } from './device-sim';
 
 /**
  * A server the device guard must not trust, for the checklist's unit tests
@@ -378,6 +379,54 @@ export class RecordingUpdater implements Updater {
   /** Calls that change the device: download and next. */
   get installs(): unknown[] {
     return this.calls.filter((call) => call.method === 'download' || call.method === 'next');
+  }
+}
+
+/**
+ * TEST-ONLY stand-in for the plugin's JavaScript bridge over a simulated phone (test/helpers/
+ * device-sim.ts): `download` fetches the bundle and opens it with the device's own steps (AES key
+ * unwrapped with the app's RSA public key, checksum checked), as the native side would.
+ */
+export class SimUpdater implements Updater {
+  readonly calls: { method: string; args: unknown }[] = [];
+
+  constructor(readonly sim: DeviceSim) {}
+
+  getDeviceId(): Promise<{ deviceId: string }> {
+    return Promise.resolve({ deviceId: this.sim.deviceId });
+  }
+
+  current(): Promise<{ bundle: { id: string; version: string }; native: string }> {
+    const version = this.sim.versionName;
+    return Promise.resolve({
+      bundle: { id: version === 'builtin' ? 'builtin' : `bundle-${version}`, version },
+      native: this.sim.options.versionBuild ?? '1.0.0',
+    });
+  }
+
+  async download(options: {
+    url: string;
+    version: string;
+    sessionKey?: string;
+    checksum?: string;
+  }) {
+    this.calls.push({ method: 'download', args: options });
+    const outcome = await this.sim.downloadAndInstall(
+      { url: options.url, session_key: options.sessionKey, checksum: options.checksum },
+      options.version,
+    );
+    if (outcome.result !== 'installed')
+      throw new Error(`download failed: ${JSON.stringify(outcome)}`);
+    return { id: `bundle-${options.version}`, version: options.version };
+  }
+
+  next(options: { id: string }): Promise<unknown> {
+    this.calls.push({ method: 'next', args: options });
+    return Promise.resolve({});
+  }
+
+  get installs(): unknown[] {
+    return this.calls;
   }
 }
 

@@ -255,7 +255,11 @@ export class DeviceSim {
     return this.downloadAndInstall(check.body, version);
   }
 
-  private async downloadAndInstall(
+  /**
+   * Downloads, decrypts and checks a bundle with the device's own steps, then runs it: what the
+   * plugin does with an `/updates` answer, or with `download()` from the device guard.
+   */
+  async downloadAndInstall(
     answer: Record<string, unknown>,
     version: string,
   ): Promise<UpdateOutcome> {

@@ -1,11 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { LogPage } from '../../src/shared/schemas';
+import type { LogPage, RootChain } from '../../src/shared/schemas';
 
 /**
  * A test server that stands in front of a real Airlock server and serves its answers altered: the
- * "compromised or broken server" a console's mirror and a phone must catch. Log pages and
- * `/updates` answers can be rewritten; everything else passes through unchanged. 127.0.0.1 only.
+ * "compromised or broken server" a console's mirror and a phone must catch. Log pages, the root
+ * chain and `/updates` answers can be rewritten; everything else passes through unchanged (HEAD
+ * answers keep their Content-Length). 127.0.0.1 only.
  */
 export interface TamperProxy {
   readonly url: string;
@@ -13,13 +14,16 @@ export interface TamperProxy {
   tamper: ((page: LogPage, after: number) => LogPage) | null;
   /** How to alter `/updates` answers from now on (null: pass through). */
   tamperUpdates: ((answer: Record<string, unknown>) => Record<string, unknown>) | null;
+  /** How to alter `GET /api/v1/root` from now on (null: pass through). */
+  tamperRoot: ((chain: RootChain) => RootChain) | null;
   close(): Promise<void>;
 }
 
 export async function startTamperProxy(target: () => string): Promise<TamperProxy> {
-  const proxy: { tamper: TamperProxy['tamper']; tamperUpdates: TamperProxy['tamperUpdates'] } = {
+  const proxy: Pick<TamperProxy, 'tamper' | 'tamperUpdates' | 'tamperRoot'> = {
     tamper: null,
     tamperUpdates: null,
+    tamperRoot: null,
   };
   const server: Server = createServer((req, res) => {
     void (async () => {
@@ -38,15 +42,29 @@ export async function startTamperProxy(target: () => string): Promise<TamperProx
         headers,
         ...(body.length > 0 ? { body } : {}),
       });
-      let text = await upstream.text();
+      const raw = Buffer.from(await upstream.arrayBuffer());
+      let text: string | Buffer = raw.toString('utf8');
+      if (!(upstream.headers.get('content-type') ?? '').includes('json')) text = raw; // bundles
       const tamper = proxy.tamper;
       if (tamper !== null && upstream.ok && /\/log$/.test(url.pathname)) {
         const after = Number(url.searchParams.get('after') ?? '0');
-        text = JSON.stringify(tamper(JSON.parse(text) as LogPage, after));
+        text = JSON.stringify(tamper(JSON.parse(text.toString()) as LogPage, after));
+      }
+      const tamperRoot = proxy.tamperRoot;
+      if (tamperRoot !== null && upstream.ok && url.pathname === '/api/v1/root') {
+        text = JSON.stringify(tamperRoot(JSON.parse(text.toString()) as RootChain));
       }
       const tamperUpdates = proxy.tamperUpdates;
       if (tamperUpdates !== null && upstream.ok && url.pathname === '/updates') {
-        text = JSON.stringify(tamperUpdates(JSON.parse(text) as Record<string, unknown>));
+        text = JSON.stringify(
+          tamperUpdates(JSON.parse(text.toString()) as Record<string, unknown>),
+        );
+      }
+      if (req.method === 'HEAD') {
+        const length = upstream.headers.get('content-length');
+        res.writeHead(upstream.status, length === null ? {} : { 'content-length': length });
+        res.end();
+        return;
       }
       res.writeHead(upstream.status, {
         'content-type': upstream.headers.get('content-type') ?? 'application/json',
@@ -72,6 +90,12 @@ export async function startTamperProxy(target: () => string): Promise<TamperProx
     },
     set tamperUpdates(value) {
       proxy.tamperUpdates = value;
+    },
+    get tamperRoot() {
+      return proxy.tamperRoot;
+    },
+    set tamperRoot(value) {
+      proxy.tamperRoot = value;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -19,3 +19,9 @@ export type {
   VerifyLogOptions,
   VerifyLogResult,
 } from './verify';
+export {
+  selfSigned,
+  verifyTrustBundle,
+  type TrustBundleResult,
+  type VerifiedTrust,
+} from './trust-bundle';
