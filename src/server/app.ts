@@ -6,6 +6,7 @@ import { DeadlineQueue } from './http/deadlines';
 import { HttpError } from './http/errors';
 import { createSourceOf, type SourceOf } from './http/source';
 import { JSON_BODY_LIMIT, parseJsonBody, readBody, sendErrorFor, sendJson } from './http/io';
+import { PUBLIC_READ_HEADERS } from './http/headers';
 import { RateLimiter, type RateLimitOptions } from './rate-limit';
 import { ReleaseControl, type ReleaseRules } from './release-control';
 import { matchRoute, type AdminContext, type AdminRoute } from './routes/admin';
@@ -173,7 +174,8 @@ async function serveOther(
     principal,
     body,
   });
-  sendJson(res, reply.status, reply.body);
+  const publicRead = route.roles === null && (req.method === 'GET' || req.method === 'HEAD');
+  sendJson(res, reply.status, reply.body, publicRead ? PUBLIC_READ_HEADERS : {});
   return principal;
 }
 

@@ -62,12 +62,18 @@ export async function startTamperProxy(target: () => string): Promise<TamperProx
       }
       if (req.method === 'HEAD') {
         const length = upstream.headers.get('content-length');
-        res.writeHead(upstream.status, length === null ? {} : { 'content-length': length });
+        const origin = upstream.headers.get('access-control-allow-origin');
+        res.writeHead(upstream.status, {
+          ...(length === null ? {} : { 'content-length': length }),
+          ...(origin === null ? {} : { 'access-control-allow-origin': origin }),
+        });
         res.end();
         return;
       }
+      const cors = upstream.headers.get('access-control-allow-origin');
       res.writeHead(upstream.status, {
         'content-type': upstream.headers.get('content-type') ?? 'application/json',
+        ...(cors === null ? {} : { 'access-control-allow-origin': cors }),
       });
       res.end(text);
     })().catch((error: unknown) => {

@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { DeviceContext, DeviceState } from './context';
-import { SECURITY_HEADERS } from '../http/headers';
+import { PUBLIC_READ_HEADERS, SECURITY_HEADERS } from '../http/headers';
 import { sendError, sendMethodNotAllowed } from './http';
 import { sendRateLimited } from './limits';
 
@@ -55,6 +55,7 @@ function cacheHeaders(etag: string): Record<string, string> {
     'cache-control': 'public, max-age=31536000, immutable',
     'accept-ranges': 'bytes',
     ...SECURITY_HEADERS,
+    ...PUBLIC_READ_HEADERS,
   };
 }
 

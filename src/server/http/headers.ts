@@ -15,6 +15,17 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
   'content-security-policy': "default-src 'none'; base-uri 'none'; frame-ancestors 'none'",
 });
 
+/**
+ * On the public reads (root chain, app list, log pages, bundles): any page may read them. The device
+ * guard (DESIGN §11) runs in the app's WebView, whose origin is not the server's, and the Fetch
+ * standard's CORS check would hide these answers from it otherwise. They are public and no
+ * credentials are allowed, so nothing is exposed that a plain request could not already read;
+ * signed admin routes send no such header.
+ */
+export const PUBLIC_READ_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'access-control-allow-origin': '*',
+});
+
 /** The same as a flat `[name, value, …]` list, for `writeHead` on the /updates path. */
 export const SECURITY_HEADER_LIST: readonly string[] = Object.freeze(
   Object.entries(SECURITY_HEADERS).flat(),
