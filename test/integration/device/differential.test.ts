@@ -1,0 +1,188 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rsaSignerFromPrivateKey } from '../../../src/core/bundle';
+import { rootId, signRoot } from '../../../src/core/statement';
+import { createGuard } from '../../../src/device';
+import type { RootChain, TrustBundle, TrustRoot } from '../../../src/shared/schemas';
+import { generateTestRsaKey, makeTempDir, type TempDir } from '../../helpers/bundle-fixtures';
+import { MemoryStorage, RecordingUpdater } from '../../helpers/device-log';
+import {
+  DeviceSim,
+  makeEncryptedBundle,
+  ReleaseDesk,
+  type BundleInfo,
+} from '../../helpers/device-sim';
+import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
+
+/**
+ * Differential (ISSUES #14): for generated logs — releases, rollouts, pauses, resumes, rollbacks,
+ * with trust-root changes between them — pushed through a real server's signed admin API (so its
+ * release rules apply), the guard's decision for a device equals the server's `/updates` answer
+ * for the same device: the same version to install, or nothing. Seeded, so a failure replays.
+ */
+
+const APP = 'com.example.differential';
+const LOGS = 200;
+const DEVICES_PER_LOG = 3;
+const alice = testIdentity('differential alice'); // TEST-ONLY: proposes
+const bob = testIdentity('differential bob'); // TEST-ONLY: approves
+const key = generateTestRsaKey(); // TEST-ONLY bundle key
+let dir: TempDir;
+let server: TestServer;
+let desk: ReleaseDesk;
+let bundle: { path: string; info: BundleInfo };
+let trust: TrustBundle;
+
+/** mulberry32: a small seeded PRNG, so every run generates the same logs. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+beforeAll(async () => {
+  dir = makeTempDir('airlock-differential-');
+  bundle = await makeEncryptedBundle(dir.path, rsaSignerFromPrivateKey(key.privateKey), 'diff');
+  server = await startTestServer({ admins: [alice, bob] });
+  desk = new ReleaseDesk(() => server.url, alice, bob);
+  await desk.createApp(APP, key.publicKeyPem, [{ name: 'log-0' }]);
+  await desk.uploadBundle(bundle);
+  const chain = (await (await fetch(`${server.url}/api/v1/root`)).json()) as RootChain;
+  const first = chain.roots[0];
+  if (first === undefined) throw new Error('no root');
+  trust = {
+    format: 'airlock-device-trust/v1',
+    app: APP,
+    rootFingerprint: rootId(first.root),
+    roots: [{ root: first.root, signatures: [await signRoot(first.root, alice)] }],
+    serverKey: chain.server,
+    createdAt: new Date().toISOString(),
+  };
+});
+
+afterAll(async () => {
+  await server?.dispose();
+  dir?.cleanup();
+});
+
+/** A new trust-root version: a member joins or leaves (signed by alice, threshold 1). */
+async function rotateRoot(index: number): Promise<void> {
+  const chain = (await (await fetch(`${server.url}/api/v1/root`)).json()) as RootChain;
+  const current = chain.roots[chain.roots.length - 1]?.root as TrustRoot;
+  const carol = testIdentity(`differential carol ${index}`);
+  const next: TrustRoot = {
+    ...current,
+    version: current.version + 1,
+    members: [
+      ...current.members.filter((member) => !member.name.startsWith('carol')),
+      {
+        keyId: carol.keyId,
+        publicKey: carol.publicKeyHex,
+        name: `carol ${index}`,
+        roles: ['signing_officer'],
+      },
+    ],
+  };
+  await desk.call('POST', '/root', {
+    signed: { root: next, signatures: [await signRoot(next, alice)] },
+  });
+}
+
+/** Random statements on `channel`, through the server's rules; a refused step is skipped. */
+async function generate(channel: string, random: () => number): Promise<number> {
+  const releases: string[] = [];
+  let version = 0;
+  let paused = false;
+  let applied = 0;
+  const steps = 1 + Math.floor(random() * 8);
+  for (let step = 0; step < steps; step += 1) {
+    const roll = random();
+    try {
+      if (releases.length === 0 || roll < 0.35) {
+        version += 1;
+        const percent = random() < 0.5 ? 100 : 1 + Math.floor(random() * 99);
+        const minNativeVersion = random() < 0.15 ? '2.0.0' : '1.0.0';
+        releases.push(
+          await desk.release(APP, channel, `1.${version}.0`, bundle, {
+            percent,
+            minNativeVersion,
+          }),
+        );
+      } else if (roll < 0.55) {
+        await desk.rollout(APP, channel, 1 + Math.floor(random() * 100));
+      } else if (roll < 0.7) {
+        await (paused ? desk.resume(APP, channel) : desk.pause(APP, channel));
+        paused = !paused;
+      } else if (releases.length >= 2) {
+        const target = releases[Math.floor(random() * (releases.length - 1))] as string;
+        await desk.rollback(APP, channel, target);
+      }
+      applied += 1;
+    } catch {
+      // The server's release rules refused this step (e.g. a rollback to the current release).
+    }
+  }
+  return applied;
+}
+
+describe('the guard decides as the server does', () => {
+  it(`over ${LOGS} generated logs with root changes, ${DEVICES_PER_LOG} devices each`, async () => {
+    const random = prng(0x5eed);
+    let compared = 0;
+    let installs = 0;
+    for (let log = 0; log < LOGS; log += 1) {
+      const channel = `log-${log}`;
+      if (log > 0) await desk.call('POST', `/apps/${APP}/channels`, { name: channel });
+      if (log % 40 === 39) await rotateRoot(log);
+      await generate(channel, random);
+      for (let index = 0; index < DEVICES_PER_LOG; index += 1) {
+        const deviceId = `00000000-0000-4000-8000-${String(log * 10 + index).padStart(12, '0')}`;
+        const running = random() < 0.4 ? 'builtin' : `1.${Math.floor(random() * 4)}.0`;
+        const sim = new DeviceSim({
+          baseUrl: server.url,
+          appId: APP,
+          publicKeyPem: key.publicKeyPem,
+          deviceId,
+          defaultChannel: channel,
+          versionBuild: '1.0.0',
+        });
+        sim.versionName = running;
+        const answer = await sim.checkForUpdate();
+        const updater = new RecordingUpdater();
+        updater.deviceId = deviceId;
+        updater.native = '1.0.0';
+        updater.bundle =
+          running === 'builtin'
+            ? { id: 'builtin', version: 'builtin' }
+            : { id: `bundle-${running}`, version: running };
+        const guard = createGuard({
+          server: server.url,
+          app: APP,
+          channel,
+          trust,
+          storage: new MemoryStorage(),
+          updater,
+        });
+        const result = await guard.check();
+        const context = `${channel} device ${index} running ${running}: server ${JSON.stringify(answer.body)}, guard ${JSON.stringify(result)}`;
+        expect(result.action, context).not.toBe('refused');
+        if (answer.available) {
+          installs += 1;
+          expect(result, context).toEqual({ action: 'installed', version: answer.body.version });
+        } else {
+          expect(result, context).toMatchObject({ action: 'up_to_date' });
+          expect(result, context).toMatchObject({ reason: answer.error });
+        }
+        compared += 1;
+      }
+    }
+    expect(compared).toBe(LOGS * DEVICES_PER_LOG);
+    // The generated logs exercise both answers.
+    expect(installs).toBeGreaterThan(LOGS / 4);
+    expect(compared - installs).toBeGreaterThan(LOGS / 4);
+  }, 600_000);
+});
