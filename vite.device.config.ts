@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 
 /**
- * `airlock/device` (DESIGN §11): the device guard as one ESM file for the app's WebView, built to
+ * `airlock/device` (ARCHITECTURE.md §11): the device guard as one ESM file for the app's WebView, built to
  * out/device. The guard must stay browser-safe, so a Node built-in reaching its import graph fails
  * the build instead of being shimmed.
  */

@@ -24,7 +24,7 @@ import { createTransport, type FetchLike, type Transport } from './transport';
 import { verifyTrustBundle, type VerifiedTrust } from './trust';
 
 /**
- * The device guard (DESIGN §11, ISSUES #14): decides from the server's public data alone (root
+ * The device guard (ARCHITECTURE.md §11, ARCHITECTURE.md §11): decides from the server's public data alone (root
  * chain, log pages, head checkpoint) whether the stock plugin may install anything, and what. The
  * server is untrusted. One `check()`:
  *

@@ -1,6 +1,6 @@
 /**
  * `airlock/device`: the device guard for apps running `@capgo/capacitor-updater` in manual mode
- * (DESIGN §11). Browser-safe: no Node built-ins, no Electron; only platform-neutral core.
+ * (ARCHITECTURE.md §11). Browser-safe: no Node built-ins, no Electron; only platform-neutral core.
  */
 export {
   GUARD_LIMITS,

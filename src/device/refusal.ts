@@ -1,5 +1,5 @@
 /**
- * Why a check refused (DESIGN §11: every refusal names its rule). Stable codes: apps branch on them
+ * Why a check refused (ARCHITECTURE.md §11: every refusal names its rule). Stable codes: apps branch on them
  * and tests assert them; the message is for people. The checklist row each enforces is in brackets.
  */
 export const REFUSAL_CODES = [

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:device`: the device guard (DESIGN §11, ISSUES #14) as an app runs it, and its size.
+ * `npm run bench:device`: the device guard (ARCHITECTURE.md §11, ARCHITECTURE.md §11) as an app runs it, and its size.
  * Figures are printed, not asserted.
  *
  * 1. A real server data directory whose channel holds --statements N (10000) statements, built by

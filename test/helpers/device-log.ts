@@ -26,7 +26,7 @@ import type { DeviceSim } from './device-sim';
 
 /**
  * A server the device guard must not trust, for the checklist's unit tests
- * (../shared/device-guard-checklist.md). It holds the server's signing key, so it can sign
+ * (the checklist of ARCHITECTURE.md §11). It holds the server's signing key, so it can sign
  * anything an honest server signs and anything a compromised one would; tests make it lie by
  * editing what it holds or by rewriting its answers (`tamper`). Every signature is real (core's
  * own signing functions); nothing about the guard is stubbed. The updater and storage below are

@@ -51,7 +51,7 @@ async function selfSignedNewest(
 }
 
 /**
- * `airlock device trust` (ISSUES #14 item 5): the trust bundle an app is built with, from the
+ * `airlock device trust` (ARCHITECTURE.md §11): the trust bundle an app is built with, from the
  * server's root chain as this machine verified and pinned it. The file is checked with the phone's
  * own verifier before it is written.
  */

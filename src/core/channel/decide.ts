@@ -10,7 +10,7 @@ import {
 /**
  * The update decision for one device (ARCHITECTURE.md §6), as a pure function of what the device
  * runs and the channel's state. One implementation for the server's `/updates` and the device guard
- * (DESIGN §11, checklist I2: cohort, minimum native version and pause decided by the same function).
+ * (ARCHITECTURE.md §11, checklist I2: cohort, minimum native version and pause decided by the same function).
  * The order of the checks:
  *
  * 1. no release on the channel → `no_release` (up_to_date);

@@ -1,7 +1,7 @@
 import { sha256 as nobleSha256, sha512 as nobleSha512 } from '@noble/hashes/sha2';
 
 /**
- * The primitives core hashes and verifies with, chosen once at load (ISSUES #14 item 2). Core runs
+ * The primitives core hashes and verifies with, chosen once at load (ARCHITECTURE.md §11). Core runs
  * in three places: Node (server, CLI, console main), the Electron renderer, and the app's WebView
  * (`airlock/device`). The portable backend is @noble/hashes and WebCrypto's random source, so no
  * file of core imports a Node built-in. Under Node, `process.getBuiltinModule` (no static import,

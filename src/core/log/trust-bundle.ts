@@ -3,7 +3,7 @@ import { verifyRootSignatures } from '../statement';
 import { serverKeyBytes, verifyRootChain } from './verify';
 
 /**
- * The trust bundle an app is built with (DESIGN §11, ISSUES #14 item 5): written by
+ * The trust bundle an app is built with (ARCHITECTURE.md §11, ARCHITECTURE.md §11): written by
  * `airlock device trust`, checked by the device guard before any network call. One check for both.
  */
 

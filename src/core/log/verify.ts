@@ -19,7 +19,7 @@
  *    was valid when applied (POLICY_NOT_SATISFIED).
  *
  * The trust root in force: each entry names the root version it was applied under (`rootVersion`,
- * signed in its checkpoint; ISSUES #14 item 3) and is judged under exactly that version, which must
+ * signed in its checkpoint; ARCHITECTURE.md §11) and is judged under exactly that version, which must
  * be in the chain and never lower than the previous entry's (ROOT_VERSION_INVALID). Entries applied
  * before servers recorded the version name none; for them the verifier looks for a non-decreasing
  * assignment instead: each is judged under the lowest version at or after the previous entry's
@@ -203,7 +203,7 @@ function structureProblem(
 }
 
 /**
- * The index of the root the entry names, when it names one (ISSUES #14 item 3): the same number in
+ * The index of the root the entry names, when it names one (ARCHITECTURE.md §11): the same number in
  * the entry and its signed checkpoint, a version the chain holds, not below the previous entry's.
  * `undefined` for an entry that names none (older servers), when that is allowed.
  */

@@ -17,7 +17,7 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
 
 /**
  * On the public reads (root chain, app list, log pages, bundles): any page may read them. The device
- * guard (DESIGN §11) runs in the app's WebView, whose origin is not the server's, and the Fetch
+ * guard (ARCHITECTURE.md §11) runs in the app's WebView, whose origin is not the server's, and the Fetch
  * standard's CORS check would hide these answers from it otherwise. They are public and no
  * credentials are allowed, so nothing is exposed that a plain request could not already read;
  * signed admin routes send no such header.

@@ -989,7 +989,7 @@ export class SqliteServerStore implements ServerStore {
         if (statement.seq !== row.seq + 1 || statement.prev !== row.head) {
           return { result: 'seq_conflict', head: this.headOf(row) };
         }
-        // ISSUES #14 item 3: the entry is applied under the root its approvals were judged by, and
+        // ARCHITECTURE.md §11: the entry is applied under the root its approvals were judged by, and
         // that must still be the newest (a root update between the judgement and here wins).
         const { version: rootVersion } = this.db
           .prepare('SELECT MAX(version) AS version FROM roots')
@@ -1079,7 +1079,7 @@ export class SqliteServerStore implements ServerStore {
       seq: row.seq,
       head: row.head,
       time: now.toISOString(),
-      // The head's root version, signed with it (ISSUES #14 item 3).
+      // The head's root version, signed with it (ARCHITECTURE.md §11).
       ...(headVersion?.root_version == null ? {} : { rootVersion: headVersion.root_version }),
     });
     this.headCache.set(key, fresh);

@@ -158,7 +158,7 @@ export interface ApplyInput {
   readonly serverSig?: string;
   /**
    * The trust-root version the approvals were judged under. The store re-checks inside the apply
-   * transaction that it is still the current one (ISSUES #14 item 3), else `root_changed`.
+   * transaction that it is still the current one (ARCHITECTURE.md §11), else `root_changed`.
    */
   readonly rootVersion: number;
   /** A note kept with the log row (e.g. why an automatic pause happened); not part of the log. */

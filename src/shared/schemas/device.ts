@@ -10,7 +10,7 @@ import { ServerKeySchema, SignedCheckpointSchema } from './server-api';
 import { SignedTrustRootSchema } from './trust-root';
 
 /**
- * The device guard's files (DESIGN §11, ISSUES #14): the trust bundle built into the app, and the
+ * The device guard's files (ARCHITECTURE.md §11, ARCHITECTURE.md §11): the trust bundle built into the app, and the
  * state the guard stores between checks. Both strict, both versioned.
  */
 

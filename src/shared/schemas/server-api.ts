@@ -31,7 +31,7 @@ export const CheckpointSchema = z.strictObject({
   head: StatementIdSchema,
   time: TimestampSchema,
   /**
-   * The trust-root version the entry at `seq` was applied under (ISSUES #14 item 3). Signed with the
+   * The trust-root version the entry at `seq` was applied under (ARCHITECTURE.md §11). Signed with the
    * rest, so that nobody without the server key can move an entry under another root. Absent only
    * in checkpoints signed before servers recorded it.
    */

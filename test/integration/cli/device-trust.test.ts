@@ -9,7 +9,7 @@ import { MemoryStorage, RecordingUpdater } from '../../helpers/device-log';
 import { runCli, runCliOk } from '../../helpers/cli';
 import { startTestServer, type TestServer } from '../../helpers/server';
 
-// `airlock device trust` (ISSUES #14 item 5) through the built CLI, with the admin's identity key in
+// `airlock device trust` (ARCHITECTURE.md §11) through the built CLI, with the admin's identity key in
 // the real (throwaway, test/with-keyring.sh) keychain, against a real server on loopback.
 const SERVICE = 'airlock';
 const APP = 'com.example.trusted';

@@ -15,7 +15,7 @@ import { startTamperProxy, type TamperProxy } from '../../helpers/tamper-proxy';
 import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
 
 /**
- * The built `out/device` bundle in Chromium (ISSUES #14): a page standing in for the app's WebView,
+ * The built `out/device` bundle in Chromium (ARCHITECTURE.md §11): a page standing in for the app's WebView,
  * on its own origin, runs the guard against a real server (cross-origin, as in an app); the plugin
  * bridge stand-in downloads and opens each bundle with the device simulator's steps. A legitimate
  * release installs, a rollback is followed, a tampered log is refused.

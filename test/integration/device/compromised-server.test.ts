@@ -24,7 +24,7 @@ import { startTamperProxy, type TamperProxy } from '../../helpers/tamper-proxy';
 import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
 
 /**
- * The device guard against a real Airlock server (ISSUES #14): first a compromised one — its
+ * The device guard against a real Airlock server (ARCHITECTURE.md §11): first a compromised one — its
  * store driven past the release rules, or its database written directly — then an honest one
  * behind a tampering proxy. Every attack is refused with the plugin untouched and the stored state
  * as it was; against the honest server again, the guard installs. The plugin's native side is the

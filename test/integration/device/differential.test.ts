@@ -14,7 +14,7 @@ import {
 import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
 
 /**
- * Differential (ISSUES #14): for generated logs — releases, rollouts, pauses, resumes, rollbacks,
+ * Differential (ARCHITECTURE.md §11): for generated logs — releases, rollouts, pauses, resumes, rollbacks,
  * with trust-root changes between them — pushed through a real server's signed admin API (so its
  * release rules apply), the guard's decision for a device equals the server's `/updates` answer
  * for the same device: the same version to install, or nothing. Seeded, so a failure replays.

@@ -20,7 +20,7 @@ import {
 } from '../../helpers/device-log';
 import { memberOf } from '../core/test-identities';
 
-// One test per row of ../shared/device-guard-checklist.md (the row id is in each name). A refusal
+// One test per row of the checklist of ARCHITECTURE.md §11 (the row id is in each name). A refusal
 // is asserted three ways: its code, the plugin not asked to download or install, the stored state
 // byte for byte what it was before the check.
 

@@ -1,5 +1,5 @@
 /**
- * The trust-root version of each log entry (ISSUES #14 item 3). Shipped: never edit; add a new
+ * The trust-root version of each log entry (ARCHITECTURE.md §11). Shipped: never edit; add a new
  * numbered migration.
  *
  * - `log.root_version`: the version the entry's approvals were judged under when it was applied;
