@@ -46,6 +46,24 @@ export default defineConfig({
   },
   renderer: {
     root: resolve(__dirname, 'src/renderer'),
+    resolve: {
+      alias: [
+        // Radix's Dialog, AlertDialog and modal DropdownMenu lock scroll with react-remove-scroll,
+        // which injects a <style> element at run time; index.html's CSP (`style-src 'self'`)
+        // refuses it. The local module has the same interface and locks scroll through the CSSOM,
+        // which the policy permits (see its header).
+        {
+          find: /^react-remove-scroll$/,
+          replacement: resolve(__dirname, 'src/renderer/src/lib/remove-scroll.tsx'),
+        },
+        // The same primitives hide the rest of the window with aria-hidden, which leaves it
+        // focusable (axe: aria-hidden-focus); the local module makes it inert instead.
+        {
+          find: /^aria-hidden$/,
+          replacement: resolve(__dirname, 'src/renderer/src/lib/inert-others.ts'),
+        },
+      ],
+    },
     build: {
       outDir: 'out/renderer',
       rollupOptions: { input: { index: resolve(__dirname, 'src/renderer/index.html') } },

@@ -33,6 +33,20 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
 ];
+/** Every screen of the console: its sidebar label and its id (App.tsx), in sidebar order. */
+export const SCREENS = [
+  { label: 'Apps and channels', id: 'overview' },
+  { label: 'New release', id: 'release' },
+  { label: 'Approvals', id: 'approvals' },
+  { label: 'Release history', id: 'history' },
+  { label: 'Health', id: 'health' },
+  { label: 'Outbox and sync', id: 'outbox' },
+  { label: 'Keys', id: 'keys' },
+  { label: 'Members and policies', id: 'members' },
+  { label: 'Servers', id: 'servers' },
+  { label: 'Audit log', id: 'audit' },
+] as const;
+
 export const SHOTS_DIR = join(REPO_ROOT, 'test-results', 'screenshots');
 
 export interface TestConsole {
@@ -114,6 +128,12 @@ export interface ConsoleWindow {
   readonly consoleErrors: string[];
   /** Clicks a sidebar entry and waits for its screen's heading and first answer. */
   open(label: string): Promise<void>;
+  /**
+   * Every Content-Security-Policy violation the page reported since it loaded
+   * (`securitypolicyviolation` events, recorded from before the first script ran), as
+   * "<directive> <blocked URI or 'inline'> at <source>" lines.
+   */
+  cspViolations(): Promise<string[]>;
   /** Saves a full-page screenshot as test-results/screenshots/<name>.png. */
   shoot(name: string): Promise<void>;
   /**
@@ -123,6 +143,25 @@ export interface ConsoleWindow {
   download(click: () => Promise<void>, folder: string): Promise<{ path: string; name: string }>;
   close(): Promise<void>;
 }
+
+interface CspWindow {
+  __airlockCsp?: string[];
+}
+
+/**
+ * Runs before any script of the page: records each CSP violation the document reports. A refused
+ * inline <style> or style="" attribute is one (`style-src-elem` / `style-src-attr`, blocked URI
+ * "inline"), and so is a refused script or connection.
+ */
+const CSP_RECORDER = `(() => {
+  const seen = (window.__airlockCsp = []);
+  document.addEventListener('securitypolicyviolation', (event) => {
+    seen.push(
+      event.effectiveDirective + ' ' + (event.blockedURI || 'inline') + ' at ' +
+        (event.sourceFile || '?') + ':' + event.lineNumber + (event.sample ? ' ' + event.sample : ''),
+    );
+  });
+})();`;
 
 /** Opens `who`'s window: bridge, Chromium, page loaded and its event stream ready. */
 export async function openWindow(
@@ -138,6 +177,7 @@ export async function openWindow(
     acceptDownloads: options.acceptDownloads ?? true,
   });
   await context.addInitScript(bridge.initScript);
+  await context.addInitScript(CSP_RECORDER);
   const page = await context.newPage();
   await page.goto(bridge.url);
   await page.evaluate(() => (globalThis as unknown as BridgeWindow).__airlockBridge.ready);
@@ -176,6 +216,8 @@ export async function openWindow(
       await started.saveAs(path);
       return { path, name };
     },
+    cspViolations: () =>
+      page.evaluate(() => (globalThis as unknown as CspWindow).__airlockCsp?.slice() ?? []),
     async shoot(name) {
       await page.screenshot({ path: join(SHOTS_DIR, `${name}.png`), fullPage: true });
     },

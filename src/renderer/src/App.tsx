@@ -1,3 +1,23 @@
+import {
+  Activity,
+  Clock,
+  History,
+  Inbox,
+  KeyRound,
+  LayoutGrid,
+  Loader,
+  Monitor,
+  Moon,
+  PackagePlus,
+  RefreshCw,
+  ScrollText,
+  Server,
+  Sun,
+  Unplug,
+  Users,
+  Wifi,
+  WifiOff,
+} from 'lucide-react';
 import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import type { ChannelRef } from './components/ChannelPicker';
 import { ErrorBanner } from './components/ErrorBanner';
@@ -41,18 +61,21 @@ const ServersScreen = lazy(() =>
   import('./features/servers/ServersScreen').then((m) => ({ default: m.ServersScreen })),
 );
 
+/** The sidebar: each entry its words, with an icon beside them (hidden from screen readers). */
 const SCREENS = [
-  { id: 'overview', label: 'Apps and channels' },
-  { id: 'release', label: 'New release' },
-  { id: 'approvals', label: 'Approvals' },
-  { id: 'history', label: 'Release history' },
-  { id: 'health', label: 'Health' },
-  { id: 'outbox', label: 'Outbox and sync' },
-  { id: 'keys', label: 'Keys' },
-  { id: 'members', label: 'Members and policies' },
-  { id: 'servers', label: 'Servers' },
-  { id: 'audit', label: 'Audit log' },
+  { id: 'overview', label: 'Apps and channels', icon: LayoutGrid },
+  { id: 'release', label: 'New release', icon: PackagePlus },
+  { id: 'approvals', label: 'Approvals', icon: Inbox },
+  { id: 'history', label: 'Release history', icon: History },
+  { id: 'health', label: 'Health', icon: Activity },
+  { id: 'outbox', label: 'Outbox and sync', icon: RefreshCw },
+  { id: 'keys', label: 'Keys', icon: KeyRound },
+  { id: 'members', label: 'Members and policies', icon: Users },
+  { id: 'servers', label: 'Servers', icon: Server },
+  { id: 'audit', label: 'Audit log', icon: ScrollText },
 ] as const;
+
+const THEME_ICON = { system: Monitor, light: Sun, dark: Moon } as const;
 
 type ScreenId = (typeof SCREENS)[number]['id'];
 
@@ -94,6 +117,8 @@ export function App(): React.JSX.Element {
   const identities = (keys.data?.keys ?? []).filter((key) => key.type === 'identity');
   const pinned = servers.data?.servers ?? [];
   const pending = (data?.outbox.pending ?? 0) + (data?.outbox.failed ?? 0);
+  const ConnectionIcon = data === null ? Loader : airGapped ? Unplug : online ? Wifi : WifiOff;
+  const ThemeIcon = THEME_ICON[theme.choice];
 
   return (
     <div className="shell">
@@ -116,6 +141,7 @@ export function App(): React.JSX.Element {
                     .join('\n')
           }
         >
+          <ConnectionIcon className="icon" aria-hidden="true" />
           {data === null ? 'Checking…' : airGapped ? 'Air-gapped' : online ? 'Online' : 'Offline'}
         </span>
         {pinned.length > 0 && (
@@ -127,11 +153,15 @@ export function App(): React.JSX.Element {
         )}
         {pending > 0 && (
           <button type="button" className="button-quiet" onClick={() => go('outbox')}>
+            <Clock className="icon" aria-hidden="true" />
             {pending} waiting in the outbox
           </button>
         )}
         {data !== null && !data.keychain.available && (
-          <span className="pill pill-offline">Keychain unavailable</span>
+          <span className="pill pill-offline">
+            <KeyRound className="icon" aria-hidden="true" />
+            Keychain unavailable
+          </span>
         )}
         <span className="spacer" />
         <span className="topbar-fact">
@@ -153,6 +183,7 @@ export function App(): React.JSX.Element {
           aria-label={`Theme: ${theme.choice}. Change theme`}
           data-theme-choice={theme.choice}
         >
+          <ThemeIcon className="icon" aria-hidden="true" />
           Theme: {theme.choice === 'system' ? 'system' : theme.choice}
         </button>
       </header>
@@ -166,6 +197,7 @@ export function App(): React.JSX.Element {
                 aria-current={shown === entry.id ? 'page' : undefined}
                 onClick={() => go(entry.id)}
               >
+                <entry.icon className="icon" aria-hidden="true" />
                 {entry.label}
               </button>
             </li>

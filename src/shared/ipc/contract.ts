@@ -573,7 +573,15 @@ export const contract = {
       offset: z.int().min(0).default(0),
       limit: z.int().min(1).max(500).default(100),
     }),
-    response: z.object({ total: Count, entries: z.array(HistoryEntrySchema) }),
+    response: z.object({
+      total: Count,
+      /**
+       * Whether the pinned root's rollback policy for the channel needs a signing officer: the
+       * person then types the version to confirm a rollback (typedConfirmation's rule).
+       */
+      rollbackNeedsOfficer: z.boolean(),
+      entries: z.array(HistoryEntrySchema),
+    }),
   },
 
   [IpcChannels.healthSeries]: {

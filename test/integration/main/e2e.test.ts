@@ -270,7 +270,7 @@ describe('two identities, from first run to a rollback a phone receives', () => 
     await patWindow.open('Release history');
     await page.getByText('2 statements, newest first').waitFor();
     await page.getByRole('button', { name: 'Roll back to 1.0.0' }).click();
-    const dialog = page.getByRole('dialog');
+    const dialog = page.getByRole('alertdialog');
     await dialog.waitFor();
     await dialog.getByLabel('Also export a signing request for offline approvers').check();
     await patWindow.shoot('e2e-rollback');

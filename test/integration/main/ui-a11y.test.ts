@@ -8,6 +8,7 @@ import {
   call,
   channelAction,
   openWindow,
+  SCREENS,
   setUpTeam,
   signingOfficerPolicy,
   type ConsoleWindow,
@@ -26,19 +27,6 @@ import {
 const APP = 'com.example.a11y';
 const CHANNEL = 'production';
 const TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
-
-const SCREENS = [
-  { label: 'Apps and channels', id: 'overview' },
-  { label: 'New release', id: 'release' },
-  { label: 'Approvals', id: 'approvals' },
-  { label: 'Release history', id: 'history' },
-  { label: 'Health', id: 'health' },
-  { label: 'Outbox and sync', id: 'outbox' },
-  { label: 'Keys', id: 'keys' },
-  { label: 'Members and policies', id: 'members' },
-  { label: 'Servers', id: 'servers' },
-  { label: 'Audit log', id: 'audit' },
-] as const;
 
 let work: string;
 let team: Team;

@@ -179,7 +179,7 @@ describe('new release, rollout and rollback in the console window', () => {
     // rollout control in the menu; it opens below the table, not inside the row.
     expect(await overviewRow(page, APP).getByRole('button').allTextContents()).toEqual([
       'New release',
-      'More ▾',
+      'More',
     ]);
     await channelAction(page, APP, 'Rollout');
     const panel = page.getByRole('region', { name: `Rollout of ${APP}/${CHANNEL}` });
@@ -267,7 +267,7 @@ describe('new release, rollout and rollback in the console window', () => {
     expect(await history.getByRole('button', { name: /Roll back to/ }).count()).toBe(1);
 
     await history.getByRole('button', { name: 'Roll back to 1.0.0' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Roll back to 1.0.0?' });
+    const dialog = page.getByRole('alertdialog', { name: 'Roll back to 1.0.0?' });
     await dialog.waitFor();
     await expect.poll(() => dialog.textContent()).toContain('needs the approvals the channel');
     await window.shoot('rollback-dialog');

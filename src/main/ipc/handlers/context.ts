@@ -173,6 +173,17 @@ export function uniqueChannels(
   );
 }
 
+/** Whether `root`'s policy for `kind` on `app`/`channel` requires a signing officer's approval. */
+export function needsSigningOfficer(
+  root: TrustRoot,
+  app: string,
+  channel: string,
+  kind: Statement['kind'],
+): boolean {
+  const policy = findPolicy(root, app, channel, kind);
+  return policy !== null && (policy.require?.signing_officer ?? 0) >= 1;
+}
+
 /**
  * What a person types to confirm signing or pushing `statement` (issue 13: consequential actions
  * are weighty): on a channel whose policy requires a signing officer (production, typically), the
@@ -180,8 +191,7 @@ export function uniqueChannels(
  * naming the key is enough.
  */
 export function typedConfirmation(statement: Statement, root: TrustRoot): string | null {
-  const policy = findPolicy(root, statement.app, statement.channel, statement.kind);
-  if (policy === null || (policy.require?.signing_officer ?? 0) < 1) return null;
+  if (!needsSigningOfficer(root, statement.app, statement.channel, statement.kind)) return null;
   switch (statement.kind) {
     case 'release':
       return statement.release.version;

@@ -7,6 +7,7 @@ import {
   findingView,
   isUnreachable,
   messageOf,
+  needsSigningOfficer,
   uniqueChannels,
   type HandlerScope,
 } from './context';
@@ -25,6 +26,12 @@ export function historyHandlers(scope: HandlerScope) {
       const entries = mirror.page(server.id, input.app, input.channel, input.limit, input.offset);
       return Promise.resolve({
         total: mirror.count(server.id, input.app, input.channel),
+        rollbackNeedsOfficer: needsSigningOfficer(
+          server.root,
+          input.app,
+          input.channel,
+          'rollback',
+        ),
         entries: entries.map((row) => {
           // Verified before it was stored (src/main/services/mirror.ts).
           const { statement, approvals } = row.entry;

@@ -1,4 +1,5 @@
 import { useRef, useState } from 'react';
+import { CopyLabel } from './Fingerprint';
 
 /** Read-only text (a public key, a fingerprint) with a Copy button. */
 export function CopyBox(props: { label: string; text: string }): React.JSX.Element {
@@ -25,7 +26,7 @@ export function CopyBox(props: { label: string; text: string }): React.JSX.Eleme
       </label>
       <div className="row">
         <button type="button" onClick={() => void copy()}>
-          Copy
+          <CopyLabel copied={copied === 'yes'} />
         </button>
         <span className="muted" role="status">
           {copied === 'yes' && 'Copied to the clipboard.'}

@@ -1,3 +1,4 @@
+import { Check, Copy } from 'lucide-react';
 import { useState } from 'react';
 import { roleLabel } from '../lib/roles';
 
@@ -13,6 +14,17 @@ function useCopy(value: string): { copied: boolean; copy: () => void } {
       );
     },
   };
+}
+
+/** A copy button's face: the word, with its icon (hidden from assistive technology). */
+export function CopyLabel(props: { copied: boolean }): React.JSX.Element {
+  const Icon = props.copied ? Check : Copy;
+  return (
+    <>
+      <Icon className="icon" aria-hidden="true" />
+      {props.copied ? 'Copied' : 'Copy'}
+    </>
+  );
 }
 
 /**
@@ -51,7 +63,7 @@ export function Fingerprint(props: {
         aria-label={`Copy fingerprint of ${who}`}
         onClick={copy}
       >
-        {copied ? 'Copied' : 'Copy'}
+        <CopyLabel copied={copied} />
       </button>
     </span>
   );
@@ -69,7 +81,7 @@ export function CopyValue(props: { value: string; label: string }): React.JSX.El
         aria-label={`Copy ${props.label}`}
         onClick={copy}
       >
-        {copied ? 'Copied' : 'Copy'}
+        <CopyLabel copied={copied} />
       </button>
     </span>
   );

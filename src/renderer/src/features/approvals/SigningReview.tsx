@@ -3,6 +3,7 @@ import type { IpcResponse, Review } from '../../../../shared/ipc/contract';
 import { groupFingerprint } from '../../../../shared/fingerprint';
 import type { Statement } from '../../../../shared/schemas/statement';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
+import { StatusBadge, type Tone } from '../../components/StatusBadge';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { CopyValue, Fingerprint } from '../../components/Fingerprint';
 import { api, useAction } from '../../lib/api';
@@ -35,7 +36,7 @@ export type ReviewSource =
 
 type Approved = IpcResponse<'approvals:approve'>;
 
-const ROOT_STATES: Record<Review['rootPinned'], { badge: string; tone: string }> = {
+const ROOT_STATES: Record<Review['rootPinned'], { badge: string; tone: Tone }> = {
   match: { badge: 'Matches the pinned trust root', tone: 'ok' },
   unknown: { badge: 'Not pinned on this console', tone: 'warn' },
   stale: { badge: 'Older than the pinned trust root', tone: 'danger' },
@@ -226,9 +227,9 @@ export function SigningReview(props: {
       <section className="review-step" aria-label="Trust root">
         <h4>3. Trust root</h4>
         <p>
-          <span className={`status status-${root.tone}`} role="status">
+          <StatusBadge tone={root.tone} role="status">
             {root.badge}
-          </span>{' '}
+          </StatusBadge>{' '}
           Version {review.rootVersion}, fingerprint{' '}
           <Fingerprint fingerprint={review.rootFingerprint} label="the trust root" />
         </p>

@@ -1,4 +1,5 @@
-import { useCallback, useEffect, useId, useRef, useState } from 'react';
+import { Undo2 } from 'lucide-react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AppErrorShape } from '../../../../shared/errors';
 import type { IpcResponse, ProposeResult } from '../../../../shared/ipc/contract';
 import {
@@ -7,8 +8,10 @@ import {
   useChosenChannel,
   type ChannelRef,
 } from '../../components/ChannelPicker';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
+import { Fingerprint } from '../../components/Fingerprint';
 import { WindowedList } from '../../components/WindowedList';
 import { api, unwrap, useAction, useQuery } from '../../lib/api';
 import { shortId, when } from '../../lib/format';
@@ -37,79 +40,79 @@ function describe(entry: Entry): string {
 }
 
 /**
- * The rollback confirmation (a native modal <dialog>): says what happens, and proposes the
- * rollback on confirm. Errors stay in the dialog; a proposal closes it.
+ * The rollback confirmation: a consequential action (issue 13), so an alert dialog
+ * (components/ConfirmDialog.tsx) that says what happens and names the key that signs the proposal;
+ * where the channel's rollback policy needs a signing officer, the person types the version first
+ * (the rule of typedConfirmation in main, which the history answer carries). Errors stay in the
+ * dialog; a proposal closes it. Mounted only while asking.
  */
 function RollbackDialog(props: {
   channel: ChannelRef;
-  target: Entry | null;
+  target: Entry;
+  needsOfficer: boolean;
   onProposed: (target: Entry, result: ProposeResult) => void;
   onClosed: () => void;
 }): React.JSX.Element {
   const { channel, target, onProposed, onClosed } = props;
-  const dialog = useRef<HTMLDialogElement>(null);
-  const cancel = useRef<HTMLButtonElement>(null);
-  const titleId = useId();
   const [exportRequest, setExportRequest] = useState(false);
+  const keys = useQuery('keys', () => api().keys.list());
+  const person = usePeople();
   const rollback = useAction((to: string, withRequest: boolean) =>
     api().rollback.propose({ ...channel, to, exportRequest: withRequest }),
   );
-  const { reset } = rollback;
-
-  useEffect(() => {
-    const element = dialog.current;
-    if (element === null) return;
-    if (target !== null && !element.open) {
-      reset();
-      element.showModal();
-      cancel.current?.focus();
-    } else if (target === null && element.open) {
-      element.close();
-    }
-  }, [target, reset]);
+  const identities = (keys.data?.keys ?? []).filter((key) => key.type === 'identity');
+  // Proposals sign with the only identity key (main refuses to guess between several).
+  const signer = identities.length === 1 ? (identities[0] ?? null) : null;
+  const version = target.version ?? shortId(target.id);
 
   async function confirm(): Promise<void> {
-    if (target === null) return;
     const outcome = await rollback.run(target.id, exportRequest);
     if (outcome.data !== null) {
       onProposed(target, outcome.data);
-      dialog.current?.close();
+      onClosed();
     }
   }
 
   return (
-    <dialog ref={dialog} aria-labelledby={titleId} onClose={onClosed} className="confirm">
-      {target !== null && (
-        <>
-          <h2 id={titleId}>Roll back to {target.version}?</h2>
-          <p>
-            This proposes a rollback of {channel.app}/{channel.channel} to release{' '}
-            <strong>{target.version}</strong> (statement{' '}
-            <span className="mono">{shortId(target.id)}</span>, #{target.seq}).
-          </p>
-          <p>
-            Nothing changes for devices yet: the rollback needs the approvals the channel&apos;s
-            policy asks for, then a push. It is added to the signed log as a new statement; the
-            history is never rewritten.
-          </p>
-          <ExportRequestCheckbox checked={exportRequest} onChange={setExportRequest} />
-          <ErrorBanner error={rollback.error} onDismiss={rollback.reset} />
-          <div className="row dialog-actions">
-            <button ref={cancel} type="button" onClick={() => dialog.current?.close()}>
-              Cancel
-            </button>
-            <button
-              type="button"
-              className="button-primary"
-              disabled={rollback.pending}
-              onClick={() => void confirm()}
-            >
-              {rollback.pending ? 'Proposing…' : 'Propose rollback'}
-            </button>
-          </div>
-        </>
-      )}
-    </dialog>
+    <ConfirmDialog
+      title={`Roll back to ${version}?`}
+      confirmLabel={rollback.pending ? 'Proposing…' : 'Propose rollback'}
+      tone="danger"
+      icon={Undo2}
+      typed={props.needsOfficer ? version : null}
+      busy={rollback.pending || signer === null}
+      onConfirm={() => void confirm()}
+      onCancel={onClosed}
+    >
+      <p>
+        This proposes a rollback of {channel.app}/{channel.channel} to release{' '}
+        <strong>{version}</strong> (statement <span className="mono">{shortId(target.id)}</span>, #
+        {target.seq}).
+      </p>
+      <p>
+        Nothing changes for devices yet: the rollback needs the approvals the channel&apos;s policy
+        asks for, then a push. It is added to the signed log as a new statement; the history is
+        never rewritten.
+        {props.needsOfficer && ' This channel needs a signing officer’s approval for it.'}
+      </p>
+      <p>
+        Signed with{' '}
+        {signer !== null ? (
+          <Fingerprint
+            fingerprint={signer.fingerprint}
+            copy={signer.keyId}
+            name={person(signer.keyId).name}
+            label="the key that signs"
+          />
+        ) : identities.length === 0 ? (
+          'no identity key: create one on the Keys screen first.'
+        ) : (
+          `one of ${identities.length} identity keys: keep only the one that signs on this console.`
+        )}
+      </p>
+      <ExportRequestCheckbox checked={exportRequest} onChange={setExportRequest} />
+      <ErrorBanner error={rollback.error} onDismiss={rollback.reset} />
+    </ConfirmDialog>
   );
 }
 
@@ -127,6 +130,7 @@ function ChannelHistory(props: {
   // loads the pages in view, not every page before them.
   const [pages, setPages] = useState<ReadonlyMap<number, readonly Entry[]>>(new Map());
   const [total, setTotal] = useState<number | null>(null);
+  const [needsOfficer, setNeedsOfficer] = useState(false);
   const [error, setError] = useState<AppErrorShape | null>(null);
   const inFlight = useRef(new Set<number>());
   const generation = useRef(0);
@@ -148,6 +152,7 @@ function ChannelHistory(props: {
       }
       setError(null);
       setTotal(outcome.data.total);
+      setNeedsOfficer(outcome.data.rollbackNeedsOfficer);
       setPages((previous) => new Map(previous).set(page, outcome.data.entries));
     },
     [server, app, name],
@@ -170,17 +175,20 @@ function ChannelHistory(props: {
 
   return (
     <div className="history">
-      <RollbackDialog
-        channel={props.channel}
-        target={target}
-        onProposed={(entry, result) =>
-          setProposed({
-            title: `Rollback of ${app}/${name} to ${entry.version ?? shortId(entry.id)}`,
-            result,
-          })
-        }
-        onClosed={() => setTarget(null)}
-      />
+      {target !== null && (
+        <RollbackDialog
+          channel={props.channel}
+          target={target}
+          needsOfficer={needsOfficer}
+          onProposed={(entry, result) =>
+            setProposed({
+              title: `Rollback of ${app}/${name} to ${entry.version ?? shortId(entry.id)}`,
+              result,
+            })
+          }
+          onClosed={() => setTarget(null)}
+        />
+      )}
       {proposed !== null && (
         <ProposalResult
           key={proposed.result.statementId}
@@ -239,6 +247,7 @@ function ChannelHistory(props: {
                         className="button-small"
                         onClick={() => setTarget(entry)}
                       >
+                        <Undo2 className="icon" aria-hidden="true" />
                         Roll back to {entry.version}
                       </button>
                     )}

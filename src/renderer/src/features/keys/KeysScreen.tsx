@@ -1,4 +1,6 @@
-import { useEffect, useId, useRef, useState } from 'react';
+import * as Dialog from '@radix-ui/react-dialog';
+import { Save } from 'lucide-react';
+import { useEffect, useId, useState } from 'react';
 import type { AppErrorShape } from '../../../../shared/errors';
 import type { KeyView } from '../../../../shared/ipc/contract';
 import { CopyBox } from '../../components/CopyBox';
@@ -238,7 +240,7 @@ function NewPassphraseField(props: {
 
 /**
  * Backs up one key as a passphrase-encrypted file (ARCHITECTURE.md §2: scrypt + AES-GCM in main; the window
- * never sees the private key). A native modal `<dialog>`: Escape and Cancel close it.
+ * never sees the private key). A modal Radix Dialog: Escape, a click outside and Cancel close it.
  */
 function BackupDialog(props: {
   target: KeyView | null;
@@ -246,8 +248,6 @@ function BackupDialog(props: {
   onSaved: (fileName: string) => void;
 }): React.JSX.Element {
   const { target, onClose, onSaved } = props;
-  const dialog = useRef<HTMLDialogElement>(null);
-  const titleId = useId();
   const problemId = useId();
   const backup = useAction((keyId: string, passphrase: string) =>
     api().keys.backup({ keyId, passphrase }),
@@ -257,18 +257,13 @@ function BackupDialog(props: {
   const [second, setSecond] = useState('');
   const [tried, setTried] = useState(false);
 
+  // Each opening starts empty.
   useEffect(() => {
-    const element = dialog.current;
-    if (element === null) return;
-    if (target !== null && !element.open) {
-      setFirst('');
-      setSecond('');
-      setTried(false);
-      reset();
-      element.showModal();
-    } else if (target === null && element.open) {
-      element.close();
-    }
+    if (target === null) return;
+    setFirst('');
+    setSecond('');
+    setTried(false);
+    reset();
   }, [target, reset]);
 
   const problem = passphraseProblem(first, second);
@@ -292,41 +287,51 @@ function BackupDialog(props: {
 
   const name = target === null ? '' : target.label === '' ? target.fingerprint : target.label;
   return (
-    <dialog ref={dialog} aria-labelledby={titleId} onClose={onClose}>
-      <form noValidate onSubmit={(event) => void onSubmit(event)}>
-        <h2 id={titleId}>Back up {name}</h2>
-        <p className="muted">
-          The backup file holds the private key encrypted with this passphrase. Anyone with both can
-          use the key; without the passphrase the file is useless, and it cannot be recovered.
-        </p>
-        <NewPassphraseField
-          label={`Passphrase (at least ${MIN_PASSPHRASE} characters)`}
-          value={first}
-          onChange={setFirst}
-          problemId={shownProblem === null ? null : problemId}
-        />
-        <NewPassphraseField
-          label="Repeat the passphrase"
-          value={second}
-          onChange={setSecond}
-          problemId={shownProblem === null ? null : problemId}
-        />
-        {shownProblem !== null && (
-          <p className="field-error form-error" id={problemId} role="alert">
-            {shownProblem}
-          </p>
-        )}
-        <ErrorBanner error={plainKeyError(backup.error)} onDismiss={backup.reset} />
-        <div className="row dialog-buttons">
-          <button type="submit" className="button-primary" disabled={backup.pending}>
-            {backup.pending ? 'Encrypting…' : 'Save backup'}
-          </button>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
-      </form>
-    </dialog>
+    <Dialog.Root
+      open={target !== null}
+      onOpenChange={(open) => {
+        if (!open) onClose();
+      }}
+    >
+      <Dialog.Portal>
+        <Dialog.Overlay className="dialog-overlay" />
+        <Dialog.Content className="dialog">
+          <form noValidate onSubmit={(event) => void onSubmit(event)}>
+            <Dialog.Title>Back up {name}</Dialog.Title>
+            <Dialog.Description className="muted">
+              The backup file holds the private key encrypted with this passphrase. Anyone with both
+              can use the key; without the passphrase the file is useless, and it cannot be
+              recovered.
+            </Dialog.Description>
+            <NewPassphraseField
+              label={`Passphrase (at least ${MIN_PASSPHRASE} characters)`}
+              value={first}
+              onChange={setFirst}
+              problemId={shownProblem === null ? null : problemId}
+            />
+            <NewPassphraseField
+              label="Repeat the passphrase"
+              value={second}
+              onChange={setSecond}
+              problemId={shownProblem === null ? null : problemId}
+            />
+            {shownProblem !== null && (
+              <p className="field-error form-error" id={problemId} role="alert">
+                {shownProblem}
+              </p>
+            )}
+            <ErrorBanner error={plainKeyError(backup.error)} onDismiss={backup.reset} />
+            <div className="row dialog-buttons">
+              <button type="submit" className="button-primary" disabled={backup.pending}>
+                <Save className="icon" aria-hidden="true" />
+                {backup.pending ? 'Encrypting…' : 'Save backup'}
+              </button>
+              <Dialog.Close type="button">Cancel</Dialog.Close>
+            </div>
+          </form>
+        </Dialog.Content>
+      </Dialog.Portal>
+    </Dialog.Root>
   );
 }
 

@@ -1,3 +1,13 @@
+import {
+  Activity,
+  History,
+  Inbox as InboxIcon,
+  PackagePlus,
+  Percent,
+  SlidersHorizontal,
+  Undo2,
+  type LucideIcon,
+} from 'lucide-react';
 import { useState } from 'react';
 import type { IpcResponse } from '../../../../shared/ipc/contract';
 import { ActionMenu, type MenuAction } from '../../components/ActionMenu';
@@ -5,6 +15,7 @@ import { channelKey, channelRef, type ChannelRef } from '../../components/Channe
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { Sparkline, type SparkPoint } from '../../components/Sparkline';
+import { PausedIcon, StatusBadge, type Tone } from '../../components/StatusBadge';
 import { api, useQuery } from '../../lib/api';
 import { RolloutPanel } from '../rollout/RolloutPanel';
 
@@ -18,7 +29,9 @@ const SPARK_HOURS = 24;
 /** What a channel is doing, first (issue 13: status first), with the tone of its badge. */
 export interface ChannelStatus {
   readonly label: string;
-  readonly tone: 'ok' | 'warn' | 'danger' | 'neutral';
+  readonly tone: Tone;
+  /** A picture for the state when the tone's own is not the right one (paused). */
+  readonly icon?: LucideIcon;
 }
 
 /**
@@ -42,11 +55,11 @@ export function channelStatus(row: Row, pending: Inbox, autoPaused: boolean): Ch
   if (live.current === null) return { label: 'No release', tone: 'neutral' };
   if (live.paused)
     return autoPaused
-      ? { label: 'Auto-paused', tone: 'danger' }
-      : { label: 'Paused', tone: 'danger' };
-  if (live.rolledBack) return { label: 'Rolled back', tone: 'warn' };
+      ? { label: 'Auto-paused', tone: 'danger', icon: PausedIcon }
+      : { label: 'Paused', tone: 'danger', icon: PausedIcon };
+  if (live.rolledBack) return { label: 'Rolled back', tone: 'warn', icon: Undo2 };
   if (live.current.rolloutPercent < 100) {
-    return { label: `Rolling out ${live.current.rolloutPercent}%`, tone: 'ok' };
+    return { label: `Rolling out ${live.current.rolloutPercent}%`, tone: 'ok', icon: Percent };
   }
   return { label: 'Live', tone: 'ok' };
 }
@@ -147,15 +160,20 @@ function ChannelRow(props: {
   const version = live?.current?.version ?? row.mirror.currentVersion;
   const all: (MenuAction & { id: string })[] = [
     ...(actions.approvals !== undefined && pending.length > 0
-      ? [{ id: 'approvals', label: 'Review approvals', run: actions.approvals }]
+      ? [{ id: 'approvals', label: 'Review approvals', run: actions.approvals, icon: InboxIcon }]
       : []),
-    { id: 'rollout', label: props.rolloutOpen ? 'Hide rollout' : 'Rollout', run: actions.rollout },
+    {
+      id: 'rollout',
+      label: props.rolloutOpen ? 'Hide rollout' : 'Rollout',
+      run: actions.rollout,
+      icon: SlidersHorizontal,
+    },
     ...(actions.release !== undefined
-      ? [{ id: 'release', label: 'New release', run: actions.release }]
+      ? [{ id: 'release', label: 'New release', run: actions.release, icon: PackagePlus }]
       : []),
-    { id: 'history', label: 'History', run: actions.history },
+    { id: 'history', label: 'History', run: actions.history, icon: History },
     ...(actions.health !== undefined
-      ? [{ id: 'health', label: 'Health', run: actions.health }]
+      ? [{ id: 'health', label: 'Health', run: actions.health, icon: Activity }]
       : []),
   ];
   // One primary action: what the status asks for next.
@@ -178,7 +196,9 @@ function ChannelRow(props: {
         <span className="muted small">{row.server}</span>
       </th>
       <td>
-        <span className={`status status-${status.tone}`}>{status.label}</span>
+        <StatusBadge tone={status.tone} icon={status.icon}>
+          {status.label}
+        </StatusBadge>
       </td>
       <td>
         {version ?? <span className="muted">none</span>}
@@ -197,6 +217,7 @@ function ChannelRow(props: {
         <div className="row row-nowrap">
           {primary !== undefined && (
             <button type="button" className="button-primary" onClick={primary.run}>
+              {primary.icon !== undefined && <primary.icon className="icon" aria-hidden="true" />}
               {primary.label}
             </button>
           )}

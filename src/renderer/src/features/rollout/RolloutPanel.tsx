@@ -1,3 +1,4 @@
+import { CirclePause, CirclePlay } from 'lucide-react';
 import { useId, useState } from 'react';
 import type { IpcRequestInput, IpcResponse, ProposeResult } from '../../../../shared/ipc/contract';
 import type { ChannelRef } from '../../components/ChannelPicker';
@@ -92,6 +93,7 @@ export function RolloutPanel(props: {
       <div className="row actions">
         {(live === null || !live.paused) && (
           <button type="button" disabled={change.pending} onClick={() => setAskPause(true)}>
+            <CirclePause className="icon" aria-hidden="true" />
             Pause rollout
           </button>
         )}
@@ -101,6 +103,7 @@ export function RolloutPanel(props: {
             disabled={change.pending}
             onClick={() => void run({ kind: 'resume' })}
           >
+            <CirclePlay className="icon" aria-hidden="true" />
             Resume rollout
           </button>
         )}
@@ -111,6 +114,7 @@ export function RolloutPanel(props: {
           title={`Propose a pause of ${channel.app}/${channel.channel}?`}
           confirmLabel="Propose pause"
           tone="danger"
+          icon={CirclePause}
           onConfirm={() => {
             setAskPause(false);
             void run({ kind: 'pause' });
