@@ -6,7 +6,7 @@ import { IpcChannels as Ch } from '../../../shared/ipc/channels';
 import type { Review, StatementState } from '../../../shared/ipc/contract';
 import type { Approval, Statement, StatementStatus, TrustRoot } from '../../../shared/schemas';
 import type { HandlerTable } from '../handle';
-import { memberNames, typedConfirmation, type HandlerScope } from './context';
+import { memberNames, typedConfirmation, uniqueChannels, type HandlerScope } from './context';
 import { requestOffer } from './releases';
 
 /**
@@ -39,10 +39,11 @@ export function approvalHandlers(scope: HandlerScope) {
   const { services } = scope;
   return {
     [Ch.approvalsInbox]: async function approvalsInbox(input, ctx) {
-      const rows = services.repos.statements.unapplied({
+      const filter = {
         ...(input.server === undefined ? {} : { server: services.requireServer(input.server).url }),
         limit: input.limit,
-      });
+      };
+      let rows = services.repos.statements.unapplied(filter);
       const queued = new Set(
         services.outbox
           .list(['pending'])
@@ -63,6 +64,20 @@ export function approvalHandlers(scope: HandlerScope) {
           if (state === 'unreachable') unreachable.add(row.url);
           else if (state !== null) serverStates.set(row.id, state);
         }
+        // Applied (or replaced) on the server: the mirror catches up, and then the log holds it,
+        // so it leaves the inbox instead of waiting there as if nothing happened (issue 13).
+        const behind = new Map<string, { app: string; channel: string }[]>();
+        for (const row of rows) {
+          const state = serverStates.get(row.id);
+          if (row.url === null || (state !== 'applied' && state !== 'stale')) continue;
+          const list = behind.get(row.url) ?? [];
+          list.push({ app: row.statement.app, channel: row.statement.channel });
+          behind.set(row.url, list);
+        }
+        for (const [url, channels] of behind) {
+          await scope.catchUp(ctx, url, uniqueChannels([channels]));
+        }
+        if (behind.size > 0) rows = services.repos.statements.unapplied(filter);
       }
       return {
         items: rows.map((row) => {

@@ -107,6 +107,28 @@ export class HandlerScope {
     });
   }
 
+  /**
+   * Brings the verified mirror of each channel up to date when the server's log is known to be
+   * ahead of it (issue 13: a statement the log holds is pending nowhere in the window). Rule 1 of
+   * the workflow first (the pin moves forward), then the incremental, verified sync that the Sync
+   * command runs. Best effort: offline or refused, the mirror stays as it was (a sync's findings are
+   * recorded by the sync itself, and the Sync command reports them).
+   */
+  async catchUp(
+    ctx: HandlerContext,
+    url: string,
+    channels: readonly { app: string; channel: string }[],
+  ): Promise<void> {
+    if (channels.length === 0) return;
+    try {
+      const { server, online } = await this.workflow(ctx).contact(url);
+      if (!online) return;
+      for (const { app, channel } of channels) await this.services.sync(server, app, channel);
+    } catch {
+      // Not this call's to report: what the window shows stays what the mirror verified.
+    }
+  }
+
   /** A client with a short timeout for reachability checks. */
   probeClient(url: string, signer?: IdentitySigner): ServerClient {
     return createServerClient({

@@ -99,7 +99,7 @@ export function serverHandlers(scope: HandlerScope) {
       });
     },
 
-    [Ch.appsOverview]: async function appsOverview(input) {
+    [Ch.appsOverview]: async function appsOverview(input, ctx) {
       const servers =
         input.server === undefined ? services.servers() : [services.requireServer(input.server)];
       const signer = input.live ? await scope.optionalIdentity(input.identity) : null;
@@ -128,8 +128,8 @@ export function serverHandlers(scope: HandlerScope) {
           }
         }
         reach.push({ url: server.url, reachable, error: problem });
+        const found: { app: string; channel: string; live: ChannelStatus | null }[] = [];
         for (const { app, channel } of uniqueChannels([services.channels(server), listed])) {
-          const mirror = services.mirrorHead(server, app, channel);
           let live: ChannelStatus | null = null;
           if (client !== null) {
             try {
@@ -138,6 +138,20 @@ export function serverHandlers(scope: HandlerScope) {
               if (isUnreachable(error)) client = null;
             }
           }
+          found.push({ app, channel, live });
+        }
+        // The server's log is ahead of the mirror (someone pushed): sync first, so that the
+        // current release and what still waits agree with what the server says (issue 13).
+        await scope.catchUp(
+          ctx,
+          server.url,
+          found.filter(
+            ({ app, channel, live }) =>
+              live !== null && live.seq > services.mirrorHead(server, app, channel).seq,
+          ),
+        );
+        for (const { app, channel, live } of found) {
+          const mirror = services.mirrorHead(server, app, channel);
           channels.push({
             server: server.url,
             app,

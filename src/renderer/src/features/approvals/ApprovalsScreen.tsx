@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import type { AppErrorShape } from '../../../../shared/errors';
 import type { IpcResponse, Review } from '../../../../shared/ipc/contract';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
@@ -31,6 +31,20 @@ export function ApprovalsScreen(): React.JSX.Element {
   const [notice, setNotice] = useState<string | null>(null);
 
   const [reviewing, setReviewing] = useState<{ server: string; review: Review } | null>(null);
+
+  // The first answer is this console's own (instant, offline too). When it lists statements
+  // that wait on a server, ask the servers once, as Check servers does: one may have been applied
+  // since (pushed from another console), and the inbox then drops it rather than calling it
+  // pending (issue 13).
+  const waitsOnServer = (inbox.data?.items ?? []).some(
+    (item) => item.server !== null && (item.state === 'pending' || item.state === 'queued'),
+  );
+  const [asked, setAsked] = useState(false);
+  useEffect(() => {
+    if (asked || refresh || !waitsOnServer || mine.size === 0) return;
+    setAsked(true);
+    setRefresh(true);
+  }, [asked, refresh, waitsOnServer, mine.size]);
 
   /** Online approval opens the same review as a request file (issue 13). */
   async function openReview(server: string, statementId: string): Promise<void> {

@@ -243,7 +243,13 @@ export function OverviewScreen(props: {
   onOpenApprovals?: () => void;
 }): React.JSX.Element {
   const overview = useQuery('overview', () => api().apps.overview({ live: true }));
-  const inbox = useQuery('overview-inbox', () => api().approvals.inbox({}));
+  // Asked after the overview answered, and again whenever a mirror moved: the overview syncs a
+  // mirror the server's log is ahead of, and only then does the inbox know what was applied
+  // (issue 13: a pushed release is not "waiting" on an officer's console).
+  const mirrors = overview.data?.channels.map((row) => row.mirror.seq).join(',') ?? null;
+  const inbox = useQuery(mirrors === null ? null : `overview-inbox ${mirrors}`, () =>
+    api().approvals.inbox({}),
+  );
   const [openRollout, setOpenRollout] = useState<string | null>(null);
   const channels = overview.data?.channels ?? [];
   const unreachable = (overview.data?.servers ?? []).filter((server) => server.error !== null);
