@@ -134,7 +134,7 @@ describe("the signing officer's console", () => {
     await page.getByRole('button', { name: 'Roll back to 1.0.0' }).click();
     const dialog = page.getByRole('alertdialog', { name: 'Roll back to 1.0.0?' });
     await dialog.waitFor();
-    await shownText(dialog, 'Signed with', formatFingerprint(team.userKey));
+    await shownText(dialog, 'Signed with', 'Pat', formatFingerprint(team.userKey));
     await pat.shoot('officer-rollback-dialog');
     // Not before the version is typed; a wrong one does not do either.
     const propose = dialog.getByRole('button', { name: 'Propose rollback' });

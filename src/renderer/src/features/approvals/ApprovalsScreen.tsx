@@ -5,9 +5,10 @@ import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { FilePicker } from '../../components/FilePicker';
+import { PersonName } from '../../components/PersonName';
 import { api, unwrap, useAction, useQuery, useRefreshAll } from '../../lib/api';
 import { saveFile } from '../../lib/files';
-import { nameOf, usePeople } from '../../lib/people';
+import { usePeople } from '../../lib/people';
 import { shortId, verdictLine, when } from '../../lib/format';
 import { describeStatement, SigningReview } from './SigningReview';
 
@@ -124,11 +125,8 @@ export function ApprovalsScreen(): React.JSX.Element {
                 <span className="muted">({item.state})</span>
               </p>
               <p className="muted">
-                #{statement.seq} by{' '}
-                <span title={person(statement.proposer).fingerprint}>
-                  {nameOf(person(statement.proposer))}
-                </span>
-                , expires {when(statement.expiresAt)}
+                #{statement.seq} by <PersonName person={person(statement.proposer)} compact />,
+                expires {when(statement.expiresAt)}
                 {item.server !== null && ` · ${item.server}`}
               </p>
               {own && <p className="muted">Your proposal: others approve it.</p>}
@@ -246,14 +244,11 @@ function FilesPanel(props: { onImported: () => void }): React.JSX.Element {
 /** What importing an approval file did: whose approval, the policy progress, and the push, asked. */
 function ImportResult(props: { result: IpcResponse<'approvals:import'> }): React.JSX.Element {
   const { result } = props;
-  const servers = useQuery('servers', () => api().servers.list());
   const [asking, setAsking] = useState(false);
   const push = useAction(() =>
     api().releases.push({ server: result.server, statementId: result.statementId }),
   );
-  const member = (servers.data?.servers ?? [])
-    .flatMap((server) => server.members)
-    .find((candidate) => candidate.keyId === result.approver);
+  const approver = usePeople()(result.approver);
   const applied = push.data?.applied ?? result.applied;
   const line =
     applied !== null
@@ -269,8 +264,10 @@ function ImportResult(props: { result: IpcResponse<'approvals:import'> }): React
     <div className="banner banner-ok import-result" role="status">
       <p>
         Imported the approval of{' '}
-        <strong>{member === undefined ? shortId(result.approver) : member.name}</strong>{' '}
-        <span className="fp">({member?.fingerprint ?? shortId(result.approver)})</span> for{' '}
+        <strong>
+          <PersonName person={approver} compact />
+        </strong>
+        {approver.name !== null && <span className="fp"> ({approver.fingerprint})</span>} for{' '}
         <span className="mono">{shortId(result.statementId)}</span>.
       </p>
       <p>

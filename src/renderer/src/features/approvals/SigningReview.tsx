@@ -9,6 +9,7 @@ import { CopyValue, Fingerprint } from '../../components/Fingerprint';
 import { api, useAction } from '../../lib/api';
 import { saveFile } from '../../lib/files';
 import { bytes, shortId, verdictLine, when } from '../../lib/format';
+import { givenName } from '../../lib/people';
 
 /** How many paths of each kind a file-list difference shows before "and N more". */
 const DIFF_PATHS_SHOWN = 200;
@@ -76,10 +77,22 @@ export function SigningReview(props: {
     ),
   );
   const done = approve.data;
-  const nameOf = (keyId: string): string =>
-    review.names[keyId] ??
-    (keyId === review.signer?.keyId ? review.signer.name : undefined) ??
-    groupFingerprint(keyId);
+  const nameOf = (keyId: string): string => {
+    const fingerprint = groupFingerprint(keyId);
+    return (
+      givenName(review.names[keyId], fingerprint) ??
+      givenName(keyId === review.signer?.keyId ? review.signer.name : null, fingerprint) ??
+      // Main names a key the root does not list by its fingerprint, a first admin by the
+      // placeholder `server init` wrote: neither is a name.
+      `${review.names[keyId] === `admin ${fingerprint}` ? 'Unnamed admin' : 'Unnamed key'} ${fingerprint}`
+    );
+  };
+  const signerName =
+    review.signer === null
+      ? null
+      : review.signer.name === null
+        ? 'a key that is not a member'
+        : (givenName(review.signer.name, review.signer.fingerprint) ?? 'Unnamed admin');
   // After signing, the facts say what the banner says: the approval is among them.
   const approvers = [
     ...review.approvals.map((approval) => approval.keyId),
@@ -260,7 +273,7 @@ export function SigningReview(props: {
             <Fingerprint
               fingerprint={review.signer.fingerprint}
               copy={review.signer.keyId}
-              name={review.signer.name ?? 'a key that is not a member'}
+              name={signerName}
             />
           )}
         </p>
@@ -305,8 +318,7 @@ export function SigningReview(props: {
           onCancel={() => setAsking(false)}
         >
           <p>
-            Your approval is signed with{' '}
-            <strong>{review.signer.name ?? 'a key that is not a member'}</strong> (
+            Your approval is signed with <strong>{signerName}</strong> (
             <span className="fp">{review.signer.fingerprint}</span>) and counts toward{' '}
             {verdictLine(review.verdict)}.
           </p>

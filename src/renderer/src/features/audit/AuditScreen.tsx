@@ -48,8 +48,8 @@ function actionLabel(action: string): string {
 function detailValue(value: unknown, person: (keyId: string) => Person): string {
   if (typeof value === 'string') {
     if (HEX_ID.test(value)) {
-      const known = person(value);
-      return known.name ?? shortId(value);
+      // A key someone named, by name; any other id (a statement's, an unnamed key's) shortened.
+      return person(value).name ?? shortId(value);
     }
     return value;
   }

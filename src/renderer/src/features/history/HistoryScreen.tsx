@@ -12,10 +12,11 @@ import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { Fingerprint } from '../../components/Fingerprint';
+import { PersonName } from '../../components/PersonName';
 import { WindowedList } from '../../components/WindowedList';
 import { api, unwrap, useAction, useQuery } from '../../lib/api';
 import { shortId, when } from '../../lib/format';
-import { nameOf, usePeople } from '../../lib/people';
+import { usePeople } from '../../lib/people';
 import { ExportRequestCheckbox } from '../release/ExportRequestCheckbox';
 import { ProposalResult } from '../release/ProposalResult';
 
@@ -234,8 +235,12 @@ function ChannelHistory(props: {
                 <span className="mono">#{entry.seq}</span>
                 <span>{describe(entry)}</span>
                 <span>{when(entry.appliedAt)}</span>
-                <span className="ellipsis" title={person(entry.proposer).fingerprint}>
-                  {entry.automatic ? 'the server (automatic)' : nameOf(person(entry.proposer))}
+                <span className="ellipsis">
+                  {entry.automatic ? (
+                    'the server (automatic)'
+                  ) : (
+                    <PersonName person={person(entry.proposer)} compact />
+                  )}
                 </span>
                 <span>{entry.approvals}</span>
                 <span>

@@ -9,6 +9,7 @@ import { api, useQuery } from '../../lib/api';
 import { when } from '../../lib/format';
 import { roleLabel } from '../../lib/roles';
 import { policyLines } from './policy-text';
+import { givenName, unnamed, usePeople } from '../../lib/people';
 
 type ServerView = IpcResponse<'servers:list'>['servers'][number];
 
@@ -67,6 +68,10 @@ function ServerTrust(props: { server: ServerView; mine: readonly OwnKey[] }): Re
   const { server, mine } = props;
   const titleId = useId();
   const mineIds = new Set(mine.map((key) => key.keyId));
+  // The root's name for a member, else the label of this console's own key; never a placeholder.
+  const person = usePeople();
+  const nameOfMember = (member: ServerView['members'][number]): string | null =>
+    givenName(member.name, member.fingerprint) ?? person(member.keyId).name;
   const outsiders = mine.filter(
     (key) => !server.members.some((member) => member.keyId === key.keyId),
   );
@@ -109,7 +114,7 @@ function ServerTrust(props: { server: ServerView; mine: readonly OwnKey[] }): Re
             {server.members.map((member) => (
               <tr key={member.keyId}>
                 <td>
-                  {member.name}
+                  {nameOfMember(member) ?? <em>{unnamed(member.roles, true)}</em>}
                   {mineIds.has(member.keyId) && (
                     <>
                       {' '}
@@ -130,7 +135,7 @@ function ServerTrust(props: { server: ServerView; mine: readonly OwnKey[] }): Re
                   <Fingerprint
                     fingerprint={member.fingerprint}
                     copy={member.keyId}
-                    label={member.name}
+                    label={nameOfMember(member) ?? unnamed(member.roles, true)}
                   />
                 </td>
               </tr>

@@ -3,6 +3,7 @@ import { CopyBox } from '../../components/CopyBox';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { api, useAction, useQuery } from '../../lib/api';
+import { givenName, unnamed } from '../../lib/people';
 
 /**
  * Connect a server by URL. Its trust root is pinned on first contact (trust on first use), so the
@@ -108,7 +109,10 @@ export function ServersScreen(props: { onChanged: () => void }): React.JSX.Eleme
                   {server.members.length === 0
                     ? '—'
                     : server.members
-                        .map((member) => `${member.name} (${member.roles.join(', ')})`)
+                        .map(
+                          (member) =>
+                            `${givenName(member.name, member.fingerprint) ?? `${unnamed(member.roles, true)} ${member.fingerprint}`} (${member.roles.join(', ')})`,
+                        )
                         .join('; ')}
                 </td>
               </tr>
