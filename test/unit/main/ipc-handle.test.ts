@@ -71,10 +71,13 @@ describe('#invokeHandler', () => {
     it('hands the handler the parsed request, defaults applied', async () => {
       const list = vi.fn((input: unknown) => {
         expect(input).toEqual({ ...SERVER, offset: 0, limit: 100 });
-        return Promise.resolve({ total: 0, entries: [] });
+        return Promise.resolve({ total: 0, rollbackNeedsOfficer: false, entries: [] });
       });
       const result = await invokeHandler(table({ 'history:list': list }), 'history:list', SERVER);
-      expect(result).toEqual({ ok: true, value: { total: 0, entries: [] } });
+      expect(result).toEqual({
+        ok: true,
+        value: { total: 0, rollbackNeedsOfficer: false, entries: [] },
+      });
       expect(list).toHaveBeenCalledOnce();
     });
 
