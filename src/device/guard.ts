@@ -143,15 +143,15 @@ async function readState(opts: GuardOptions, key: string): Promise<GuardState | 
   return state;
 }
 
-/** The starting point of a check: the stored state, or the trust bundle on the first run (B1). */
-interface Start {
-  /** The roots entries may be judged under before the walk, oldest first. */
-  readonly roots: readonly SignedTrustRoot[];
-  readonly stored: GuardState | null;
-}
-
-function startFrom(trust: VerifiedTrust, stored: GuardState | null): Start {
-  if (stored === null) return { roots: trust.roots, stored };
+/**
+ * The roots entries may be judged under before the walk, oldest first: the stored root onwards, or
+ * the trust bundle's chain on the first run (B1).
+ */
+function startingRoots(
+  trust: VerifiedTrust,
+  stored: GuardState | null,
+): readonly SignedTrustRoot[] {
+  if (stored === null) return trust.roots;
   const storedVersion = stored.root.root.version;
   const builtIn = trust.roots.find((signed) => signed.root.version === storedVersion);
   if (builtIn !== undefined && rootId(builtIn.root) !== rootId(stored.root.root)) {
@@ -161,7 +161,7 @@ function startFrom(trust: VerifiedTrust, stored: GuardState | null): Start {
   // were applied after that root was published, so one naming an older root is refused
   // (ROOT_VERSION_INVALID). An app update may bring newer built-in roots: continue from those.
   const newer = trust.roots.filter((signed) => signed.root.version > storedVersion);
-  return { roots: [stored.root, ...newer], stored };
+  return [stored.root, ...newer];
 }
 
 /** Step 2: the root chain forward from the newest trusted root (R1–R6, TUF 5.3). */
@@ -306,20 +306,15 @@ function checkHead(
 }
 
 class Check {
-  private readonly transport: Transport;
   private readonly origin: string;
 
   constructor(
     private readonly opts: GuardOptions,
     private readonly key: string,
     private readonly now: Date,
+    private readonly transport: Transport,
   ) {
     this.origin = trimOrigin(opts.server);
-    this.transport = createTransport({
-      fetch: opts.fetch ?? ((input, init) => globalThis.fetch(input, init)),
-      requestTimeoutMs: opts.requestTimeoutMs ?? 15_000,
-      deadline: Date.now() + (opts.checkTimeoutMs ?? 120_000),
-    });
   }
 
   private logUrl(after: number, limit: number): string {
@@ -352,7 +347,7 @@ class Check {
   async run(): Promise<Verified> {
     const trust = verifyTrustBundle(this.opts.trust, this.opts.app);
     const stored = await readState(this.opts, this.key);
-    const start = startFrom(trust, stored);
+    const start = startingRoots(trust, stored);
     const rawChain = await this.transport.getJson(
       `${this.origin}/api/v1/root`,
       GUARD_LIMITS.rootChainBytes,
@@ -367,7 +362,7 @@ class Check {
         `The server's root chain is invalid at "${issue?.path.join('.') ?? ''}": ${issue?.message ?? 'malformed'}.`,
       );
     }
-    const roots = walkRoots(chain.data, start.roots, trust, this.now);
+    const roots = walkRoots(chain.data, start, trust, this.now);
 
     const fold: Fold = {
       state: stored?.state ?? EMPTY_CHANNEL_STATE,
@@ -376,14 +371,12 @@ class Check {
     };
     let previous = stored?.head ?? null;
     let lastHead: SignedCheckpoint | null = stored?.checkpoint ?? null;
-    let fetched = false;
     for (let pages = 0; ; pages += 1) {
       if (pages >= GUARD_LIMITS.pages) {
         refuse('LOG_TOO_LONG', `More than ${GUARD_LIMITS.pages} log pages in one check.`);
       }
       const after = previous?.seq ?? 0;
       const page = await this.page(after, GUARD_LIMITS.pageEntries);
-      fetched = true;
       const result = verifyLogEntries(page.entries, {
         roots,
         serverKey: trust.serverKey,
@@ -415,7 +408,6 @@ class Check {
       if (page.entries.length === 0)
         refuse('LOG_PAGE_TOO_LARGE', 'A page said more but held nothing.');
     }
-    if (!fetched) refuse('RESPONSE_INVALID', 'No log page was read.');
     checkHead(
       lastHead,
       {
@@ -517,7 +509,14 @@ export function createGuard(opts: GuardOptions): Guard {
 
   async function checkOnce(): Promise<CheckResult> {
     const now = opts.now?.() ?? new Date();
-    const { state, release } = await new Check(opts, storageKey, now).run();
+    // One transport for the whole check (T1): every request, the bundle's HEAD included, runs
+    // under the check's deadline.
+    const transport = createTransport({
+      fetch: opts.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+      requestTimeoutMs: opts.requestTimeoutMs ?? 15_000,
+      deadline: Date.now() + (opts.checkTimeoutMs ?? 120_000),
+    });
+    const { state, release } = await new Check(opts, storageKey, now, transport).run();
     const device = await installedOf(opts.updater);
     const decision = decideUpdate(
       {
@@ -553,11 +552,6 @@ export function createGuard(opts: GuardOptions): Guard {
     }
     const statement = release.statement;
     const url = bundleUrl(origin, statement);
-    const transport = createTransport({
-      fetch: opts.fetch ?? ((input, init) => globalThis.fetch(input, init)),
-      requestTimeoutMs: opts.requestTimeoutMs ?? 15_000,
-      deadline: Date.now() + (opts.requestTimeoutMs ?? 15_000),
-    });
     const size = await transport.contentLength(url);
     if (size !== statement.release.bundle.encryptedSize) {
       refuse(

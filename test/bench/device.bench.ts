@@ -16,12 +16,10 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { rootId, signRoot } from '../../src/core/statement';
 import { createGuard, type CheckResult } from '../../src/device';
-import type { RootChain, TrustBundle } from '../../src/shared/schemas';
 import { startServer } from '../../src/server';
 import { DEVICE_BUNDLE, openDevicePage } from '../helpers/device-page';
-import { MemoryStorage, RecordingUpdater } from '../helpers/device-log';
+import { MemoryStorage, RecordingUpdater, serverTrustBundle } from '../helpers/device-log';
 import { testIdentity } from '../helpers/server';
 import {
   appendStatements,
@@ -70,17 +68,7 @@ async function main(): Promise<void> {
     const server = await startServer({ dataDir: built.dataDir, port: 0 });
     const page = await openDevicePage(updater());
     try {
-      const chain = (await (await fetch(`${server.url}/api/v1/root`)).json()) as RootChain;
-      const first = chain.roots[0];
-      if (first === undefined) throw new Error('no root');
-      const trust: TrustBundle = {
-        format: 'airlock-device-trust/v1',
-        app: LOG.app,
-        rootFingerprint: rootId(first.root),
-        roots: [{ root: first.root, signatures: [await signRoot(first.root, alice)] }],
-        serverKey: chain.server,
-        createdAt: new Date().toISOString(),
-      };
+      const trust = await serverTrustBundle(server.url, LOG.app, alice);
       const options = { server: server.url, app: LOG.app, channel: LOG.channel, trust };
       await page.makeGuard({ ...options, checkTimeoutMs: 600_000 });
       const nodeGuard = createGuard({

@@ -13,6 +13,7 @@ import type { IpcRequestInput, IpcResponse, ProposeResult } from '../../src/shar
 import type { AppErrorShape } from '../../src/shared/errors';
 import type { Policy } from '../../src/shared/schemas';
 import { sampleWebBuild, writeTree } from '../helpers/bundle-fixtures';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium';
 import { REPO_ROOT } from '../helpers/cli';
 import { addMembers, callApi, startTestServer, type TestServer } from '../helpers/server';
 import { startBridge, type Bridge } from './bridge';
@@ -24,15 +25,7 @@ import { startBridge, type Bridge } from './bridge';
  * Shared by the UI tests, the handler tests, the end-to-end test and the history benchmark.
  */
 
-export const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+export { CHROMIUM, CHROMIUM_ARGS };
 /** Every screen of the console: its sidebar label and its id (App.tsx), in sidebar order. */
 export const SCREENS = [
   { label: 'Apps and channels', id: 'overview' },

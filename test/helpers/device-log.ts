@@ -7,6 +7,7 @@ import {
   statementSigningBytes,
 } from '../../src/core/statement';
 import { bytesToBase64, sha256Hex } from '../../src/core/crypto';
+import type { IdentitySigner } from '../../src/core/statement';
 import type { GuardStorage, Updater } from '../../src/device';
 import type {
   Approval,
@@ -344,6 +345,31 @@ export class HostileServer {
       status: 200,
       headers: { 'content-type': 'application/json' },
     });
+  };
+}
+
+/**
+ * What `airlock device trust --sign` writes for a real server at `url`: its root chain, the newest
+ * root signed by `admin` (version 1 from `server init` carries no signatures), and its server key.
+ */
+export async function serverTrustBundle(
+  url: string,
+  app: string,
+  admin: IdentitySigner,
+): Promise<TrustBundle> {
+  const chain = (await (await fetch(`${url}/api/v1/root`)).json()) as RootChain;
+  const roots = chain.roots.map((signed) => ({ ...signed }));
+  const first = roots[0];
+  const newest = roots[roots.length - 1];
+  if (first === undefined || newest === undefined) throw new Error(`${url} has no root`);
+  newest.signatures = [...newest.signatures, await signRoot(newest.root, admin)];
+  return {
+    format: 'airlock-device-trust/v1',
+    app,
+    rootFingerprint: rootId(first.root),
+    roots,
+    serverKey: chain.server,
+    createdAt: new Date().toISOString(),
   };
 }
 

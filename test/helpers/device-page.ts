@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { CheckResult, Updater } from '../../src/device';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium';
 import { REPO_ROOT } from './cli';
 
 /**
@@ -13,16 +14,6 @@ import { REPO_ROOT } from './cli';
  * cross-origin fetch. The plugin's JavaScript bridge is stood in for by functions the page calls
  * into Node (`page.exposeFunction`), where the native side would be; `localStorage` is the storage.
  */
-
-export const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 export const DEVICE_BUNDLE = join(REPO_ROOT, 'out', 'device', 'index.js');
 

@@ -628,13 +628,18 @@ export class SqliteServerStore implements ServerStore {
     return this.root;
   }
 
+  /** The newest root version in the database (read inside write transactions, not cached). */
+  private newestRootVersion(): number {
+    return (
+      this.db.prepare('SELECT MAX(version) AS version FROM roots').get() as { version: number }
+    ).version;
+  }
+
   appendRoot(signed: SignedTrustRoot, now: Date): Promise<void> {
     return settle(() => {
       this.db
         .transaction(() => {
-          const { version } = this.db
-            .prepare('SELECT MAX(version) AS version FROM roots')
-            .get() as { version: number };
+          const version = this.newestRootVersion();
           if (signed.root.version !== version + 1) {
             throw new AirlockError(
               'STALE',
@@ -991,9 +996,7 @@ export class SqliteServerStore implements ServerStore {
         }
         // ARCHITECTURE.md §11: the entry is applied under the root its approvals were judged by, and
         // that must still be the newest (a root update between the judgement and here wins).
-        const { version: rootVersion } = this.db
-          .prepare('SELECT MAX(version) AS version FROM roots')
-          .get() as { version: number };
+        const rootVersion = this.newestRootVersion();
         if (input.rootVersion !== rootVersion) {
           return { result: 'root_changed', current: rootVersion };
         }

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rsaSignerFromPrivateKey } from '../../../src/core/bundle';
-import { rootId, signRoot } from '../../../src/core/statement';
-import type { RootChain, TrustBundle } from '../../../src/shared/schemas';
 import { generateTestRsaKey, makeTempDir, type TempDir } from '../../helpers/bundle-fixtures';
 import { openDevicePage, type DevicePage } from '../../helpers/device-page';
-import { SimUpdater } from '../../helpers/device-log';
+import { serverTrustBundle, SimUpdater } from '../../helpers/device-log';
 import {
   DeviceSim,
   makeEncryptedBundle,
@@ -47,17 +45,7 @@ beforeAll(async () => {
   proxy = await startTamperProxy(() => server.url);
   sim = new DeviceSim({ baseUrl: server.url, appId: APP, publicKeyPem: key.publicKeyPem });
   device = await openDevicePage(new SimUpdater(sim));
-  const chain = (await (await fetch(`${server.url}/api/v1/root`)).json()) as RootChain;
-  const first = chain.roots[0];
-  if (first === undefined) throw new Error('no root');
-  const trust: TrustBundle = {
-    format: 'airlock-device-trust/v1',
-    app: APP,
-    rootFingerprint: rootId(first.root),
-    roots: [{ root: first.root, signatures: [await signRoot(first.root, alice)] }],
-    serverKey: chain.server,
-    createdAt: new Date().toISOString(),
-  };
+  const trust = await serverTrustBundle(server.url, APP, alice);
   await device.makeGuard({ server: proxy.url, app: APP, channel: CHANNEL, trust });
 });
 

@@ -2,18 +2,11 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rsaSignerFromPrivateKey } from '../../../src/core/bundle';
-import { createApproval, rootId, signRoot, statementId } from '../../../src/core/statement';
+import { createApproval, signRoot, statementId } from '../../../src/core/statement';
 import { createGuard, type CheckResult, type Guard } from '../../../src/device';
-import type {
-  LogPage,
-  RootChain,
-  SignedCheckpoint,
-  Statement,
-  TrustBundle,
-  TrustRoot,
-} from '../../../src/shared/schemas';
+import type { LogPage, SignedCheckpoint, Statement, TrustRoot } from '../../../src/shared/schemas';
 import { generateTestRsaKey, makeTempDir, type TempDir } from '../../helpers/bundle-fixtures';
-import { MemoryStorage, SimUpdater } from '../../helpers/device-log';
+import { MemoryStorage, serverTrustBundle, SimUpdater } from '../../helpers/device-log';
 import {
   DeviceSim,
   makeEncryptedBundle,
@@ -72,23 +65,6 @@ afterEach(async () => {
   }
 });
 
-/** What `airlock device trust --sign` writes: the chain, version 1 signed by its admin. */
-async function trustBundle(url: string): Promise<TrustBundle> {
-  const chain = (await (await fetch(`${url}/api/v1/root`)).json()) as RootChain;
-  const roots = chain.roots.map((signed) => ({ ...signed }));
-  const first = roots[0];
-  if (first === undefined) throw new Error('no root');
-  first.signatures = [await signRoot(first.root, alice)];
-  return {
-    format: 'airlock-device-trust/v1',
-    app: APP,
-    rootFingerprint: rootId(first.root),
-    roots,
-    serverKey: chain.server,
-    createdAt: new Date().toISOString(),
-  };
-}
-
 /** An honest server with 1.0.0 released, a proxy in front, a phone whose guard installed it. */
 async function rig(): Promise<Rig> {
   const server = await startTestServer({ admins: [alice, bob] });
@@ -103,7 +79,7 @@ async function rig(): Promise<Rig> {
     server: proxy.url,
     app: APP,
     channel: CHANNEL,
-    trust: await trustBundle(server.url),
+    trust: await serverTrustBundle(server.url, APP, alice),
     storage,
     updater,
     requestTimeoutMs: 5_000,

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rsaSignerFromPrivateKey } from '../../../src/core/bundle';
-import { rootId, signRoot } from '../../../src/core/statement';
+import { signRoot } from '../../../src/core/statement';
 import { createGuard } from '../../../src/device';
 import type { RootChain, TrustBundle, TrustRoot } from '../../../src/shared/schemas';
 import { generateTestRsaKey, makeTempDir, type TempDir } from '../../helpers/bundle-fixtures';
-import { MemoryStorage, RecordingUpdater } from '../../helpers/device-log';
+import { MemoryStorage, RecordingUpdater, serverTrustBundle } from '../../helpers/device-log';
 import {
   DeviceSim,
   makeEncryptedBundle,
@@ -12,6 +12,7 @@ import {
   type BundleInfo,
 } from '../../helpers/device-sim';
 import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
+import { prng } from '../../helpers/prng';
 
 /**
  * Differential (ARCHITECTURE.md §11): for generated logs — releases, rollouts, pauses, resumes, rollbacks,
@@ -32,18 +33,6 @@ let desk: ReleaseDesk;
 let bundle: { path: string; info: BundleInfo };
 let trust: TrustBundle;
 
-/** mulberry32: a small seeded PRNG, so every run generates the same logs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 beforeAll(async () => {
   dir = makeTempDir('airlock-differential-');
   bundle = await makeEncryptedBundle(dir.path, rsaSignerFromPrivateKey(key.privateKey), 'diff');
@@ -51,17 +40,7 @@ beforeAll(async () => {
   desk = new ReleaseDesk(() => server.url, alice, bob);
   await desk.createApp(APP, key.publicKeyPem, [{ name: 'log-0' }]);
   await desk.uploadBundle(bundle);
-  const chain = (await (await fetch(`${server.url}/api/v1/root`)).json()) as RootChain;
-  const first = chain.roots[0];
-  if (first === undefined) throw new Error('no root');
-  trust = {
-    format: 'airlock-device-trust/v1',
-    app: APP,
-    rootFingerprint: rootId(first.root),
-    roots: [{ root: first.root, signatures: [await signRoot(first.root, alice)] }],
-    serverKey: chain.server,
-    createdAt: new Date().toISOString(),
-  };
+  trust = await serverTrustBundle(server.url, APP, alice);
 });
 
 afterAll(async () => {

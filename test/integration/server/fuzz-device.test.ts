@@ -10,6 +10,7 @@ import {
   type BundleInfo,
 } from '../../helpers/device-sim';
 import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
+import { prng } from '../../helpers/prng';
 
 /**
  * Fuzzing the device endpoints (ARCHITECTURE.md §6: every input validated, errors JSON with a stable code,
@@ -29,18 +30,6 @@ const key = generateTestRsaKey(); // TEST-ONLY bundle key
 let server: TestServer;
 let dir: TempDir;
 let bundle: { path: string; info: BundleInfo };
-
-/** mulberry32: small, fast, and the same sequence for the same seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface FuzzCase {
   readonly method: string;
