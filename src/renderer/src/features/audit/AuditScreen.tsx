@@ -1,18 +1,16 @@
-import {
-  columnFilteringFeature,
-  createColumnHelper,
-  createFilteredRowModel,
-  createPaginatedRowModel,
-  filterFn_equalsString,
-  filterFn_includesString,
-  globalFilteringFeature,
-  rowPaginationFeature,
-  tableFeatures,
-  useTable,
-} from '@tanstack/react-table';
-import { useId, useMemo } from 'react';
+import { createColumnHelper, useTable } from '@tanstack/react-table';
+import { useMemo } from 'react';
 import { toCsv } from '../../../../shared/csv';
 import type { IpcResponse } from '../../../../shared/ipc/contract';
+import {
+  columnFilter,
+  DataTable,
+  listFeatures,
+  PAGE_SIZE,
+  Pager,
+  SearchField,
+  SelectField,
+} from '../../components/DataTable';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import type { Result } from '../../../../shared/result';
@@ -25,7 +23,6 @@ type Entry = IpcResponse<'audit:list'>['entries'][number];
 
 /** One page of the log as main serves it; the screen reads every page. */
 const LOAD_PAGE = 1000;
-const PAGE_SIZE = 50;
 const HEX_ID = /^[0-9a-f]{64}$/;
 
 /** A row as the table shows it: the actor's name resolved, the details as words. */
@@ -65,15 +62,7 @@ function detailsText(details: Record<string, unknown>, person: (keyId: string) =
     .join(' · ');
 }
 
-const features = tableFeatures({
-  columnFilteringFeature,
-  globalFilteringFeature,
-  rowPaginationFeature,
-  filteredRowModel: createFilteredRowModel(),
-  paginatedRowModel: createPaginatedRowModel(),
-  filterFns: { includesString: filterFn_includesString, equalsString: filterFn_equalsString },
-});
-const helper = createColumnHelper<typeof features, Row>();
+const helper = createColumnHelper<typeof listFeatures, Row>();
 const columns = helper.columns([
   helper.accessor('seq', { header: '#', enableGlobalFilter: false }),
   helper.accessor('time', { header: 'Time', cell: (info) => when(info.getValue()) }),
@@ -82,8 +71,12 @@ const columns = helper.columns([
     filterFn: 'equalsString',
     cell: (info) => actionLabel(info.getValue()),
   }),
-  helper.accessor('actorName', { header: 'Actor', filterFn: 'equalsString' }),
-  helper.accessor('details', { header: 'Details' }),
+  helper.accessor('actorName', {
+    header: 'Actor',
+    filterFn: 'equalsString',
+    cell: (info) => <span title={info.row.original.actor}>{info.getValue()}</span>,
+  }),
+  helper.accessor('details', { header: 'Details', meta: { className: 'details' } }),
 ]);
 
 /** Every entry of the local audit trail, oldest first (main serves it in pages). */
@@ -106,9 +99,6 @@ export function AuditScreen(): React.JSX.Element {
   const audit = useQuery('audit', loadAll);
   const verify = useAction(() => api().audit.verify());
   const person = usePeople();
-  const searchId = useId();
-  const actionId = useId();
-  const actorId = useId();
   const entries = audit.data;
   const rows = useMemo<Row[]>(
     () =>
@@ -124,7 +114,7 @@ export function AuditScreen(): React.JSX.Element {
     [entries, person],
   );
   const table = useTable({
-    features,
+    features: listFeatures,
     columns,
     data: rows,
     globalFilterFn: 'includesString',
@@ -133,12 +123,6 @@ export function AuditScreen(): React.JSX.Element {
   const actions = useMemo(() => [...new Set(rows.map((row) => row.action))].sort(), [rows]);
   const actors = useMemo(() => [...new Set(rows.map((row) => row.actorName))].sort(), [rows]);
   const filtered = table.getFilteredRowModel().rows.length;
-  const { pageIndex } = table.state.pagination;
-  const pages = Math.max(1, table.getPageCount());
-  const columnFilter = (id: string): string => {
-    const value = table.state.columnFilters.find((filter) => filter.id === id)?.value;
-    return typeof value === 'string' ? value : '';
-  };
 
   function exportAs(format: 'json' | 'csv'): void {
     const all = entries ?? [];
@@ -214,107 +198,33 @@ export function AuditScreen(): React.JSX.Element {
       )}
       {rows.length > 0 && (
         <>
-          <div className="form-row audit-filters">
-            <p className="field">
-              <label htmlFor={searchId}>Search</label>
-              <input
-                id={searchId}
-                type="search"
-                value={typeof table.state.globalFilter === 'string' ? table.state.globalFilter : ''}
-                onChange={(event) => table.setGlobalFilter(event.target.value)}
-                placeholder="name, app, version…"
-              />
-            </p>
-            <p className="field">
-              <label htmlFor={actionId}>Action</label>
-              <select
-                id={actionId}
-                value={columnFilter('action')}
-                onChange={(event) =>
-                  table.getColumn('action')?.setFilterValue(event.target.value || undefined)
-                }
-              >
-                <option value="">Every action</option>
-                {actions.map((action) => (
-                  <option key={action} value={action}>
-                    {actionLabel(action)}
-                  </option>
-                ))}
-              </select>
-            </p>
-            <p className="field">
-              <label htmlFor={actorId}>Actor</label>
-              <select
-                id={actorId}
-                value={columnFilter('actorName')}
-                onChange={(event) =>
-                  table.getColumn('actorName')?.setFilterValue(event.target.value || undefined)
-                }
-              >
-                <option value="">Everyone</option>
-                {actors.map((actor) => (
-                  <option key={actor} value={actor}>
-                    {actor}
-                  </option>
-                ))}
-              </select>
-            </p>
+          <div className="form-row table-filters">
+            <SearchField
+              label="Search"
+              value={typeof table.state.globalFilter === 'string' ? table.state.globalFilter : ''}
+              onChange={(value) => table.setGlobalFilter(value)}
+              placeholder="name, app, version…"
+            />
+            <SelectField
+              label="Action"
+              all="Every action"
+              options={actions.map((action) => ({ value: action, label: actionLabel(action) }))}
+              {...columnFilter(table, 'action')}
+            />
+            <SelectField
+              label="Actor"
+              all="Everyone"
+              options={actors.map((actor) => ({ value: actor, label: actor }))}
+              {...columnFilter(table, 'actorName')}
+            />
           </div>
           <p className="muted" role="status">
             {filtered === rows.length
               ? `${rows.length} entries, newest first`
               : `${filtered} of ${rows.length} entries match`}
           </p>
-          {/* Focusable, so the keyboard scrolls it too (WCAG 2.1.1). */}
-          <div className="table-scroll" role="region" aria-label="Audit entries" tabIndex={0}>
-            <table className="table table-sticky" aria-label="Audit log">
-              <thead>
-                {table.getHeaderGroups().map((group) => (
-                  <tr key={group.id}>
-                    {group.headers.map((header) => (
-                      <th key={header.id} scope="col">
-                        <table.FlexRender header={header} />
-                      </th>
-                    ))}
-                  </tr>
-                ))}
-              </thead>
-              <tbody>
-                {table.getRowModel().rows.map((row) => (
-                  <tr key={row.id}>
-                    {row.getAllCells().map((cell) => (
-                      <td
-                        key={cell.id}
-                        className={cell.column.id === 'details' ? 'details' : undefined}
-                        title={cell.column.id === 'actorName' ? row.original.actor : undefined}
-                      >
-                        <table.FlexRender cell={cell} />
-                      </td>
-                    ))}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          <nav className="row pager" aria-label="Audit log pages">
-            <button
-              type="button"
-              onClick={() => table.previousPage()}
-              disabled={!table.getCanPreviousPage()}
-            >
-              Previous
-            </button>
-            <span>
-              Page {pageIndex + 1} of {pages}
-            </span>
-            <button
-              type="button"
-              onClick={() => table.nextPage()}
-              disabled={!table.getCanNextPage()}
-            >
-              Next
-            </button>
-          </nav>
+          <DataTable table={table} label="Audit log" region="Audit entries" />
+          <Pager table={table} label="Audit log pages" />
         </>
       )}
     </section>
