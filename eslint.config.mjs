@@ -131,8 +131,8 @@ export const boundaryConfig = [
           patterns: [
             nodeBuiltins,
             {
-              regex: '^(?!zod$)(?!\\.)',
-              message: 'src/shared imports zod only (ARCHITECTURE.md §1).',
+              regex: '^(?!zod(?:/mini)?$)(?!\\.)',
+              message: 'src/shared imports zod only (ARCHITECTURE.md §1); its schemas use zod/mini so the device bundle stays small.',
             },
           ],
         },

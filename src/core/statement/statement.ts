@@ -54,10 +54,25 @@ interface SchemaIssue {
   readonly path: readonly PropertyKey[];
   readonly message: string;
   readonly keys?: readonly string[];
+  readonly expected?: string;
 }
 
-/** One sentence naming the first bad field, e.g. `Statement field "seq" must be at least 1.` */
-function describeIssues(subject: string, issues: readonly SchemaIssue[]): string {
+/** True when `path` leads to no value in `input` (a field left out, not a wrong one). */
+function isAbsent(input: unknown, path: readonly PropertyKey[]): boolean {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return true;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value === undefined;
+}
+
+/**
+ * One sentence naming the first bad field, e.g. `Statement field "seq" must be at least 1.` Built
+ * from the issue's code and the input, not from zod's default wording: the schemas use zod/mini,
+ * which loads no locale where nothing else does (the device guard).
+ */
+function describeIssues(subject: string, issues: readonly SchemaIssue[], input: unknown): string {
   const issue = issues[0];
   if (issue === undefined) return `${subject} is invalid.`;
   const field = issue.path.map(String).join('.');
@@ -67,7 +82,10 @@ function describeIssues(subject: string, issues: readonly SchemaIssue[]): string
   }
   const where = field === '' ? subject : `${subject} field "${field}"`;
   if (issue.message.startsWith('must ')) return `${where} ${issue.message}.`;
-  if (issue.message.endsWith('received undefined')) return `${where} is missing.`;
+  if (issue.code === 'invalid_type' && isAbsent(input, issue.path)) return `${where} is missing.`;
+  if (issue.code === 'invalid_type' && issue.expected !== undefined) {
+    return `${where} must be of type ${issue.expected}.`;
+  }
   return `${where} is invalid: ${issue.message}.`;
 }
 
@@ -79,7 +97,10 @@ function describeIssues(subject: string, issues: readonly SchemaIssue[]): string
 export function parseStatement(input: unknown): Statement {
   const result = StatementSchema.safeParse(input);
   if (!result.success) {
-    throw new AirlockError('STATEMENT_INVALID', describeIssues('Statement', result.error.issues));
+    throw new AirlockError(
+      'STATEMENT_INVALID',
+      describeIssues('Statement', result.error.issues, input),
+    );
   }
   return result.data;
 }
@@ -92,7 +113,10 @@ export function parseStatement(input: unknown): Statement {
 export function parseTrustRoot(input: unknown): TrustRoot {
   const result = TrustRootSchema.safeParse(input);
   if (!result.success) {
-    throw new AirlockError('INVALID_INPUT', describeIssues('Trust root', result.error.issues));
+    throw new AirlockError(
+      'INVALID_INPUT',
+      describeIssues('Trust root', result.error.issues, input),
+    );
   }
   return result.data;
 }
@@ -107,7 +131,7 @@ export function parseSignedTrustRoot(input: unknown): SignedTrustRoot {
   if (!result.success) {
     throw new AirlockError(
       'INVALID_INPUT',
-      describeIssues('Signed trust root', result.error.issues),
+      describeIssues('Signed trust root', result.error.issues, input),
     );
   }
   return result.data;

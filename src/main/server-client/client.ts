@@ -109,7 +109,7 @@ export interface ServerClient {
 interface RequestSpec<T> {
   readonly method: 'GET' | 'POST' | 'PUT';
   readonly path: string;
-  readonly schema: z.ZodType<T>;
+  readonly schema: z.core.$ZodType<T>;
   readonly json?: unknown;
   /** Admin requests are signed; public reads are not. */
   readonly signed: boolean;
@@ -166,7 +166,7 @@ export function createServerClient(options: ServerClientOptions): ServerClient {
     }
   }
 
-  async function parseAnswer<T>(response: Response, schema: z.ZodType<T>): Promise<T> {
+  async function parseAnswer<T>(response: Response, schema: z.core.$ZodType<T>): Promise<T> {
     const text = await response.text().catch((error: unknown) => {
       throw unreachable(baseUrl, error);
     });
@@ -189,7 +189,7 @@ export function createServerClient(options: ServerClientOptions): ServerClient {
         `The server at ${baseUrl} answered HTTP ${response.status}.`,
       );
     }
-    const parsed = schema.safeParse(body);
+    const parsed = z.safeParse(schema, body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue === undefined ? '' : ` (at "${issue.path.map(String).join('.')}")`;

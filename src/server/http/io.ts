@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { AirlockError } from '../../core';
 import type { ErrorCode } from '../../shared/errors';
 import type { ApiError } from '../../shared/schemas/server-api';
@@ -106,12 +106,12 @@ export function parseJsonBody(body: Buffer): unknown {
  * Validates `value` with `schema`; 400 INVALID_INPUT naming the first bad field otherwise.
  * @example const request = parseWith(CreateAppRequestSchema, body, 'The app');
  */
-export function parseWith<S extends z.ZodType>(
+export function parseWith<S extends z.core.$ZodType>(
   schema: S,
   value: unknown,
   subject: string,
 ): z.output<S> {
-  const result = schema.safeParse(value);
+  const result = z.safeParse(schema, value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const field = issue?.path.map(String).join('.') ?? '';

@@ -96,7 +96,7 @@ export const ProposeResultSchema = z.object({
   seq: z.int(),
   /** `queued`: the server could not be reached; the statement waits in the outbox. */
   state: StatementStateSchema,
-  verdict: VerdictSchema.nullable(),
+  verdict: z.nullable(VerdictSchema),
   /** A signing request for air-gapped approvers, when asked for (ARCHITECTURE.md §5). */
   request: FileOfferSchema.nullable(),
   /** Things the user should know that are not errors (e.g. built on the mirror's head offline). */
@@ -294,7 +294,7 @@ export const InboxItemSchema = z.object({
   statement: StatementSchema,
   approvals: z.array(ApprovalSchema),
   /** Under the pinned trust root; null when the statement is not tied to a server. */
-  verdict: VerdictSchema.nullable(),
+  verdict: z.nullable(VerdictSchema),
   state: StatementStateSchema,
 });
 
@@ -339,8 +339,8 @@ export type Review = z.infer<typeof ReviewSchema>;
 // The contract
 
 export interface ChannelContract {
-  readonly request: z.ZodType;
-  readonly response: z.ZodType;
+  readonly request: z.core.$ZodType;
+  readonly response: z.core.$ZodType;
 }
 
 export const contract = {
@@ -434,8 +434,8 @@ export const contract = {
       version: SemverSchema,
       /** `encryptedSha256` of a bundle built by this console (`bundles:build`). */
       bundle: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'),
-      rolloutPercent: RolloutSchema.shape.percent.default(100),
-      minNativeVersion: SemverSchema.default('0.0.0'),
+      rolloutPercent: z._default(RolloutSchema.shape.percent, 100),
+      minNativeVersion: z._default(SemverSchema, '0.0.0'),
       notes: z.string().max(4096).optional(),
     }),
     response: ProposeResultSchema,
@@ -523,7 +523,7 @@ export const contract = {
       statementId: z.string(),
       /** Online: the server's state and verdict after the approval. */
       state: z.enum(['pending', 'applied', 'stale']).nullable(),
-      verdict: VerdictSchema.nullable(),
+      verdict: z.nullable(VerdictSchema),
       /** Request files: the approval file to carry back to the proposer's console. */
       approvalFile: FileOfferSchema.nullable(),
     }),
@@ -543,7 +543,7 @@ export const contract = {
       channel: z.string(),
       approver: z.string(),
       /** Over every approval known here and on the server, under the pinned root. */
-      verdict: VerdictSchema.nullable(),
+      verdict: z.nullable(VerdictSchema),
       /** The approvals satisfy the policy: a push would apply the statement. */
       pushable: z.boolean(),
       /** What the person types to confirm the push, or null. */
@@ -599,8 +599,8 @@ export const contract = {
   [IpcChannels.syncRun]: {
     request: z.strictObject({
       server: ServerUrl.optional(),
-      app: AppIdSchema.optional(),
-      channel: ChannelSchema.optional(),
+      app: z.optional(AppIdSchema),
+      channel: z.optional(ChannelSchema),
       identity: KeyIdQuery.optional(),
       operationId: OperationId.optional(),
     }),

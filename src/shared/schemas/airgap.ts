@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/mini';
 import { ApprovalSchema } from './approval';
 import { LogEntrySchema, ServerKeySchema } from './server-api';
 import {
@@ -22,11 +22,11 @@ export const SIGNING_REQUEST_FORMAT = 'airlock-signing-request';
 export const SIGNING_REQUEST_VERSION = 2;
 export const APPROVAL_FILE_FORMAT = 'airlock-approval';
 
-const pathList = z.array(z.string().max(1024)).max(100_000);
+const pathList = z.array(z.string().check(z.maxLength(1024))).check(z.maxLength(100_000));
 
 /** The release a summary names: its version and statement id (from the verified log). */
 const ReleaseRefSchema = z.strictObject({
-  version: z.string().max(128),
+  version: z.string().check(z.maxLength(128)),
   statementId: StatementIdSchema,
 });
 
@@ -34,9 +34,9 @@ const ReleaseRefSchema = z.strictObject({
 const BundleFactsSchema = z.strictObject({
   sha256: Sha256HexSchema,
   encryptedSha256: Sha256HexSchema,
-  size: z.int().min(0),
-  encryptedSize: z.int().min(0),
-  files: z.int().min(0),
+  size: z.int().check(z.minimum(0)),
+  encryptedSize: z.int().check(z.minimum(0)),
+  files: z.int().check(z.minimum(0)),
 });
 
 /**
@@ -52,30 +52,31 @@ export const RequestSummarySchema = z.strictObject({
   channel: z.string(),
   kind: StatementKindSchema,
   /** Release: its version. Rollback: the version it returns to. */
-  version: z.string().optional(),
+  version: z.optional(z.string()),
   /** Release only. */
-  minNativeVersion: z.string().optional(),
+  minNativeVersion: z.optional(z.string()),
   /** Release and rollout. */
-  rolloutPercent: z.number().optional(),
+  rolloutPercent: z.optional(z.number()),
   /** Release: the notes in the statement (and only those). */
-  notes: z.string().max(4096).optional(),
+  notes: z.optional(z.string().check(z.maxLength(4096))),
   /** Release: its bundle; rollback: the bundle it returns to. */
-  bundle: BundleFactsSchema.optional(),
+  bundle: z.optional(BundleFactsSchema),
   /** The release the channel's verified head runs now (release and rollback), or null. */
-  replaces: ReleaseRefSchema.nullable().optional(),
+  replaces: z.optional(z.nullable(ReleaseRefSchema)),
   /**
    * The file-list difference against the release it replaces (release) or the release it leaves
    * (rollback), from the evidence's two file lists; null when one of them is not known.
    */
-  fileDiff: z
-    .strictObject({
-      added: pathList,
-      removed: pathList,
-      changed: pathList,
-      unchanged: z.int().min(0),
-    })
-    .nullable()
-    .optional(),
+  fileDiff: z.optional(
+    z.nullable(
+      z.strictObject({
+        added: pathList,
+        removed: pathList,
+        changed: pathList,
+        unchanged: z.int().check(z.minimum(0)),
+      }),
+    ),
+  ),
 });
 export type RequestSummary = z.infer<typeof RequestSummarySchema>;
 
@@ -85,15 +86,15 @@ export type RequestSummary = z.infer<typeof RequestSummarySchema>;
  * each: its id recomputed, its checkpoint signed by `serverKey` for that id and seq.
  */
 export const RequestEvidenceSchema = z.strictObject({
-  current: LogEntrySchema.nullable(),
-  target: LogEntrySchema.nullable(),
+  current: z.nullable(LogEntrySchema),
+  target: z.nullable(LogEntrySchema),
   /**
    * The file lists of the current release's bundle and of the bundle devices would get (the
    * release's, or the rollback target's), each matching its statement's `fileListSha256`.
    */
   files: z.strictObject({
-    current: BundleFileListSchema.nullable(),
-    next: BundleFileListSchema.nullable(),
+    current: z.nullable(BundleFileListSchema),
+    next: z.nullable(BundleFileListSchema),
   }),
 });
 export type RequestEvidence = z.infer<typeof RequestEvidenceSchema>;
@@ -104,21 +105,21 @@ export const SigningRequestSchema = z.strictObject({
   statementId: StatementIdSchema,
   statement: StatementSchema,
   /** Approvals gathered so far. */
-  approvals: z.array(ApprovalSchema).max(1000),
+  approvals: z.array(ApprovalSchema).check(z.maxLength(1000)),
   /**
    * The server's verified trust-root chain, version 1 first (its id is the server's fingerprint).
    * A reviewing console verifies every link and compares the chain with the one it pinned.
    */
-  roots: z.array(SignedTrustRootSchema).min(1).max(256),
+  roots: z.array(SignedTrustRootSchema).check(z.minLength(1), z.maxLength(256)),
   /** The server's checkpoint key (for the evidence). */
   serverKey: ServerKeySchema,
   /** The policy that applies, for the reviewer (re-derived from the newest root and compared). */
-  policy: PolicySchema.nullable(),
+  policy: z.nullable(PolicySchema),
   evidence: RequestEvidenceSchema,
   summary: RequestSummarySchema,
   /** The server the statement is for: whose pinned root the reviewer compares. */
-  server: z.url({ protocol: /^https?$/ }).max(2048),
-  createdAt: z.string().max(64),
+  server: z.url({ protocol: /^https?$/ }).check(z.maxLength(2048)),
+  createdAt: z.string().check(z.maxLength(64)),
 });
 export type SigningRequest = z.infer<typeof SigningRequestSchema>;
 
@@ -127,7 +128,10 @@ export const ApprovalFileSchema = z.strictObject({
   v: z.literal(1),
   statementId: StatementIdSchema,
   approval: ApprovalSchema,
-  approver: z.strictObject({ keyId: KeyIdSchema, name: z.string().max(128).nullable() }),
-  createdAt: z.string().max(64),
+  approver: z.strictObject({
+    keyId: KeyIdSchema,
+    name: z.nullable(z.string().check(z.maxLength(128))),
+  }),
+  createdAt: z.string().check(z.maxLength(64)),
 });
 export type ApprovalFile = z.infer<typeof ApprovalFileSchema>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/mini';
 import {
   AppIdSchema,
   ChannelSchema,
@@ -28,8 +28,8 @@ export const TrustBundleSchema = z.strictObject({
   /** The app this bundle is for; the guard refuses a bundle of another app. */
   app: AppIdSchema,
   /** Hex SHA-256 of root version 1: what people compare out of band. */
-  rootFingerprint: z.string().regex(/^[0-9a-f]{64}$/),
-  roots: z.array(SignedTrustRootSchema).min(1).max(MAX_ROOT_STEPS),
+  rootFingerprint: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+  roots: z.array(SignedTrustRootSchema).check(z.minLength(1), z.maxLength(MAX_ROOT_STEPS)),
   /** Signs every checkpoint and automatic pause. */
   serverKey: ServerKeySchema,
   createdAt: TimestampSchema,
@@ -37,13 +37,13 @@ export const TrustBundleSchema = z.strictObject({
 export type TrustBundle = z.infer<typeof TrustBundleSchema>;
 
 const ChannelStateSchema = z.strictObject({
-  seq: z.int().min(0),
-  head: StatementIdSchema.nullable(),
-  currentRelease: StatementIdSchema.nullable(),
-  rolloutPercent: z.number().gt(0).lte(100).nullable(),
+  seq: z.int().check(z.minimum(0)),
+  head: z.nullable(StatementIdSchema),
+  currentRelease: z.nullable(StatementIdSchema),
+  rolloutPercent: z.nullable(z.number().check(z.gt(0), z.lte(100))),
   paused: z.boolean(),
   rolledBack: z.boolean(),
-  countingSince: z.int().min(0),
+  countingSince: z.int().check(z.minimum(0)),
 });
 
 /**
@@ -57,16 +57,16 @@ export const GuardStateSchema = z.strictObject({
   app: AppIdSchema,
   channel: ChannelSchema,
   root: SignedTrustRootSchema,
-  head: z
-    .strictObject({
-      seq: z.int().min(1),
+  head: z.nullable(
+    z.strictObject({
+      seq: z.int().check(z.minimum(1)),
       id: StatementIdSchema,
-      rootVersion: z.int().min(1),
-    })
-    .nullable(),
-  checkpoint: SignedCheckpointSchema.nullable(),
+      rootVersion: z.int().check(z.minimum(1)),
+    }),
+  ),
+  checkpoint: z.nullable(SignedCheckpointSchema),
   state: ChannelStateSchema,
-  current: z.strictObject({ id: StatementIdSchema, statement: ReleaseStatementSchema }).nullable(),
-  releases: z.record(StatementIdSchema, z.int().min(1)),
+  current: z.nullable(z.strictObject({ id: StatementIdSchema, statement: ReleaseStatementSchema })),
+  releases: z.record(StatementIdSchema, z.int().check(z.minimum(1))),
 });
 export type GuardState = z.infer<typeof GuardStateSchema>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/mini';
 
 /**
  * The two kinds of key Airlock keeps (ARCHITECTURE.md §2), declared once: identity (Ed25519: signs

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/mini';
 import { ApprovalSchema, SignatureBase64Schema } from './approval';
 import {
   AppIdSchema,
@@ -27,7 +27,7 @@ import { PublicKeyHexSchema, SignedTrustRootSchema } from './trust-root';
 export const CheckpointSchema = z.strictObject({
   app: AppIdSchema,
   channel: ChannelSchema,
-  seq: z.int().min(1),
+  seq: z.int().check(z.minimum(1)),
   head: StatementIdSchema,
   time: TimestampSchema,
   /**
@@ -35,7 +35,7 @@ export const CheckpointSchema = z.strictObject({
    * rest, so that nobody without the server key can move an entry under another root. Absent only
    * in checkpoints signed before servers recorded it.
    */
-  rootVersion: z.int().min(1).optional(),
+  rootVersion: z.optional(z.int().check(z.minimum(1))),
 });
 export type Checkpoint = z.infer<typeof CheckpointSchema>;
 
@@ -54,14 +54,14 @@ export type SignedCheckpoint = z.infer<typeof SignedCheckpointSchema>;
  * may be applied that way: it only reduces exposure.
  */
 export const LogEntrySchema = z.strictObject({
-  seq: z.int().min(1),
+  seq: z.int().check(z.minimum(1)),
   id: StatementIdSchema,
   statement: StatementSchema,
-  approvals: z.array(ApprovalSchema).max(1000),
-  serverSig: SignatureBase64Schema.optional(),
+  approvals: z.array(ApprovalSchema).check(z.maxLength(1000)),
+  serverSig: z.optional(SignatureBase64Schema),
   appliedAt: TimestampSchema,
   /** The trust-root version the server judged the approvals under; its checkpoint names it too. */
-  rootVersion: z.int().min(1).optional(),
+  rootVersion: z.optional(z.int().check(z.minimum(1))),
   checkpoint: SignedCheckpointSchema,
 });
 export type LogEntry = z.infer<typeof LogEntrySchema>;
@@ -72,7 +72,7 @@ export const LogPageSchema = z.strictObject({
   channel: ChannelSchema,
   entries: z.array(LogEntrySchema),
   /** The latest checkpoint of the channel, or null when nothing was applied yet. */
-  head: SignedCheckpointSchema.nullable(),
+  head: z.nullable(SignedCheckpointSchema),
   /** True when more entries follow the last one returned. */
   more: z.boolean(),
 });
@@ -87,15 +87,15 @@ export type ServerKey = z.infer<typeof ServerKeySchema>;
 
 /** `GET /api/v1/root` (public): the whole root chain, version 1 first, and the server key. */
 export const RootChainSchema = z.strictObject({
-  roots: z.array(SignedTrustRootSchema).min(1),
+  roots: z.array(SignedTrustRootSchema).check(z.minLength(1)),
   server: ServerKeySchema,
   /** What this server accepts, so that clients refuse early what it would refuse. */
-  limits: z
-    .strictObject({
+  limits: z.optional(
+    z.strictObject({
       /** The longest statement lifetime (expiresAt − createdAt) accepted. */
-      maxStatementLifetimeSeconds: z.int().min(1),
-    })
-    .optional(),
+      maxStatementLifetimeSeconds: z.int().check(z.minimum(1)),
+    }),
+  ),
 });
 export type RootChain = z.infer<typeof RootChainSchema>;
 
@@ -104,23 +104,25 @@ export type RootChain = z.infer<typeof RootChainSchema>;
 
 export const ChannelSettingsSchema = z.strictObject({
   /** Devices may move themselves onto this channel with `setChannel` (POST /channel_self). */
-  allowSelfSet: z.boolean().default(false),
+  allowSelfSet: z._default(z.boolean(), false),
   /** Listed by `listChannels` (GET /channel_self). */
-  public: z.boolean().default(true),
+  public: z._default(z.boolean(), true),
   /**
    * Automatic pause: when at least `minSamples` devices reported an outcome of the current release
    * and the Wilson lower bound (95 %) of its failure rate exceeds `failureThreshold`, the server
    * pauses. One source (address, IPv6 /64, or the client a trusted proxy names) adds at most
    * `maxDevicesPerSource` devices to that count. null turns it off.
    */
-  autoPause: z
-    .strictObject({
-      failureThreshold: z.number().gt(0).lt(1),
-      minSamples: z.int().min(1).max(1_000_000),
-      maxDevicesPerSource: z.int().min(1).max(1_000_000).default(5),
-    })
-    .nullable()
-    .default({ failureThreshold: 0.2, minSamples: 50, maxDevicesPerSource: 5 }),
+  autoPause: z._default(
+    z.nullable(
+      z.strictObject({
+        failureThreshold: z.number().check(z.gt(0), z.lt(1)),
+        minSamples: z.int().check(z.minimum(1), z.maximum(1_000_000)),
+        maxDevicesPerSource: z._default(z.int().check(z.minimum(1), z.maximum(1_000_000)), 5),
+      }),
+    ),
+    { failureThreshold: 0.2, minSamples: 50, maxDevicesPerSource: 5 },
+  ),
 });
 export type ChannelSettings = z.infer<typeof ChannelSettingsSchema>;
 /** What a client may send as settings (defaults filled in by the server). */
@@ -133,7 +135,7 @@ export const CreateAppRequestSchema = z.strictObject({
    * The bundle public key (PKCS#1 PEM) devices hold; the server checks every bundle with it (or
    * with the channel's own). A release is refused where neither is set.
    */
-  bundlePublicKey: z.string().max(4096).optional(),
+  bundlePublicKey: z.optional(z.string().check(z.maxLength(4096))),
   /**
    * Created with the app; the first is the app's default channel. A channel may name a bundle key
    * of its own: its releases are then encrypted for (and checked with) that key, so that devices
@@ -143,21 +145,20 @@ export const CreateAppRequestSchema = z.strictObject({
     .array(
       z.strictObject({
         name: ChannelSchema,
-        settings: ChannelSettingsSchema.optional(),
-        bundlePublicKey: z.string().max(4096).optional(),
+        settings: z.optional(ChannelSettingsSchema),
+        bundlePublicKey: z.optional(z.string().check(z.maxLength(4096))),
       }),
     )
-    .min(1)
-    .max(100),
+    .check(z.minLength(1), z.maxLength(100)),
 });
 export type CreateAppRequest = z.input<typeof CreateAppRequestSchema>;
 
 /** `POST /api/v1/apps/<app>/channels` (admin or release_manager). */
 export const CreateChannelRequestSchema = z.strictObject({
   name: ChannelSchema,
-  settings: ChannelSettingsSchema.optional(),
+  settings: z.optional(ChannelSettingsSchema),
   /** A bundle key of the channel's own (see CreateAppRequestSchema). */
-  bundlePublicKey: z.string().max(4096).optional(),
+  bundlePublicKey: z.optional(z.string().check(z.maxLength(4096))),
 });
 
 /** `GET /api/v1/apps/<app>/channels/<channel>` (any member): what devices get right now. */
@@ -165,18 +166,18 @@ export const ChannelStatusSchema = z.strictObject({
   app: AppIdSchema,
   channel: ChannelSchema,
   settings: ChannelSettingsSchema,
-  seq: z.int().min(0),
-  head: StatementIdSchema.nullable(),
+  seq: z.int().check(z.minimum(0)),
+  head: z.nullable(StatementIdSchema),
   /** The release devices are moved to, after rollbacks; null before the first release. */
-  current: z
-    .strictObject({
+  current: z.nullable(
+    z.strictObject({
       statementId: StatementIdSchema,
       version: z.string(),
       minNativeVersion: z.string(),
       rolloutPercent: z.number(),
       encryptedSha256: Sha256HexSchema,
-    })
-    .nullable(),
+    }),
+  ),
   paused: z.boolean(),
   /** True when the head is a rollback: devices above `current` are moved down to it. */
   rolledBack: z.boolean(),
@@ -187,7 +188,7 @@ export type ChannelStatus = z.infer<typeof ChannelStatusSchema>;
 export const HEALTH_HOURS_DEFAULT = 168;
 export const HEALTH_HOURS_MAX = 720;
 
-const OutcomeCount = z.int().min(0);
+const OutcomeCount = z.int().check(z.minimum(0));
 
 /** Successful installs and failures of one version in one hour. */
 export const HealthPointSchema = z.strictObject({
@@ -206,9 +207,9 @@ export const VersionHealthSchema = z.strictObject({
     successes: OutcomeCount,
     failures: OutcomeCount,
     /** successes / (successes + failures); null with no outcomes. */
-    successRate: z.number().min(0).max(1).nullable(),
+    successRate: z.nullable(z.number().check(z.minimum(0), z.maximum(1))),
     /** Wilson lower bound (95 %) of the failure rate; null with no outcomes. */
-    failureLowerBound: z.number().min(0).max(1).nullable(),
+    failureLowerBound: z.nullable(z.number().check(z.minimum(0), z.maximum(1))),
   }),
   /** Hours of the window that have outcomes, oldest first. */
   series: z.array(HealthPointSchema),
@@ -223,14 +224,14 @@ export type VersionHealth = z.infer<typeof VersionHealthSchema>;
 export const ChannelHealthSchema = z.strictObject({
   app: AppIdSchema,
   channel: ChannelSchema,
-  hours: z.int().min(1).max(HEALTH_HOURS_MAX),
+  hours: z.int().check(z.minimum(1), z.maximum(HEALTH_HOURS_MAX)),
   /** Start of the first hour of the window. */
   since: TimestampSchema,
   /** The version devices are moved to now; null before the first release. */
-  currentVersion: z.string().nullable(),
+  currentVersion: z.nullable(z.string()),
   /** The channel's automatic-pause threshold and sample floor; null when it is turned off. */
-  failureThreshold: z.number().gt(0).lt(1).nullable(),
-  minSamples: z.int().min(1).nullable(),
+  failureThreshold: z.nullable(z.number().check(z.gt(0), z.lt(1))),
+  minSamples: z.nullable(z.int().check(z.minimum(1))),
   /** Versions in release order (oldest first); only versions the channel's log released. */
   versions: z.array(VersionHealthSchema),
 });
@@ -242,17 +243,17 @@ export type ChannelHealth = z.infer<typeof ChannelHealthSchema>;
 /** `POST /api/v1/statements`: submit a proposal (signed by its proposer). */
 export const SubmitStatementRequestSchema = z.strictObject({
   statement: StatementSchema,
-  approvals: z.array(ApprovalSchema).max(100).default([]),
+  approvals: z._default(z.array(ApprovalSchema).check(z.maxLength(100)), []),
 });
 
 /** `POST /api/v1/statements/<id>/approvals`. */
 export const AddApprovalsRequestSchema = z.strictObject({
-  approvals: z.array(ApprovalSchema).min(1).max(100),
+  approvals: z.array(ApprovalSchema).check(z.minLength(1), z.maxLength(100)),
 });
 
 /** `POST /api/v1/statements/<id>/push`: apply now if the policy is satisfied (idempotent). */
 export const PushRequestSchema = z.strictObject({
-  approvals: z.array(ApprovalSchema).max(100).default([]),
+  approvals: z._default(z.array(ApprovalSchema).check(z.maxLength(100)), []),
 });
 
 export const VerdictSchema = z.strictObject({
@@ -281,7 +282,7 @@ export type StatementStatus = z.infer<typeof StatementStatusSchema>;
 /** Answer of a push. `alreadyApplied` is true on a retry of a push that went through. */
 export const PushResultSchema = z.strictObject({
   id: StatementIdSchema,
-  seq: z.int().min(1),
+  seq: z.int().check(z.minimum(1)),
   alreadyApplied: z.boolean(),
   checkpoint: SignedCheckpointSchema,
 });
@@ -295,7 +296,7 @@ export const RootUpdateRequestSchema = z.strictObject({ signed: SignedTrustRootS
 
 /** Every error the server answers, device endpoints included: a stable code and one sentence. */
 export const ApiErrorSchema = z.object({
-  error: z.string().max(64),
-  message: z.string().max(1000),
+  error: z.string().check(z.maxLength(64)),
+  message: z.string().check(z.maxLength(1000)),
 });
 export type ApiError = z.infer<typeof ApiErrorSchema>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/mini';
 import { SignatureBase64Schema } from './approval';
 import { KeyIdSchema, StatementKindSchema, TimestampSchema } from './statement';
 
@@ -21,13 +21,17 @@ export type Role = z.infer<typeof RoleSchema>;
 /** A raw 32-byte Ed25519 public key as 64 lowercase hex characters. */
 export const PublicKeyHexSchema = z
   .string()
-  .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a raw Ed25519 public key)');
+  .check(
+    z.regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a raw Ed25519 public key)'),
+  );
 
-const roleList = z
-  .array(RoleSchema)
-  .min(1, 'must name at least one role')
-  .max(ROLES.length)
-  .refine((roles) => new Set(roles).size === roles.length, 'must not repeat a role');
+const roleList = z.array(RoleSchema).check(
+  z.minLength(1, 'must name at least one role'),
+  z.maxLength(ROLES.length),
+  z.refine((roles) => new Set(roles).size === roles.length, 'must not repeat a role'),
+);
+
+const atLeastOne = z.int('must be an integer').check(z.minimum(1, 'must be at least 1'));
 
 /**
  * A member of the trust root. `keyId` is informative only: verifiers recompute it from `publicKey`
@@ -36,7 +40,9 @@ const roleList = z
 export const MemberSchema = z.strictObject({
   keyId: KeyIdSchema,
   publicKey: PublicKeyHexSchema,
-  name: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
+  name: z
+    .string()
+    .check(z.minLength(1, 'must not be empty'), z.maxLength(128, 'must be at most 128 characters')),
   roles: roleList,
 });
 export type Member = z.infer<typeof MemberSchema>;
@@ -44,18 +50,22 @@ export type Member = z.infer<typeof MemberSchema>;
 /** App pattern: `*`, an exact app id, or a prefix glob ending in `.*` such as `com.example.*`. */
 export const AppPatternSchema = z
   .string()
-  .max(255, 'must be at most 255 characters')
-  .regex(
-    /^(?:\*|[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)*\.\*|[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)+)$/,
-    'must be *, an app id, or a prefix glob such as com.example.*',
+  .check(
+    z.maxLength(255, 'must be at most 255 characters'),
+    z.regex(
+      /^(?:\*|[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)*\.\*|[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)+)$/,
+      'must be *, an app id, or a prefix glob such as com.example.*',
+    ),
   );
 
 /** Channel pattern: `*`, an exact channel name, or a prefix glob such as `beta-*`. */
 export const ChannelPatternSchema = z
   .string()
-  .regex(
-    /^(?:\*|[a-z0-9][a-z0-9._-]{0,62}\*|[a-z0-9][a-z0-9._-]{0,63})$/,
-    'must be *, a channel name, or a prefix glob such as beta-*',
+  .check(
+    z.regex(
+      /^(?:\*|[a-z0-9][a-z0-9._-]{0,62}\*|[a-z0-9][a-z0-9._-]{0,63})$/,
+      'must be *, a channel name, or a prefix glob such as beta-*',
+    ),
   );
 
 /**
@@ -68,70 +78,72 @@ export const PolicySchema = z
     app: AppPatternSchema,
     channel: ChannelPatternSchema,
     kind: StatementKindSchema,
-    threshold: z.int('must be an integer').min(1, 'must be at least 1'),
+    threshold: atLeastOne,
     roles: roleList,
-    require: z
-      .partialRecord(RoleSchema, z.int('must be an integer').min(1, 'must be at least 1'))
-      .optional(),
-    proposerCounts: z.boolean().default(false),
+    require: z.optional(z.partialRecord(RoleSchema, atLeastOne)),
+    proposerCounts: z._default(z.boolean(), false),
   })
-  .superRefine((policy, ctx) => {
-    for (const role of Object.keys(policy.require ?? {})) {
-      if (!(policy.roles as readonly string[]).includes(role)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['require', role],
-          message: `names role ${role}, which is not among the roles that count`,
-        });
+  .check(
+    z.superRefine((policy, ctx) => {
+      for (const role of Object.keys(policy.require ?? {})) {
+        if (!(policy.roles as readonly string[]).includes(role)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['require', role],
+            message: `names role ${role}, which is not among the roles that count`,
+          });
+        }
       }
-    }
-  });
+    }),
+  );
 export type Policy = z.infer<typeof PolicySchema>;
 
 export const TrustRootSchema = z
   .strictObject({
     v: z.literal(1, 'must be 1'),
-    version: z.int('must be an integer').min(1, 'must be at least 1'),
+    version: atLeastOne,
     expiresAt: TimestampSchema,
-    members: z.array(MemberSchema).max(1000, 'must have at most 1000 members'),
-    policies: z.array(PolicySchema).max(1000, 'must have at most 1000 policies'),
-    rootThreshold: z.int('must be an integer').min(1, 'must be at least 1'),
+    members: z.array(MemberSchema).check(z.maxLength(1000, 'must have at most 1000 members')),
+    policies: z.array(PolicySchema).check(z.maxLength(1000, 'must have at most 1000 policies')),
+    rootThreshold: atLeastOne,
   })
-  .superRefine((root, ctx) => {
-    const keyIds = new Set<string>();
-    const publicKeys = new Set<string>();
-    root.members.forEach((member, index) => {
-      if (keyIds.has(member.keyId) || publicKeys.has(member.publicKey)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['members', index],
-          message: 'lists a key that an earlier member already has',
-        });
-      }
-      keyIds.add(member.keyId);
-      publicKeys.add(member.publicKey);
-    });
-    const scopes = new Set<string>();
-    root.policies.forEach((policy, index) => {
-      const scope = `${policy.kind} ${policy.app} ${policy.channel}`;
-      if (scopes.has(scope)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['policies', index],
-          message: 'repeats the app, channel and kind of an earlier policy',
-        });
-      }
-      scopes.add(scope);
-    });
-    const admins = root.members.filter((member) => member.roles.includes('admin')).length;
-    if (root.rootThreshold > admins) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['rootThreshold'],
-        message: `is ${root.rootThreshold} but the root has only ${admins} admin(s), so it could never be updated`,
+  .check(
+    z.superRefine((root, ctx) => {
+      const keyIds = new Set<string>();
+      const publicKeys = new Set<string>();
+      root.members.forEach((member, index) => {
+        if (keyIds.has(member.keyId) || publicKeys.has(member.publicKey)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['members', index],
+            message: 'lists a key that an earlier member already has',
+          });
+        }
+        keyIds.add(member.keyId);
+        publicKeys.add(member.publicKey);
       });
-    }
-  });
+      const scopes = new Set<string>();
+      root.policies.forEach((policy, index) => {
+        const scope = `${policy.kind} ${policy.app} ${policy.channel}`;
+        if (scopes.has(scope)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['policies', index],
+            message: 'repeats the app, channel and kind of an earlier policy',
+          });
+        }
+        scopes.add(scope);
+      });
+      const admins = root.members.filter((member) => member.roles.includes('admin')).length;
+      if (root.rootThreshold > admins) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rootThreshold'],
+          message: `is ${root.rootThreshold} but the root has only ${admins} admin(s), so it could never be updated`,
+        });
+      }
+    }),
+  );
 export type TrustRoot = z.infer<typeof TrustRootSchema>;
 /** What a trust root looks like before parsing fills in defaults (`proposerCounts`). */
 export type TrustRootInput = z.input<typeof TrustRootSchema>;
@@ -146,6 +158,8 @@ export type RootSignature = z.infer<typeof RootSignatureSchema>;
 /** A trust root with the admin signatures that make it valid. */
 export const SignedTrustRootSchema = z.strictObject({
   root: TrustRootSchema,
-  signatures: z.array(RootSignatureSchema).max(1000, 'must have at most 1000 signatures'),
+  signatures: z
+    .array(RootSignatureSchema)
+    .check(z.maxLength(1000, 'must have at most 1000 signatures')),
 });
 export type SignedTrustRoot = z.infer<typeof SignedTrustRootSchema>;
