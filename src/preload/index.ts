@@ -30,6 +30,7 @@ const api = {
     list: (input) => call(Ch.serversList, input),
   },
   apps: { overview: (input) => call(Ch.appsOverview, input) },
+  device: { trust: (input) => call(Ch.deviceTrust, input) },
   bundles: { build: (input) => call(Ch.bundlesBuild, input) },
   releases: {
     propose: (input) => call(Ch.releasesPropose, input),

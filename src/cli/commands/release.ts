@@ -9,8 +9,7 @@ import { outboxSigners, resolveIdentity, type Signers } from '../../main/identit
 import { createOsKeychain } from '../../main/keys/keychain';
 import { KeyStore } from '../../main/keys/key-store';
 import type { RequestReview } from '../../main/services/airgap';
-import { ConsoleServices } from '../../main/services/console';
-import { Workflow, type ProposalBody, type ProposeOutcome } from '../../main/services/workflow';
+import type { ProposalBody, ProposeOutcome } from '../../main/services/workflow';
 import {
   ApprovalFileSchema,
   ApprovalSchema,
@@ -27,6 +26,8 @@ import { formatBytes, printJson, printLine, warn } from '../io';
 import {
   listValues,
   memberName,
+  pinFirst,
+  withWorkflow,
   parseDuration,
   readJson,
   readText,
@@ -69,18 +70,6 @@ function keyStore(): KeyStore {
   return new KeyStore(createOsKeychain());
 }
 
-/** Runs `work` with the console's store open (ARCHITECTURE.md §7), closing it afterwards. */
-async function withWorkflow<T>(
-  work: (workflow: Workflow, services: ConsoleServices) => Promise<T>,
-): Promise<T> {
-  const services = ConsoleServices.open();
-  try {
-    return await work(new Workflow(services), services);
-  } finally {
-    services.close();
-  }
-}
-
 /** The signing identity (ARCHITECTURE.md §8); an environment key only where `allowEnvironmentKey`. */
 function identity(keyId: string | undefined, allowEnvironmentKey = false): Promise<IdentitySigner> {
   return resolveIdentity(keyStore, { keyId, allowEnvironmentKey, warn });
@@ -88,20 +77,6 @@ function identity(keyId: string | undefined, allowEnvironmentKey = false): Promi
 
 function signersFor(chosen: string | undefined, known: IdentitySigner): Signers {
   return outboxSigners(keyStore, { keyId: chosen, warn }, known);
-}
-
-/**
- * Pins `url` on first contact, telling the user the fingerprint to compare (ARCHITECTURE.md §4);
- * later contacts move the pin forward inside the workflow.
- */
-async function pinFirst(services: ConsoleServices, url: string): Promise<string> {
-  const known = services.server(url);
-  if (known !== null) return known.url;
-  const connected = await services.connect(url);
-  process.stderr.write(
-    `Pinned ${connected.server.url}: trust root fingerprint ${connected.fingerprint}; compare it with the one "airlock server init" printed.\n`,
-  );
-  return connected.server.url;
 }
 
 /** The zip's file list `airlock bundle encrypt` wrote beside the bundle, when it is there. */

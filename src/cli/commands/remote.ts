@@ -8,6 +8,7 @@ import { createOsKeychain } from '../../main/keys/keychain';
 import { KeyStore } from '../../main/keys/key-store';
 import { createServerClient, type ServerClient } from '../../main/server-client';
 import { ConsoleServices } from '../../main/services/console';
+import { Workflow } from '../../main/services/workflow';
 import type { RootChain, TrustRoot } from '../../shared/schemas';
 import { required } from '../args';
 import { warn } from '../io';
@@ -167,4 +168,30 @@ export function listValues(values: readonly string[] | string | undefined): stri
     .flatMap((value: string) => value.split(','))
     .map((value) => value.trim())
     .filter((value) => value !== '');
+}
+
+/** Runs `work` with the console's store open (ARCHITECTURE.md §7), closing it afterwards. */
+export async function withWorkflow<T>(
+  work: (workflow: Workflow, services: ConsoleServices) => Promise<T>,
+): Promise<T> {
+  const services = ConsoleServices.open();
+  try {
+    return await work(new Workflow(services), services);
+  } finally {
+    services.close();
+  }
+}
+
+/**
+ * Pins `url` on first contact, telling the user the fingerprint to compare (ARCHITECTURE.md §4);
+ * later contacts move the pin forward inside the workflow.
+ */
+export async function pinFirst(services: ConsoleServices, url: string): Promise<string> {
+  const known = services.server(url);
+  if (known !== null) return known.url;
+  const connected = await services.connect(url);
+  process.stderr.write(
+    `Pinned ${connected.server.url}: trust root fingerprint ${connected.fingerprint}; compare it with the one "airlock server init" printed.\n`,
+  );
+  return connected.server.url;
 }

@@ -20,8 +20,12 @@ export type {
   VerifyLogResult,
 } from './verify';
 export {
+  buildTrustBundle,
+  deviceSnippets,
   selfSigned,
+  selfSignedRoot,
   verifyTrustBundle,
+  type DeviceSnippets,
   type TrustBundleResult,
   type VerifiedTrust,
 } from './trust-bundle';

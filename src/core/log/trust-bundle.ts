@@ -1,5 +1,11 @@
-import { TrustBundleSchema, type SignedTrustRoot, type TrustBundle } from '../../shared/schemas';
-import { verifyRootSignatures } from '../statement';
+import {
+  TrustBundleSchema,
+  type ServerKey,
+  type SignedTrustRoot,
+  type TrustBundle,
+} from '../../shared/schemas';
+import { AirlockError } from '../errors';
+import { signRoot, verifyRootSignatures, type IdentitySigner } from '../statement';
 import { serverKeyBytes, verifyRootChain } from './verify';
 
 /**
@@ -63,4 +69,124 @@ export function verifyTrustBundle(input: unknown, app: string): TrustBundleResul
     return { ok: false, message: "The trust bundle's server key is invalid." };
   }
   return { ok: true, trust: { bundle, roots: bundle.roots, newest, serverKey } };
+}
+
+/**
+ * The newest root of a chain, signed by its own threshold of admins (checklist B2) so a phone can
+ * check it: returned as it is when it already is; otherwise `signer` adds its admin signature.
+ * Version 1, which `server init` creates, carries no signatures yet. Throws POLICY_NOT_SATISFIED
+ * when no signer is given or more admins must sign, INVALID_ARGUMENT when the signer is no admin.
+ */
+export async function selfSignedRoot(
+  newest: SignedTrustRoot,
+  signer: IdentitySigner | undefined,
+): Promise<SignedTrustRoot> {
+  if (selfSigned(newest)) return newest;
+  const { root } = newest;
+  if (signer === undefined) {
+    throw new AirlockError(
+      'POLICY_NOT_SATISFIED',
+      `Trust root version ${root.version} carries fewer than ${root.rootThreshold} signatures of its own admins, so a phone could not check it. Sign it as one of its admins (signatures of several admins: once each), or publish a new root version.`,
+    );
+  }
+  const member = root.members.find((candidate) => candidate.keyId === signer.keyId);
+  if (member === undefined || !member.roles.includes('admin')) {
+    throw new AirlockError(
+      'INVALID_ARGUMENT',
+      `Key ${signer.keyId.slice(0, 16)}… is not an admin of trust root version ${root.version}.`,
+    );
+  }
+  const signature = await signRoot(root, signer);
+  const others = newest.signatures.filter((existing) => existing.keyId !== signature.keyId);
+  const signed = { root, signatures: [...others, signature] };
+  if (!selfSigned(signed)) {
+    throw new AirlockError(
+      'POLICY_NOT_SATISFIED',
+      `Signed; trust root version ${root.version} still needs ${root.rootThreshold} admin signatures: pass this file's root to the other admins.`,
+    );
+  }
+  return signed;
+}
+
+/**
+ * The trust bundle for `app` (ARCHITECTURE.md §11) from a verified, pinned chain, checked with the
+ * phone's own verifier before anyone builds an app with it. Throws SIGNATURE_INVALID when it
+ * would not pass on the phone.
+ * @example const bundle = buildTrustBundle({ app, roots, rootFingerprint, serverKey, createdAt: new Date() });
+ */
+export function buildTrustBundle(input: {
+  readonly app: string;
+  readonly roots: readonly SignedTrustRoot[];
+  readonly rootFingerprint: string;
+  readonly serverKey: ServerKey;
+  readonly createdAt: Date;
+}): TrustBundle {
+  const bundle: TrustBundle = {
+    format: 'airlock-device-trust/v1',
+    app: input.app,
+    rootFingerprint: input.rootFingerprint,
+    roots: [...input.roots],
+    serverKey: input.serverKey,
+    createdAt: input.createdAt.toISOString(),
+  };
+  const checked = verifyTrustBundle(bundle, input.app);
+  if (!checked.ok) throw new AirlockError('SIGNATURE_INVALID', checked.message);
+  return bundle;
+}
+
+/** What a team pastes into its app to use a trust bundle: `capacitor.config` and the guard. */
+export interface DeviceSnippets {
+  /** The `plugins.CapacitorUpdater` block of `capacitor.config.ts` (manual mode, this server). */
+  readonly capacitorConfig: string;
+  /** The app code that checks with the guard (the README's "Phones" section). */
+  readonly appCode: string;
+}
+
+/**
+ * The snippets for `capacitor.config` and the app that go with a trust bundle: the plugin in
+ * manual mode (`autoUpdate: false`, so only the guard installs) on this server's device
+ * endpoints, and `createGuard` with the same server, app and channel.
+ */
+export function deviceSnippets(input: {
+  readonly server: string;
+  readonly app: string;
+  readonly channel: string;
+  readonly trustFile?: string;
+}): DeviceSnippets {
+  const server = input.server.replace(/\/+$/, '');
+  const trustFile = input.trustFile ?? 'trust.json';
+  // A TypeScript string literal in single quotes, the house style of the snippet.
+  const quote = (text: string): string => `'${text.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+  const capacitorConfig = [
+    'plugins: {',
+    '  CapacitorUpdater: {',
+    '    autoUpdate: false, // the device guard decides what installs',
+    `    updateUrl: ${quote(`${server}/updates`)},`,
+    `    statsUrl: ${quote(`${server}/stats`)},`,
+    `    channelUrl: ${quote(`${server}/channel_self`)},`,
+    `    defaultChannel: ${quote(input.channel)},`,
+    "    publicKey: '<the bundle public key PEM: airlock keys export-public>',",
+    '  },',
+    '},',
+  ].join('\n');
+  const appCode = [
+    "import { CapacitorUpdater } from '@capgo/capacitor-updater';",
+    "import { Preferences } from '@capacitor/preferences';",
+    "import { createGuard } from 'airlock/device';",
+    `import trust from './${trustFile}';`,
+    '',
+    'const guard = createGuard({',
+    `  server: ${quote(server)},`,
+    `  app: ${quote(input.app)},`,
+    `  channel: ${quote(input.channel)},`,
+    '  trust,',
+    '  storage: {',
+    '    get: async (key) => (await Preferences.get({ key })).value,',
+    '    set: (key, value) => Preferences.set({ key, value }),',
+    '  },',
+    '  updater: CapacitorUpdater,',
+    '});',
+    'const result = await guard.check(); // installed | up_to_date | refused, with a stable code',
+  ].join('\n');
+  return { capacitorConfig, appCode };
 }

@@ -1,7 +1,15 @@
 import { fileListSha256, type BundleFile } from '../../core/bundle';
 import { compareSemver, parseSemver } from '../../core/channel';
 import { AirlockError } from '../../core/errors';
-import { serverKeyBytes, verifyCheckpoint } from '../../core/log';
+import {
+  buildTrustBundle,
+  deviceSnippets,
+  selfSigned,
+  selfSignedRoot,
+  serverKeyBytes,
+  verifyCheckpoint,
+  type DeviceSnippets,
+} from '../../core/log';
 import { evaluatePolicy, findPolicy, policyFeasibility, type Verdict } from '../../core/policy';
 import {
   createApproval,
@@ -22,6 +30,7 @@ import {
   type SigningRequest,
   type Statement,
   type StatementStatus,
+  type TrustBundle,
 } from '../../shared/schemas';
 import type { StoredBundle } from '../db/repositories/bundles.repo';
 import type { Signers } from '../identity';
@@ -146,6 +155,20 @@ export interface ApproveRequestOutcome {
   readonly file: ApprovalFile;
   /** Over the request's approvals and this one, under the request's verified root. */
   readonly verdict: Verdict;
+}
+
+/** A trust bundle for an app (ARCHITECTURE.md §11), checked with the phone's verifier. */
+export interface DeviceTrustOutcome {
+  readonly bundle: TrustBundle;
+  /** The newest root's version, and the id of root version 1 (the fingerprint to compare). */
+  readonly rootVersion: number;
+  readonly rootFingerprint: string;
+  readonly serverKeyId: string;
+  /** True when this machine's admin signature was added to the newest root. */
+  readonly signed: boolean;
+  readonly snippets: DeviceSnippets;
+  /** Set when the server could not be reached: built from the pinned chain, the app unchecked. */
+  readonly warning: string | null;
 }
 
 /** A server contacted (pin refreshed) or, unreachable, its pinned record. */
@@ -875,6 +898,73 @@ export class Workflow {
         detail: error instanceof Error ? error.message : String(error),
       });
     }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Device trust (ARCHITECTURE.md §11)
+
+  /**
+   * The trust bundle an app is built with, from the server's chain as this machine verified and
+   * pinned it (rule 1; offline, the pinned chain), with the snippets that go with it. The newest
+   * root must carry its own admins' threshold (checklist B2): `signer` is asked for only when it
+   * does not, and must be one of those admins.
+   */
+  async deviceTrust(input: {
+    readonly server: string;
+    readonly app: string;
+    readonly channel?: string;
+    readonly signer?: () => Promise<IdentitySigner>;
+  }): Promise<DeviceTrustOutcome> {
+    const contact = await this.contact(input.server);
+    const broken = contact.findings[0];
+    if (broken !== undefined) {
+      throw new AirlockError(
+        'SIGNATURE_INVALID',
+        `${broken.message} Nothing was written; compare the server's fingerprint with the one pinned here.`,
+      );
+    }
+    const { server } = contact;
+    let channel = input.channel;
+    if (contact.online) {
+      const known = (await this.services.client(server.url).listApps()).find(
+        (candidate) => candidate.app === input.app,
+      );
+      if (known === undefined) {
+        throw new AirlockError('NOT_FOUND', `The server has no app ${input.app}.`);
+      }
+      const first = known.channels?.[0];
+      channel ??= typeof first === 'string' ? first : first?.name;
+    }
+    const roots = [...server.roots];
+    const newest = roots[roots.length - 1];
+    if (newest === undefined) throw new AirlockError('INVALID_INPUT', 'The pin holds no root.');
+    const signed = !selfSigned(newest);
+    roots[roots.length - 1] = await selfSignedRoot(
+      newest,
+      signed && input.signer !== undefined ? await input.signer() : undefined,
+    );
+    const bundle = buildTrustBundle({
+      app: input.app,
+      roots,
+      rootFingerprint: server.pinnedRootId,
+      serverKey: { keyId: server.serverKeyId, publicKey: server.serverPublicKey },
+      createdAt: this.now(),
+    });
+    return {
+      bundle,
+      rootVersion: newest.root.version,
+      rootFingerprint: server.pinnedRootId,
+      serverKeyId: server.serverKeyId,
+      signed,
+      snippets: deviceSnippets({
+        server: server.url,
+        app: input.app,
+        channel: channel ?? 'production',
+      }),
+      warning: contact.online
+        ? null
+        : `${contact.warning ?? 'The server could not be reached.'} Built from the pinned chain; that the server has app ${input.app} was not checked.`,
+    };
   }
 
   /** Sends what waits for `url`, reporting each delivered item. */

@@ -413,6 +413,31 @@ export const contract = {
     }),
   },
 
+  [IpcChannels.deviceTrust]: {
+    request: z.strictObject({
+      server: ServerUrl,
+      app: AppIdSchema,
+      /** The channel the snippets name; the app's first channel by default. */
+      channel: z.optional(ChannelSchema),
+      /** Add this machine's admin signature when the newest root lacks its admins' threshold. */
+      sign: z.boolean().default(false),
+      identity: KeyIdQuery.optional(),
+    }),
+    response: z.object({
+      /** `trust.json`, checked with the phone's own verifier (ARCHITECTURE.md §11). */
+      file: FileOfferSchema,
+      rootVersion: z.int(),
+      /** Id of trust root version 1, and its grouped form: what people compare out of band. */
+      rootId: z.string(),
+      fingerprint: z.string(),
+      serverKeyId: z.string(),
+      signed: z.boolean(),
+      capacitorConfig: z.string(),
+      appCode: z.string(),
+      warning: z.string().nullable(),
+    }),
+  },
+
   [IpcChannels.bundlesBuild]: {
     request: z.strictObject({
       /** A folder the user picked with `dialog:choose-folder` (others are refused). */

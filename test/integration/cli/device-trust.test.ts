@@ -102,6 +102,10 @@ describe('airlock device trust', () => {
       { env },
     );
     expect(stdout).toContain(server.rootId);
+    // The snippets for capacitor.config and the app, the same the console offers.
+    expect(stdout).toContain(`updateUrl: '${server.url}/updates'`);
+    expect(stdout).toContain('autoUpdate: false');
+    expect(stdout).toContain(`app: '${APP}'`);
     const bundle: unknown = JSON.parse(readFileSync(out, 'utf8'));
     const verified = verifyTrustBundle(bundle, APP);
     expect(verified.ok).toBe(true);

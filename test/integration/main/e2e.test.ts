@@ -225,7 +225,7 @@ describe('two identities, from first run to a rollback a phone receives', () => 
     expect(await fingerprint.inputValue()).toBe(formatFingerprint(server.rootId));
     await page
       .getByRole('table', { name: 'Servers' })
-      .getByText('Olga (signing_officer)')
+      .getByText('Olga (Signing officer)')
       .waitFor();
     await expect.poll(() => page.getByRole('status').first().textContent()).toBe('Online');
   });

@@ -99,6 +99,29 @@ export function serverHandlers(scope: HandlerScope) {
       });
     },
 
+    [Ch.deviceTrust]: async function deviceTrust(input, ctx) {
+      const outcome = await scope.workflow(ctx).deviceTrust({
+        server: input.server,
+        app: input.app,
+        ...(input.channel === undefined ? {} : { channel: input.channel }),
+        ...(input.sign ? { signer: () => scope.identity(input.identity) } : {}),
+      });
+      return {
+        file: {
+          fileName: 'trust.json',
+          content: `${JSON.stringify(outcome.bundle, null, 2)}\n`,
+        },
+        rootVersion: outcome.rootVersion,
+        rootId: outcome.rootFingerprint,
+        fingerprint: formatFingerprint(outcome.rootFingerprint),
+        serverKeyId: outcome.serverKeyId,
+        signed: outcome.signed,
+        capacitorConfig: outcome.snippets.capacitorConfig,
+        appCode: outcome.snippets.appCode,
+        warning: outcome.warning,
+      };
+    },
+
     [Ch.appsOverview]: async function appsOverview(input, ctx) {
       const servers =
         input.server === undefined ? services.servers() : [services.requireServer(input.server)];

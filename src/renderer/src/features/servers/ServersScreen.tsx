@@ -4,6 +4,8 @@ import { EmptyState, Loading } from '../../components/EmptyState';
 import { ErrorBanner } from '../../components/ErrorBanner';
 import { api, useAction, useQuery } from '../../lib/api';
 import { givenName, unnamed } from '../../lib/people';
+import { roleLabel } from '../../lib/roles';
+import { DeviceTrustPanel } from './DeviceTrustPanel';
 
 /**
  * Connect a server by URL. Its trust root is pinned on first contact (trust on first use), so the
@@ -111,7 +113,7 @@ export function ServersScreen(props: { onChanged: () => void }): React.JSX.Eleme
                     : server.members
                         .map(
                           (member) =>
-                            `${givenName(member.name, member.fingerprint) ?? `${unnamed(member.roles, true)} ${member.fingerprint}`} (${member.roles.join(', ')})`,
+                            `${givenName(member.name, member.fingerprint) ?? `${unnamed(member.roles, true)} ${member.fingerprint}`} (${member.roles.map(roleLabel).join(', ')})`,
                         )
                         .join('; ')}
                 </td>
@@ -120,6 +122,7 @@ export function ServersScreen(props: { onChanged: () => void }): React.JSX.Eleme
           </tbody>
         </table>
       )}
+      {list.length > 0 && <DeviceTrustPanel />}
     </section>
   );
 }
