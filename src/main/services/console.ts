@@ -1,4 +1,5 @@
 import { AirlockError } from '../../core/errors';
+import type { ChannelState } from '../../core/channel';
 import { evaluatePolicy, type Verdict } from '../../core/policy';
 import type { IdentitySigner } from '../../core/statement';
 import type { Approval, Statement, TrustRoot } from '../../shared/schemas';
@@ -39,6 +40,8 @@ export interface StoredStatement {
 export interface ChannelHead {
   readonly seq: number;
   readonly head: string | null;
+  /** The channel state by the shared fold: rollout, pause and rollback marks included. */
+  readonly state: ChannelState;
   /** The release devices get, per the verified mirror (after rollbacks), or null. */
   readonly current: MirroredEntry | null;
   readonly currentVersion: string | null;
@@ -168,20 +171,21 @@ export class ConsoleServices {
     return report;
   }
 
-  /** Where app/channel stands in the verified mirror (seq, head, the release devices get). */
+  /**
+   * Where app/channel stands in the verified mirror: the channel state the server and the device
+   * guard compute (the same fold, src/core/channel/state.ts), and the release it names.
+   */
   mirrorHead(server: ServerRecord, app: string, channel: string): ChannelHead {
-    const head = this.repos.mirror.head(server.id, app, channel);
-    const last = this.repos.mirror.lastReleaseOrRollback(server.id, app, channel);
+    const state = this.repos.mirror.state(server.id, app, channel);
     const current =
-      last === null
+      state.currentRelease === null
         ? null
-        : last.entry.statement.kind === 'rollback'
-          ? this.repos.mirror.entry(server.id, last.entry.statement.target)
-          : last;
+        : this.repos.mirror.entry(server.id, state.currentRelease);
     const release = current?.entry.statement;
     return {
-      seq: head?.seq ?? 0,
-      head: head?.head ?? null,
+      seq: state.seq,
+      head: state.head,
+      state,
       current: release?.kind === 'release' ? current : null,
       currentVersion: release?.kind === 'release' ? release.release.version : null,
       currentBundle: release?.kind === 'release' ? release.release.bundle.encryptedSha256 : null,

@@ -5,6 +5,7 @@ import { formatFingerprint } from '../../../src/core/crypto';
 import { signCheckpoint } from '../../../src/core/log';
 import { statementId } from '../../../src/core/statement';
 import { openStore, type Db } from '../../../src/main/db/connection';
+import { MirrorRepo } from '../../../src/main/db/repositories/mirror.repo';
 import { createServerClient, type ServerClient } from '../../../src/main/server-client';
 import {
   connectServer,
@@ -13,7 +14,7 @@ import {
   type ServerRecord,
 } from '../../../src/main/services/mirror';
 import { loadServerKey } from '../../../src/server/server-key';
-import type { LogEntry, LogPage, Statement } from '../../../src/shared/schemas';
+import type { ChannelStatus, LogEntry, LogPage, Statement } from '../../../src/shared/schemas';
 import { generateTestRsaKey, makeTempDir, type TempDir } from '../../helpers/bundle-fixtures';
 import { ReleaseDesk, makeEncryptedBundle, type BundleInfo } from '../../helpers/device-sim';
 import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
@@ -115,6 +116,25 @@ describe('the log mirror', () => {
     expect(second).toMatchObject({ added: 2, seq: 6, findings: [] });
     const third = await syncChannel(db, client, record, APP, CHANNEL);
     expect(third).toMatchObject({ added: 0, seq: 6, findings: [] });
+  });
+
+  it('keeps the channel state the server computes, by the same fold, and folds an older mirror once', async () => {
+    const repo = new MirrorRepo(db);
+    const status = (await desk.call('GET', `/apps/${APP}/channels/${CHANNEL}`)) as ChannelStatus;
+    const state = repo.state(record.id, APP, CHANNEL);
+    expect(state).toMatchObject({
+      seq: status.seq,
+      head: status.head,
+      currentRelease: status.current?.statementId,
+      rolloutPercent: status.current?.rolloutPercent,
+      paused: status.paused,
+      rolledBack: status.rolledBack,
+    });
+    // A mirror written before migration 0050 has no stored state: it is folded from the entries.
+    db.prepare('UPDATE checkpoints SET state_json = NULL').run();
+    expect(repo.state(record.id, APP, CHANNEL)).toEqual(state);
+    const stored = db.prepare('SELECT state_json FROM checkpoints').get() as { state_json: string };
+    expect(JSON.parse(stored.state_json)).toEqual(state);
   });
 
   describe('reports a tampered log and keeps its verified data', () => {

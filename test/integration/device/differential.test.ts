@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rsaSignerFromPrivateKey } from '../../../src/core/bundle';
 import { signRoot } from '../../../src/core/statement';
 import { createGuard } from '../../../src/device';
-import type { RootChain, TrustBundle, TrustRoot } from '../../../src/shared/schemas';
+import { ConsoleServices } from '../../../src/main/services/console';
+import type { GuardState, RootChain, TrustBundle, TrustRoot } from '../../../src/shared/schemas';
 import { generateTestRsaKey, makeTempDir, type TempDir } from '../../helpers/bundle-fixtures';
 import { MemoryStorage, RecordingUpdater, serverTrustBundle } from '../../helpers/device-log';
 import {
@@ -18,7 +19,9 @@ import { prng } from '../../helpers/prng';
  * Differential (ARCHITECTURE.md §11): for generated logs — releases, rollouts, pauses, resumes, rollbacks,
  * with trust-root changes between them — pushed through a real server's signed admin API (so its
  * release rules apply), the guard's decision for a device equals the server's `/updates` answer
- * for the same device: the same version to install, or nothing. Seeded, so a failure replays.
+ * for the same device: the same version to install, or nothing; and the channel state the guard
+ * stored (release, rollout, pause and rollback marks, head) equals the console mirror's view of
+ * the channel after a verified sync. Seeded, so a failure replays.
  */
 
 const APP = 'com.example.differential';
@@ -32,6 +35,8 @@ let server: TestServer;
 let desk: ReleaseDesk;
 let bundle: { path: string; info: BundleInfo };
 let trust: TrustBundle;
+/** A console (its own data directory) whose verified mirror is the third opinion. */
+let console_: ConsoleServices;
 
 beforeAll(async () => {
   dir = makeTempDir('airlock-differential-');
@@ -41,9 +46,11 @@ beforeAll(async () => {
   await desk.createApp(APP, key.publicKeyPem, [{ name: 'log-0' }]);
   await desk.uploadBundle(bundle);
   trust = await serverTrustBundle(server.url, APP, alice);
+  console_ = ConsoleServices.open(`${dir.path}/console`);
 });
 
 afterAll(async () => {
+  console_?.close();
   await server?.dispose();
   dir?.cleanup();
 });
@@ -118,6 +125,9 @@ describe('the guard decides as the server does', () => {
       if (log > 0) await desk.call('POST', `/apps/${APP}/channels`, { name: channel });
       if (log % 40 === 39) await rotateRoot(log);
       await generate(channel, random);
+      const { server: pinned } = await console_.connect(server.url);
+      await console_.sync(pinned, APP, channel);
+      const mirror = console_.mirrorHead(pinned, APP, channel);
       for (let index = 0; index < DEVICES_PER_LOG; index += 1) {
         const deviceId = `00000000-0000-4000-8000-${String(log * 10 + index).padStart(12, '0')}`;
         const running = random() < 0.4 ? 'builtin' : `1.${Math.floor(random() * 4)}.0`;
@@ -138,17 +148,23 @@ describe('the guard decides as the server does', () => {
           running === 'builtin'
             ? { id: 'builtin', version: 'builtin' }
             : { id: `bundle-${running}`, version: running };
+        const storage = new MemoryStorage();
         const guard = createGuard({
           server: server.url,
           app: APP,
           channel,
           trust,
-          storage: new MemoryStorage(),
+          storage,
           updater,
         });
         const result = await guard.check();
         const context = `${channel} device ${index} running ${running}: server ${JSON.stringify(answer.body)}, guard ${JSON.stringify(result)}`;
         expect(result.action, context).not.toBe('refused');
+        const stored = JSON.parse(storage.values.get(guard.storageKey) ?? 'null') as GuardState;
+        expect(stored.state, `${context}; the mirror's view`).toEqual(mirror.state);
+        expect(stored.current?.statement.release.version ?? null, context).toBe(
+          mirror.currentVersion,
+        );
         if (answer.available) {
           installs += 1;
           expect(result, context).toEqual({ action: 'installed', version: answer.body.version });

@@ -3,6 +3,7 @@ import { migration0010 } from './0010-initial';
 import { migration0020 } from './0020-log-mirror';
 import { migration0030 } from './0030-outbox-audit';
 import { migration0040 } from './0040-error-codes';
+import { migration0050 } from './0050-mirror-state';
 
 /** Every migration, in order. Append only; never edit or reorder a shipped one. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -10,4 +11,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0020,
   migration0030,
   migration0040,
+  migration0050,
 ];

@@ -1,3 +1,4 @@
+import { EMPTY_CHANNEL_STATE, nextChannelState, type ChannelState } from '../../../core/channel';
 import type { LogEntry, SignedCheckpoint, Statement } from '../../../shared/schemas';
 import { SignedCheckpointSchema } from '../../../shared/schemas';
 import type { Db } from '../connection';
@@ -72,13 +73,17 @@ export class MirrorRepo {
   ): void {
     const last = entries.at(-1);
     if (last === undefined) return;
+    const first = entries[0] as LogEntry;
     const insert = this.db.prepare(
       `INSERT INTO log_entries (server_id, app, channel, seq, statement_id, kind, version, entry_json, applied_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.db.transaction(() => {
+      // The channel state follows the entries in the same transaction (migration 0050).
+      let state = this.state(serverId, first.statement.app, first.statement.channel);
       for (const entry of entries) {
         const { statement } = entry;
+        state = nextChannelState(state, entry.id, statement);
         insert.run(
           serverId,
           statement.app,
@@ -94,11 +99,11 @@ export class MirrorRepo {
       const { checkpoint } = last;
       this.db
         .prepare(
-          `INSERT INTO checkpoints (server_id, app, channel, seq, head, time, json, root_version, fetched_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO checkpoints (server_id, app, channel, seq, head, time, json, root_version, fetched_at, state_json)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (server_id, app, channel) DO UPDATE SET seq = excluded.seq, head = excluded.head,
              time = excluded.time, json = excluded.json, root_version = excluded.root_version,
-             fetched_at = excluded.fetched_at`,
+             fetched_at = excluded.fetched_at, state_json = excluded.state_json`,
         )
         .run(
           serverId,
@@ -110,8 +115,38 @@ export class MirrorRepo {
           JSON.stringify(checkpoint),
           head.rootVersion,
           now.toISOString(),
+          JSON.stringify(state),
         );
     })();
+  }
+
+  /**
+   * The channel's state as the shared fold gives it (src/core/channel/state.ts): the release
+   * devices are moved to, its rollout, the pause and rollback marks. One row; a mirror stored
+   * before migration 0050 is folded once from its entries and kept.
+   */
+  state(serverId: number, app: string, channel: string): ChannelState {
+    const row = this.db
+      .prepare<[number, string, string], { state_json: string | null }>(
+        `SELECT state_json FROM checkpoints WHERE ${CHANNEL}`,
+      )
+      .get(serverId, app, channel);
+    if (row === undefined) return EMPTY_CHANNEL_STATE;
+    if (row.state_json !== null) return JSON.parse(row.state_json) as ChannelState;
+    let state = EMPTY_CHANNEL_STATE;
+    const entries = this.db
+      .prepare<[number, string, string], { statement_id: string; entry_json: string }>(
+        `SELECT statement_id, entry_json FROM log_entries WHERE ${CHANNEL} ORDER BY seq`,
+      )
+      .iterate(serverId, app, channel);
+    for (const entry of entries) {
+      const { statement } = JSON.parse(entry.entry_json) as LogEntry;
+      state = nextChannelState(state, entry.statement_id, statement);
+    }
+    this.db
+      .prepare(`UPDATE checkpoints SET state_json = ? WHERE ${CHANNEL}`)
+      .run(JSON.stringify(state), serverId, app, channel);
+    return state;
   }
 
   /** The stored JSON of the entry at `seq` (to compare with what a server serves again). */
@@ -141,17 +176,6 @@ export class MirrorRepo {
         `SELECT ${ENTRY} FROM log_entries WHERE server_id = ? AND statement_id = ?`,
       )
       .get(serverId, id);
-    return row === undefined ? null : fromRow(row);
-  }
-
-  /** The newest release or rollback of the channel: what decides the release devices get. */
-  lastReleaseOrRollback(serverId: number, app: string, channel: string): MirroredEntry | null {
-    const row = this.db
-      .prepare<[number, string, string], EntryRow>(
-        `SELECT ${ENTRY} FROM log_entries WHERE ${CHANNEL} AND kind IN ('release', 'rollback')
-         ORDER BY seq DESC LIMIT 1`,
-      )
-      .get(serverId, app, channel);
     return row === undefined ? null : fromRow(row);
   }
 
