@@ -150,4 +150,20 @@ describe('device trust on a root without its own signatures (version 1 of server
     const bundle: unknown = JSON.parse(signed.file.content);
     expect(verifyTrustBundle(bundle, APP).ok).toBe(true);
   });
+
+  it('builds from the pinned chain alone while the server is offline, and says what it did not check', async () => {
+    await server.stop();
+    try {
+      const offline = await call(admin, 'device:trust', {
+        server: server.url,
+        app: APP,
+        sign: true,
+      });
+      expect(offline.warning).toContain('pinned chain');
+      expect(offline.warning).toContain(APP);
+      expect(verifyTrustBundle(JSON.parse(offline.file.content), APP).ok).toBe(true);
+    } finally {
+      await server.restart();
+    }
+  });
 });
