@@ -94,7 +94,13 @@ describe.each(['light', 'dark'] as const)('axe-core on every screen, %s theme', 
         .or(page.getByText('No installs or failures reported yet'))
         .first()
         .waitFor();
-    if (id === 'history') await page.getByRole('list', { name: /^History of / }).waitFor();
+    if (id === 'history')
+      await page
+        .getByRole('table', { name: /^History of / })
+        .locator('tbody')
+        .getByRole('row')
+        .first()
+        .waitFor();
     if (id === 'audit') await page.getByRole('table', { name: 'Audit log' }).waitFor();
     await window.shoot(`a11y-${theme}-${id}`);
     expect(await violations(page)).toEqual([]);

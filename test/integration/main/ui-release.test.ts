@@ -252,17 +252,27 @@ describe('new release, rollout and rollback in the console window', () => {
   it('rolls back to the first release through the history, a dialog and an approval', async () => {
     await window.open('Release history');
     await page.getByText('5 statements, newest first').waitFor();
-    const history = page.getByRole('list', { name: `History of ${APP}/${CHANNEL}` });
-    const rows = history.getByRole('listitem');
+    const history = page.getByRole('table', { name: `History of ${APP}/${CHANNEL}` });
+    const rows = history.locator('tbody').getByRole('row');
     await expect
       .poll(() => rows.allTextContents())
       .toEqual([
-        expect.stringMatching(/^#5Release 1\.0\.1 at 100%/),
+        expect.stringMatching(/^#5Release at 100%1\.0\.1/),
         expect.stringMatching(/^#4Resume/),
         expect.stringMatching(/^#3Paused/),
         expect.stringMatching(/^#2Rollout to 50%/),
-        expect.stringMatching(/^#1Release 1\.0\.0 at 100%.*Roll back to 1\.0\.0$/),
+        expect.stringMatching(/^#1Release at 100%1\.0\.0.*Roll back to 1\.0\.0$/),
       ]);
+    // The rollback button keeps to one line (issue 13): a small button on two lines would stand
+    // taller than the pager's one-line buttons of the body size.
+    const rollbackBox = await history
+      .getByRole('button', { name: 'Roll back to 1.0.0' })
+      .boundingBox();
+    const pagerBox = await page
+      .getByRole('navigation', { name: `History of ${APP}/${CHANNEL}, pages` })
+      .getByRole('button', { name: 'First' })
+      .boundingBox();
+    expect(rollbackBox?.height).toBeLessThan(pagerBox?.height ?? 0);
     // The current release is not offered.
     expect(await history.getByRole('button', { name: /Roll back to/ }).count()).toBe(1);
 

@@ -165,7 +165,7 @@ describe('the console window', () => {
     expect(await fingerprint.inputValue()).toBe(servers[0]?.fingerprint);
     await page
       .getByRole('table', { name: 'Servers' })
-      .getByText('Olga (signing_officer)')
+      .getByText('Olga (Signing officer)')
       .waitFor();
     await expect.poll(() => page.getByRole('status').first().textContent()).toBe('Online');
     await shoot('servers');
@@ -247,18 +247,18 @@ describe('the console window', () => {
     await shoot('overview');
     await channelAction(page, APP, 'History');
     await page.getByRole('heading', { level: 1, name: 'Release history' }).waitFor();
-    const history = page.getByRole('list', { name: `History of ${APP}/${CHANNEL}` });
-    await history.getByRole('listitem').first().waitFor();
-    expect(await history.getByRole('listitem').allTextContents()).toEqual([
-      expect.stringMatching(/^#1Release 1\.0\.0 at 100%/),
-    ]);
+    const history = page.getByRole('table', { name: `History of ${APP}/${CHANNEL}` });
+    const rows = history.locator('tbody').getByRole('row');
+    await expect
+      .poll(() => rows.allTextContents())
+      .toEqual([expect.stringMatching(/^#1Release at 100%1\.0\.0/)]);
     await shoot('history');
   });
 
-  it('pages a long history and renders only the rows in view', async () => {
+  it('pages a long history 50 rows at a time, and filters the whole of it', async () => {
     const url = team?.url ?? '';
     const target = { server: url, app: APP, channel: CHANNEL };
-    // 130 approved rollout changes, so the log (131 entries) spans two pages of 100.
+    // 130 approved rollout changes, so the log (131 entries) spans three pages of 50.
     for (let index = 0; index < 130; index += 1) {
       const percent = 10 + (index % 9) * 10;
       const proposed = await call(user, 'rollout:change', {
@@ -274,15 +274,56 @@ describe('the console window', () => {
     await page.getByText(/0 delivered, 0 failed, 0 new log entries/).waitFor();
     await open('Release history');
     await page.getByText('131 statements, newest first', { exact: true }).waitFor();
-    const history = page.getByRole('list', { name: `History of ${APP}/${CHANNEL}` });
-    const rows = history.getByRole('listitem');
+    const history = page.getByRole('table', { name: `History of ${APP}/${CHANNEL}` });
+    const rows = history.locator('tbody').getByRole('row');
+    const pager = page.getByRole('navigation', { name: `History of ${APP}/${CHANNEL}, pages` });
+    const showing = (text: string) => shownText(pager, text);
     await expect.poll(() => rows.first().textContent()).toMatch(/^#131Rollout to /);
-    expect(await rows.count()).toBeLessThan(25);
+    expect(await rows.count()).toBe(50);
+    // The sticky header stays the table's first row.
+    expect(await history.getByRole('columnheader').allTextContents()).toEqual([
+      '#',
+      'Action',
+      'Version',
+      'Applied',
+      'Proposed by',
+      'Approvals',
+      'Rollback',
+    ]);
+    await showing('Showing 1–50 of 131');
     await shoot('history-long');
-    // Scrolling to the end loads the second page and shows the first release.
-    await page.evaluate('document.querySelector(".wlist").scrollTop = 1e6');
-    await history.getByText('Release 1.0.0 at 100%').waitFor();
-    expect(await rows.count()).toBeLessThan(25);
+
+    // Next, then Last: main serves the page asked for; the oldest statement is the last row.
+    await pager.getByRole('button', { name: 'Next' }).click();
+    await showing('Showing 51–100 of 131');
+    await expect.poll(() => rows.first().textContent()).toMatch(/^#81Rollout to /);
+    await pager.getByRole('button', { name: 'Last' }).click();
+    await showing('Showing 101–131 of 131');
+    await expect.poll(() => rows.last().textContent()).toMatch(/^#1Release at 100%1\.0\.0/);
+    expect(await rows.count()).toBe(31);
+    expect(await pager.getByRole('button', { name: 'Next' }).isDisabled()).toBe(true);
+
+    // Filters read the whole log: one release among 131 statements, back on the first page.
+    await page.getByLabel('Action', { exact: true }).selectOption('release');
+    await page.getByText('1 of 131 statements match', { exact: true }).waitFor();
+    await expect
+      .poll(() => rows.allTextContents())
+      .toEqual([expect.stringMatching(/^#1Release at 100%1\.0\.0/)]);
+    await showing('Showing 1–1 of 1');
+    await page.getByLabel('Action', { exact: true }).selectOption('rollout');
+    await page.getByText('130 of 131 statements match', { exact: true }).waitFor();
+    await showing('Showing 1–50 of 130');
+    await page.getByLabel('Version', { exact: true }).fill('1.0.0');
+    await page.getByText('0 of 131 statements match', { exact: true }).waitFor();
+    expect(await rows.count()).toBe(0);
+    await page.getByLabel('Action', { exact: true }).selectOption('');
+    await page.getByText('1 of 131 statements match', { exact: true }).waitFor();
+    await page.getByLabel('Version', { exact: true }).fill('');
+    await page.getByLabel('Proposed by', { exact: true }).fill('no such person');
+    await page.getByText('0 of 131 statements match', { exact: true }).waitFor();
+    await page.getByLabel('Proposed by', { exact: true }).fill('');
+    await page.getByText('131 statements, newest first', { exact: true }).waitFor();
+    await showing('Showing 1–50 of 131');
   });
 
   it('lists the audit trail and verifies its chain', async () => {
