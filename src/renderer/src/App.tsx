@@ -18,7 +18,7 @@ import {
   Wifi,
   WifiOff,
 } from 'lucide-react';
-import { lazy, Suspense, useEffect, useRef, useState } from 'react';
+import { lazy, startTransition, Suspense, useEffect, useRef, useState } from 'react';
 import type { ChannelRef } from './components/ChannelPicker';
 import { ErrorBanner } from './components/ErrorBanner';
 import { Loading } from './components/EmptyState';
@@ -106,7 +106,10 @@ export function App(): React.JSX.Element {
     screen ?? (identityKeys === null ? null : identityKeys === 0 ? 'keys' : 'overview');
 
   function go(id: ScreenId): void {
-    setScreen(id);
+    // A transition: the screen on show stays until the next one's chunk is in, so the Suspense
+    // fallback never shows, and React does not hold the new screen back to pace the reveal of a
+    // fallback (its 300 ms throttle, which a cold visit otherwise waits out before it even asks main).
+    startTransition(() => setScreen(id));
     // Move focus to the new screen so keyboard and screen-reader users land on its content.
     window.requestAnimationFrame(() => heading.current?.focus());
   }
