@@ -45,6 +45,7 @@ import type {
   StatementStatus,
   TrustRoot,
 } from '../shared/schemas';
+import { PENDING_LIST_MAX } from '../shared/schemas';
 import type { ErrorCode } from '../shared/errors';
 import { compareSemver, parseSemver } from '../core/channel';
 import type { ServerStore, StoredStatement } from './store/types';
@@ -202,16 +203,37 @@ export class ReleaseControl {
   /** GET /statements/<id>: the statement, its approvals, its state and the verdict now. */
   async status(id: string): Promise<StatementStatus> {
     const stored = await this.stored(id);
+    return this.statusOf(stored, this.stateOf(stored));
+  }
+
+  /** The answer about `stored`: its approvals and their verdict under the current root. */
+  private statusOf(stored: StoredStatement, state: StatementStatus['state']): StatementStatus {
     const verdict = evaluatePolicy(stored.statement, stored.approvals, this.store.currentRoot(), {
       now: this.now(),
     });
     return {
-      id,
+      id: stored.id,
       statement: stored.statement,
       approvals: [...stored.approvals],
-      state: this.stateOf(stored),
+      state,
       verdict: { ...verdict, counted: [...verdict.counted], rejected: [...verdict.rejected] },
     };
+  }
+
+  /**
+   * GET /apps/<app>/channels/<channel>/pending: what a member could approve now — the statements
+   * that fit the channel's next position (seq and prev) and have not expired, each with its
+   * verdict under the current root, at most PENDING_LIST_MAX. Null when there is no such channel.
+   */
+  async pending(app: string, channel: string): Promise<StatementStatus[] | null> {
+    const status = this.store.channelStatus(app, channel);
+    if (status === null) return null;
+    const now = this.now();
+    const next = await this.store.statementsAt(app, channel, status.seq + 1, PENDING_LIST_MAX);
+    return next
+      .filter((stored) => stored.statement.prev === status.head)
+      .filter((stored) => !hasExpired(stored.statement.expiresAt, now))
+      .map((stored) => this.statusOf(stored, 'pending'));
   }
 
   /** POST /statements/<id>/push: apply now, if every rule in the module comment holds. */

@@ -13,6 +13,7 @@ import {
   PushResultSchema,
   RootChainSchema,
   StatementStatusSchema,
+  PendingStatementsSchema,
   type Approval,
   type ChannelHealth,
   type ChannelSettings,
@@ -52,6 +53,14 @@ export const AppSummarySchema = z.looseObject({
   channels: z.array(z.union([z.string(), z.looseObject({ name: z.string() })])).optional(),
 });
 export type AppSummary = z.infer<typeof AppSummarySchema>;
+
+/** The channel names a server lists for an app, whichever form it uses. */
+export function appChannels(app: AppSummary): { app: string; channel: string }[] {
+  return (app.channels ?? []).map((entry) => ({
+    app: app.app,
+    channel: typeof entry === 'string' ? entry : entry.name,
+  }));
+}
 
 const AppListSchema = z.looseObject({ apps: z.array(AppSummarySchema) });
 const BundleFilesAnswerSchema = z.looseObject({ files: BundleFileListSchema });
@@ -96,6 +105,8 @@ export interface ServerClient {
   submitStatement(statement: Statement, approvals?: Approval[]): Promise<StatementStatus>;
   /** `GET /api/v1/statements/<id>`. */
   getStatement(id: string): Promise<StatementStatus>;
+  /** `GET /api/v1/apps/<app>/channels/<channel>/pending`: what waits for approval there. */
+  listPending(app: string, channel: string): Promise<StatementStatus[]>;
   /** `GET /api/v1/bundles/<sha256>/files`: the file list the server read from a checked bundle. */
   getBundleFiles(encryptedSha256: string): Promise<BundleFile[]>;
   /** `POST /api/v1/statements/<id>/approvals`. */
@@ -313,6 +324,15 @@ export function createServerClient(options: ServerClientOptions): ServerClient {
         schema: StatementStatusSchema,
         signed: true,
       }),
+    listPending: async (app, channel) =>
+      (
+        await request({
+          method: 'GET',
+          path: `/api/v1/apps/${segment(app)}/channels/${segment(channel)}/pending`,
+          schema: PendingStatementsSchema,
+          signed: true,
+        })
+      ).statements,
     getBundleFiles: async (sha) =>
       (
         await request({

@@ -1,4 +1,4 @@
-export { createServerClient, AppSummarySchema } from './client';
+export { appChannels, createServerClient, AppSummarySchema } from './client';
 export type { AppSummary, ServerClient, ServerClientOptions } from './client';
 export { ServerApiError } from './errors';
 export type { UploadProgress } from './upload';

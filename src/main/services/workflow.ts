@@ -35,7 +35,7 @@ import {
 import type { StoredBundle } from '../db/repositories/bundles.repo';
 import type { Signers } from '../identity';
 import type { ServerRecord } from '../db/repositories/servers.repo';
-import type { ServerClient } from '../server-client';
+import { appChannels, type ServerClient } from '../server-client';
 import {
   approvalStatementId,
   approveSigningRequest,
@@ -784,6 +784,42 @@ export class Workflow {
   }
 
   /**
+   * Finds what waits for approval on `server` (`GET …/pending` of every channel it lists) and
+   * keeps it here, so an approver's inbox shows proposals nobody handed it an id for. The server
+   * is untrusted: a statement is kept only when it hashes to the id given, is on the channel
+   * asked for and parses; its approvals only when they verify under the pinned root. Returns how
+   * many statements were new here; 'unreachable' when the server does not answer.
+   */
+  async discoverPending(server: ServerRecord, signers: Signers): Promise<number | 'unreachable'> {
+    try {
+      const client = this.services.client(server.url, await signers(null));
+      const channels = (await client.listApps()).flatMap(appChannels);
+      let added = 0;
+      for (const { app, channel } of channels) {
+        // NOT_FOUND: a channel removed meanwhile, or a server from before the route: nothing.
+        const pending = await client.listPending(app, channel).catch((error: unknown) => {
+          if (error instanceof AirlockError && error.code === 'NOT_FOUND') return [];
+          throw error;
+        });
+        for (const status of pending) {
+          const { statement } = status;
+          if (statementId(statement) !== status.id) continue;
+          if (statement.app !== app || statement.channel !== channel) continue;
+          if (this.services.statement(status.id) === null) added += 1;
+          this.services.saveStatement(statement, server);
+          for (const approval of verifiedApprovals(server, statement, status.approvals)) {
+            this.services.addApproval(approval, 'server');
+          }
+        }
+      }
+      return added;
+    } catch (error) {
+      if (isUnreachable(error)) return 'unreachable';
+      throw error;
+    }
+  }
+
+  /**
    * A statement the server holds, for review before an online approval: the pin moved forward
    * first (rule 1), the statement checked to be the one named, and the verdict over the approvals
    * that verify under the pinned root.
@@ -932,8 +968,7 @@ export class Workflow {
       if (known === undefined) {
         throw new AirlockError('NOT_FOUND', `The server has no app ${input.app}.`);
       }
-      const first = known.channels?.[0];
-      channel ??= typeof first === 'string' ? first : first?.name;
+      channel ??= appChannels(known)[0]?.channel;
     }
     const roots = [...server.roots];
     const newest = roots[roots.length - 1];

@@ -14,6 +14,7 @@ import {
   type ChannelHealth,
   type ChannelStatus,
   type LogPage,
+  type PendingStatements,
   type RootChain,
 } from '../../shared/schemas/server-api';
 import type { Principal } from '../auth';
@@ -365,6 +366,15 @@ async function logPage(ctx: AdminContext, input: RouteInput): Promise<RouteReply
   return ok(page);
 }
 
+async function pendingList(ctx: AdminContext, input: RouteInput): Promise<RouteReply> {
+  const [app, channel] = [param(input, 0), param(input, 1)];
+  const statements = await ctx.control.pending(app, channel);
+  if (statements === null)
+    throw new HttpError(404, 'NOT_FOUND', `There is no channel ${channel} in ${app}.`);
+  const answer: PendingStatements = { statements };
+  return ok(answer);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The table
 
@@ -390,6 +400,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   route('PUT', `/apps/${SEGMENT}/channels/${SEGMENT}/settings`, MANAGERS, 'json', updateSettings),
   route('GET', `/apps/${SEGMENT}/channels/${SEGMENT}/health`, ANY_MEMBER, 'none', channelHealth),
   route('GET', `/apps/${SEGMENT}/channels/${SEGMENT}/log`, null, 'none', logPage),
+  route('GET', `/apps/${SEGMENT}/channels/${SEGMENT}/pending`, ANY_MEMBER, 'none', pendingList),
   route('PUT', `/bundles/${SEGMENT}`, PROPOSERS, 'stream', uploadBundle),
   route('GET', `/bundles/${SEGMENT}/files`, ANY_MEMBER, 'none', bundleFiles),
   route('POST', '/statements', PROPOSERS, 'json', submitStatement),

@@ -956,6 +956,31 @@ export class SqliteServerStore implements ServerStore {
     });
   }
 
+  statementsAt(
+    app: string,
+    channel: string,
+    seq: number,
+    limit: number,
+  ): Promise<StoredStatement[]> {
+    return settle(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT s.id, s.body, s.submitted_at FROM statements s
+           WHERE s.app = ? AND s.channel = ? AND s.seq = ?
+             AND NOT EXISTS (SELECT 1 FROM log l WHERE l.statement = s.id)
+           ORDER BY s.submitted_at, s.id LIMIT ?`,
+        )
+        .all(app, channel, seq, limit) as { id: string; body: string; submitted_at: string }[];
+      return rows.map((row) => ({
+        id: row.id,
+        statement: JSON.parse(row.body) as Statement,
+        approvals: this.storedApprovals(row.id),
+        submittedAt: row.submitted_at,
+        applied: null,
+      }));
+    });
+  }
+
   isAppliedRelease(app: string, channel: string, id: string): Promise<boolean> {
     return settle(
       () =>

@@ -92,6 +92,16 @@ export interface ServerStore extends DeviceStore {
   ): Promise<{ created: boolean }>;
   /** Adds approvals to a pending statement; one per key (a repeat of a stored one is a no-op). */
   addApprovals(id: string, approvals: readonly Approval[], now: Date): Promise<void>;
+  /**
+   * Statements submitted for app/channel at `seq` that are not applied, oldest first, at most
+   * `limit`: what could be applied next when `seq` is the head's seq + 1.
+   */
+  statementsAt(
+    app: string,
+    channel: string,
+    seq: number,
+    limit: number,
+  ): Promise<StoredStatement[]>;
   /** True when `id` is a release statement applied on app/channel (a rollback may target it). */
   isAppliedRelease(app: string, channel: string, id: string): Promise<boolean>;
   /**

@@ -502,7 +502,10 @@ export const contract = {
   [IpcChannels.approvalsInbox]: {
     request: z.strictObject({
       server: ServerUrl.optional(),
-      /** Ask the servers for approvals gathered elsewhere (needs an identity key). */
+      /**
+       * Ask the servers for what waits for approval there and for approvals gathered elsewhere
+       * (needs an identity key).
+       */
       refresh: z.boolean().default(false),
       identity: KeyIdQuery.optional(),
       limit: z.int().min(1).max(1000).default(200),

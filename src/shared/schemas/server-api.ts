@@ -279,6 +279,19 @@ export const StatementStatusSchema = z.strictObject({
 });
 export type StatementStatus = z.infer<typeof StatementStatusSchema>;
 
+/** The most statements `GET …/channels/<channel>/pending` lists. */
+export const PENDING_LIST_MAX = 100;
+
+/**
+ * `GET /api/v1/apps/<app>/channels/<channel>/pending` (any member): the statements that fit the
+ * channel's next position and have not expired, with their approvals and verdict, so that an
+ * approver's console finds what waits for it without being handed an id.
+ */
+export const PendingStatementsSchema = z.strictObject({
+  statements: z.array(StatementStatusSchema).check(z.maxLength(PENDING_LIST_MAX)),
+});
+export type PendingStatements = z.infer<typeof PendingStatementsSchema>;
+
 /** Answer of a push. `alreadyApplied` is true on a retry of a push that went through. */
 export const PushResultSchema = z.strictObject({
   id: StatementIdSchema,

@@ -9,6 +9,7 @@ import {
 } from '../../../src/core';
 import { startServer } from '../../../src/server';
 import type {
+  PendingStatements,
   ChannelStatus,
   LogPage,
   PushResult,
@@ -230,6 +231,18 @@ describe('a release from upload to push', () => {
     expect(submitted.json).toMatchObject({ id: statementId(release), state: 'pending' });
     expect(submitted.json.verdict.satisfied).toBe(false);
 
+    // An approver finds it without being handed the id; a stranger does not.
+    const pendingPath = `/api/v1/apps/${APP}/channels/production/pending`;
+    const listed = await callApi<PendingStatements>(server.url, pendingPath, { signer: sam });
+    expect(listed.status).toBe(200);
+    expect(listed.json.statements.map((entry) => entry.id)).toEqual([statementId(release)]);
+    expect(listed.json.statements[0]).toMatchObject({ state: 'pending', approvals: [] });
+    expect((await callApi(server.url, pendingPath)).status).toBe(401);
+    const unknown = await callApi(server.url, `/api/v1/apps/${APP}/channels/nope/pending`, {
+      signer: sam,
+    });
+    expect(unknown.status).toBe(404);
+
     const early = await callApi(server.url, `/api/v1/statements/${submitted.json.id}/push`, {
       signer: rita,
       body: {},
@@ -254,6 +267,13 @@ describe('a release from upload to push', () => {
     result = pushed.json;
     expect(result).toMatchObject({ id: statementId(release), seq: 1, alreadyApplied: false });
     expect(verifyCheckpoint(result.checkpoint, serverKeyBytes(server.serverKey))).toBe(true);
+    // Applied, it waits no more.
+    const after = await callApi<PendingStatements>(
+      server.url,
+      `/api/v1/apps/${APP}/channels/production/pending`,
+      { signer: sam },
+    );
+    expect(after.json.statements).toEqual([]);
   });
 
   it('answers a retried push with alreadyApplied and the same checkpoint', async () => {

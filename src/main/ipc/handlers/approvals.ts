@@ -43,6 +43,16 @@ export function approvalHandlers(scope: HandlerScope) {
         ...(input.server === undefined ? {} : { server: services.requireServer(input.server).url }),
         limit: input.limit,
       };
+      const workflow = scope.workflow(ctx);
+      const signers = input.refresh
+        ? scope.signers(input.identity, await scope.identity(input.identity))
+        : null;
+      if (signers !== null) {
+        // What waits on the servers, though nobody handed this console its id (issue 13).
+        const servers =
+          input.server === undefined ? services.servers() : [services.requireServer(input.server)];
+        for (const server of servers) await workflow.discoverPending(server, signers);
+      }
       let rows = services.repos.statements.unapplied(filter);
       const queued = new Set(
         services.outbox
@@ -52,10 +62,7 @@ export function approvalHandlers(scope: HandlerScope) {
           ),
       );
       const serverStates = new Map<string, StatementStatus['state']>();
-      if (input.refresh) {
-        const signer = await scope.identity(input.identity);
-        const workflow = scope.workflow(ctx);
-        const signers = scope.signers(input.identity, signer);
+      if (signers !== null) {
         const unreachable = new Set<string>();
         for (const row of rows) {
           if (row.url === null || unreachable.has(row.url) || queued.has(row.id)) continue;

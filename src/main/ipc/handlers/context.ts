@@ -7,7 +7,7 @@ import type { Statement, TrustRoot } from '../../../shared/schemas';
 import type { Finding } from '../../db/repositories/findings.repo';
 import { outboxSigners, resolveIdentity, type Signers } from '../../identity';
 import type { KeyStore } from '../../keys/key-store';
-import { createServerClient, type AppSummary, type ServerClient } from '../../server-client';
+import { createServerClient, type ServerClient } from '../../server-client';
 import type { ConsoleServices } from '../../services/console';
 import { Workflow } from '../../services/workflow';
 import type { HandlerContext } from '../handle';
@@ -175,14 +175,6 @@ export function findingView(server: string, finding: Finding & { foundAt?: strin
     message: finding.message,
     ...(finding.foundAt === undefined ? {} : { foundAt: finding.foundAt }),
   };
-}
-
-/** The channel names a server lists for an app, whichever form it uses. */
-export function appChannels(app: AppSummary): { app: string; channel: string }[] {
-  return (app.channels ?? []).map((entry) => ({
-    app: app.app,
-    channel: typeof entry === 'string' ? entry : entry.name,
-  }));
 }
 
 export function uniqueChannels(

@@ -1,9 +1,9 @@
 import { AirlockError } from '../../../core/errors';
 import { IpcChannels as Ch } from '../../../shared/ipc/channels';
 import type { IpcResponseInput } from '../../../shared/ipc/contract';
+import { appChannels } from '../../server-client';
 import type { HandlerTable } from '../handle';
 import {
-  appChannels,
   findingView,
   isUnreachable,
   messageOf,

@@ -3,10 +3,9 @@ import { trustedMembers } from '../../../core/statement';
 import { IpcChannels as Ch } from '../../../shared/ipc/channels';
 import type { IpcResponseInput } from '../../../shared/ipc/contract';
 import type { ChannelStatus, TrustRoot } from '../../../shared/schemas';
-import type { ServerClient } from '../../server-client';
+import { appChannels, type ServerClient } from '../../server-client';
 import type { HandlerTable } from '../handle';
 import {
-  appChannels,
   findingView,
   isUnreachable,
   messageOf,

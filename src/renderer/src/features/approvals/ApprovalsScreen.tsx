@@ -33,19 +33,18 @@ export function ApprovalsScreen(): React.JSX.Element {
 
   const [reviewing, setReviewing] = useState<{ server: string; review: Review } | null>(null);
 
-  // The first answer is this console's own (instant, offline too). When it lists statements
-  // that wait on a server, ask the servers once, as Check servers does: one may have been applied
-  // since (pushed from another console), and the inbox then drops it rather than calling it
-  // pending (issue 13).
-  const waitsOnServer = (inbox.data?.items ?? []).some(
-    (item) => item.server !== null && (item.state === 'pending' || item.state === 'queued'),
-  );
+  // The first answer is this console's own (instant, offline too). With a server connected, ask
+  // the servers once, as Check servers does: what waits for approval there (proposed on another
+  // console), and whether what waits here was applied since (the inbox then drops it rather than
+  // calling it pending) (issue 13).
+  const servers = useQuery('servers', () => api().servers.list());
+  const connected = (servers.data?.servers.length ?? 0) > 0;
   const [asked, setAsked] = useState(false);
   useEffect(() => {
-    if (asked || refresh || !waitsOnServer || mine.size === 0) return;
+    if (asked || refresh || !connected || mine.size === 0) return;
     setAsked(true);
     setRefresh(true);
-  }, [asked, refresh, waitsOnServer, mine.size]);
+  }, [asked, refresh, connected, mine.size]);
 
   /** Online approval opens the same review as a request file (issue 13). */
   async function openReview(server: string, statementId: string): Promise<void> {
