@@ -132,7 +132,8 @@ export const boundaryConfig = [
             nodeBuiltins,
             {
               regex: '^(?!zod(?:/mini)?$)(?!\\.)',
-              message: 'src/shared imports zod only (ARCHITECTURE.md §1); its schemas use zod/mini so the device bundle stays small.',
+              message:
+                'src/shared imports zod only (ARCHITECTURE.md §1); its schemas use zod/mini so the device bundle stays small.',
             },
           ],
         },
