@@ -23,6 +23,7 @@ import type { RateLimitOptions } from './rate-limit';
 import type { ReleaseRules } from './release-control';
 import type { DeviceContext } from './routes/device';
 import { loadServerKey } from './server-key';
+import { parseBundlesUrl, S3BlobStore } from './store/blobs';
 import { openSqliteStore } from './store/sqlite-store';
 import type { ServerStore } from './store/types';
 
@@ -73,6 +74,17 @@ export interface StartServerOptions {
   readonly adminRateLimit?: RateLimitOptions;
   readonly deviceLimits?: DeviceContext['limits'];
   readonly maxBundleBytes?: number;
+  /**
+   * Bundles in an S3-compatible object store instead of the data directory (issue 15):
+   * `url` is `s3://BUCKET/PREFIX`; credentials come from the standard AWS_* variables only.
+   */
+  readonly bundles?: {
+    readonly url: string;
+    readonly endpoint?: string;
+    readonly region?: string;
+    /** Path-style requests (MinIO, Ceph RGW); default true when an endpoint is given. */
+    readonly pathStyle?: boolean;
+  };
 }
 
 export interface RunningServer {
@@ -157,6 +169,18 @@ function logLine(fields: Record<string, unknown>): string {
   return rest === '{}' ? `${logClock.prefix}}` : `${logClock.prefix},${rest.slice(1)}`;
 }
 
+/** The S3-compatible bundle store `--bundles s3://…` names (credentials: the AWS_* variables). */
+function s3Blobs(bundles: NonNullable<StartServerOptions['bundles']>): S3BlobStore {
+  const { bucket, prefix } = parseBundlesUrl(bundles.url);
+  return new S3BlobStore({
+    bucket,
+    prefix,
+    ...(bundles.endpoint === undefined ? {} : { endpoint: bundles.endpoint }),
+    ...(bundles.region === undefined ? {} : { region: bundles.region }),
+    forcePathStyle: bundles.pathStyle ?? bundles.endpoint !== undefined,
+  });
+}
+
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -197,7 +221,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
   const now = options.now ?? (() => new Date());
   const nowMs = options.now === undefined ? Date.now : () => now().getTime();
-  const store = openSqliteStore(paths, loadServerKey(paths.serverKey), { now });
+  const blobs = options.bundles === undefined ? undefined : s3Blobs(options.bundles);
+  const store = openSqliteStore(paths, loadServerKey(paths.serverKey), {
+    now,
+    ...(blobs === undefined ? {} : { blobs }),
+  });
   const scheme = options.tls === undefined ? 'http' : 'https';
   const logger = options.logger;
   const log = (fields: Record<string, unknown>): void => logger?.(logLine(fields));

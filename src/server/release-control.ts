@@ -386,7 +386,8 @@ export class ReleaseControl {
     if (calcKeyId(publicKeyPem) !== bundle.keyId) {
       fail('BUNDLE_MISMATCH', "The bundle's key id is not the channel's bundle key.");
     }
-    const file = this.store.bundleFile(bundle.encryptedSha256);
+    const { blobs } = this.store;
+    const file = await blobs.stat(bundle.encryptedSha256);
     if (file === null) {
       if (!need.uploaded) return;
       fail(
@@ -401,12 +402,19 @@ export class ReleaseControl {
       );
     }
     // The device's own checks, and the server's limits and native-code rule, whoever built it.
-    const verified = await verifyEncryptedBundle(file.path, {
-      publicKeyPem,
-      sessionKey: bundle.sessionKey,
-      checksum: bundle.checksum,
-      inspect: this.rules.bundleLimits,
-    });
+    const verified = await verifyEncryptedBundle(
+      {
+        name: `${blobs.location}/${bundle.encryptedSha256}`,
+        size: file.size,
+        open: () => blobs.read(bundle.encryptedSha256),
+      },
+      {
+        publicKeyPem,
+        sessionKey: bundle.sessionKey,
+        checksum: bundle.checksum,
+        inspect: this.rules.bundleLimits,
+      },
+    );
     if (
       verified.sha256 !== bundle.sha256 ||
       verified.size !== bundle.size ||

@@ -8,7 +8,9 @@ import { printJson, printLine } from '../io';
 export const SERVER_USAGE = `airlock server init --data DIR --admin <identity-public-key>... [--root-threshold N] [--json]
 airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL]
                      [--trust-proxy ADDRESS|CIDR …] [--max-statement-days N] [--max-bundle-entries N]
-                     [--max-bundle-unpacked-mb N] [--max-compression-ratio N]`;
+                     [--max-bundle-unpacked-mb N] [--max-compression-ratio N]
+                     [--bundles s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region R] [--s3-virtual-hosted]]
+  (S3 credentials: the AWS_* environment variables, never flags)`;
 
 const PUBLIC_KEY_HEX = /^[0-9a-f]{64}$/;
 
@@ -93,9 +95,24 @@ async function start(argv: string[]): Promise<void> {
       'max-bundle-entries': { type: 'string' },
       'max-bundle-unpacked-mb': { type: 'string' },
       'max-compression-ratio': { type: 'string' },
+      bundles: { type: 'string' },
+      's3-endpoint': { type: 'string' },
+      's3-region': { type: 'string' },
+      's3-virtual-hosted': { type: 'boolean' },
     },
     { min: 0, max: 0, usage },
   );
+  const s3Flags = ['s3-endpoint', 's3-region', 's3-virtual-hosted'] as const;
+  if (values.bundles === undefined && s3Flags.some((flag) => values[flag] !== undefined)) {
+    throw new UsageError(`--s3-* options go with --bundles s3://BUCKET/PREFIX\nusage: ${usage}`);
+  }
+  const endpoint = values['s3-endpoint'];
+  if (endpoint !== undefined && !/^https?:\/\/[^/]+\/?$/.test(endpoint)) {
+    throw new AirlockError(
+      'INVALID_ARGUMENT',
+      '--s3-endpoint must be an origin such as https://minio.example:9000.',
+    );
+  }
   const dataDir = required(values.data, '--data', usage);
   const trustProxy = (values['trust-proxy'] as unknown as string[] | undefined)?.flatMap((entry) =>
     entry.split(',').map((part) => part.trim()),
@@ -148,6 +165,17 @@ async function start(argv: string[]): Promise<void> {
     ...(trustProxy === undefined ? {} : { trustProxy }),
     releaseRules,
     logger: accessLog.line,
+    ...(values.bundles === undefined
+      ? {}
+      : {
+          bundles: {
+            url: values.bundles,
+            ...(endpoint === undefined ? {} : { endpoint: endpoint.replace(/\/$/, '') }),
+            ...(values['s3-region'] === undefined ? {} : { region: values['s3-region'] }),
+            // Path-style (MinIO, Ceph RGW) unless asked otherwise, where an endpoint is named.
+            pathStyle: values['s3-virtual-hosted'] !== true && endpoint !== undefined,
+          },
+        }),
   });
   // stdout carries JSON lines only (the access log): the start is one of them.
   accessLog.line(
@@ -156,6 +184,7 @@ async function start(argv: string[]): Promise<void> {
       event: 'listening',
       url: server.url,
       publicUrl: publicUrl?.replace(/\/$/, '') ?? server.url,
+      bundles: server.store.blobs.location,
       maxConnections: server.connectionLimits.maxConnections,
       perAddress: server.connectionLimits.perAddress,
     }),

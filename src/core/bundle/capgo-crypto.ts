@@ -17,6 +17,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError } from '../errors';
 import { fileListOf, fileListSha256, type BundleFile } from './file-list';
@@ -94,6 +95,15 @@ export interface DecryptProgress {
   readonly done: number;
   readonly total: number;
   readonly phase: 'decrypt';
+}
+
+/** An encrypted bundle that is not a local file (e.g. an object in a bundle store). */
+export interface EncryptedSource {
+  /** For messages: where the bytes come from. */
+  readonly name: string;
+  readonly size: number;
+  /** The encrypted bytes from the start. */
+  open(): Promise<Readable>;
 }
 
 export interface VerifyEncryptedBundleInput {
@@ -311,7 +321,7 @@ export function unwrapSessionKey(
  * Memory stays flat: one chunk at a time.
  */
 async function cipherFile(
-  source: string,
+  source: string | Readable,
   dest: string,
   cipher: Cipher | Decipher,
   onChunk: (done: number) => void,
@@ -344,7 +354,7 @@ async function cipherFile(
     yield emit(last);
   }
   await pipeline(
-    createReadStream(source, { highWaterMark: STREAM_CHUNK }),
+    typeof source === 'string' ? createReadStream(source, { highWaterMark: STREAM_CHUNK }) : source,
     transform,
     createWriteStream(dest, { flags: 'wx' }),
   );
@@ -439,22 +449,23 @@ export async function encryptBundle(
 }
 
 async function decryptToTemp(
-  encPath: string,
+  encrypted: string | EncryptedSource,
   zipPath: string,
   iv: Buffer,
   key: Buffer,
   onProgress: VerifyEncryptedBundleInput['onProgress'],
 ): Promise<StreamDigest> {
   const decipher = createDecipheriv('aes-128-cbc', key, iv);
-  const digest = await stat(encPath)
-    .then(({ size: total }) =>
-      cipherFile(encPath, zipPath, decipher, (done) =>
-        onProgress?.({ done, total, phase: 'decrypt' }),
-      ),
-    )
-    .catch((error: unknown) => {
-      throw asIoError(error, encPath);
-    });
+  const name = typeof encrypted === 'string' ? encrypted : encrypted.name;
+  const digest = await (async () => {
+    const total = typeof encrypted === 'string' ? (await stat(encrypted)).size : encrypted.size;
+    const source = typeof encrypted === 'string' ? encrypted : await encrypted.open();
+    return cipherFile(source, zipPath, decipher, (done) =>
+      onProgress?.({ done, total, phase: 'decrypt' }),
+    );
+  })().catch((error: unknown) => {
+    throw asIoError(error, name);
+  });
   // CryptoCipher.decryptAesFile: "Empty encrypted data" / "Empty decrypted data".
   if (digest.inputSize === 0 || digest.outputSize === 0) {
     throw new AirlockError('DECRYPT_FAILED', 'The bundle is empty once decrypted.');
@@ -478,7 +489,7 @@ async function decryptToTemp(
  *   });
  */
 export async function verifyEncryptedBundle(
-  encPath: string,
+  encPath: string | EncryptedSource,
   input: VerifyEncryptedBundleInput,
 ): Promise<VerifiedBundle> {
   const publicKey = parseCapgoPublicKey(input.publicKeyPem);

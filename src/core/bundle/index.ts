@@ -17,6 +17,7 @@ export {
   rsaSignerFromPrivateKey,
   unwrapSessionKey,
   verifyEncryptedBundle,
+  type EncryptedSource,
   type DecryptProgress,
   type EncryptBundleOptions,
   type EncryptedBundleInfo,

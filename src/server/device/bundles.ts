@@ -1,4 +1,3 @@
-import { open, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { DeviceContext, DeviceState } from './context';
@@ -48,6 +47,10 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 }
 
 const NOT_FOUND = { error: 'bundle_not_found', message: 'No such bundle on this server.' };
+const UNAVAILABLE = {
+  error: 'bundle_store_unavailable',
+  message: 'The bundle store did not answer; try again.',
+};
 
 function cacheHeaders(etag: string): Record<string, string> {
   return {
@@ -75,8 +78,9 @@ function requestedRange(req: IncomingMessage, etag: string, size: number): ByteR
   return parseRange(req.headers.range, size);
 }
 
-async function streamFile(
-  handle: FileHandle,
+async function streamBlob(
+  ctx: DeviceContext,
+  sha: string,
   res: ServerResponse,
   start: number,
   end: number,
@@ -85,11 +89,12 @@ async function streamFile(
     res.end();
     return;
   }
-  const stream = handle.createReadStream({ start, end, autoClose: false });
   try {
-    await pipeline(stream, res);
+    await pipeline(await ctx.store.blobs.read(sha, { start, end }), res);
   } catch {
-    // The device went away mid-download; it resumes with a Range request.
+    // The device went away mid-download (it resumes with a Range request), or the store failed
+    // after the headers went out: the connection ends short and the plugin retries.
+    res.destroy();
   }
 }
 
@@ -105,25 +110,21 @@ export async function handleBundle(
   const limited = sendRateLimited(res, state.limiters.ip, ctx.sourceOf(req), ctx.nowMs());
   if (limited !== null) return limited;
   const sha = path.slice(BUNDLES_PREFIX.length);
-  const file = SHA256_HEX.test(sha) ? ctx.store.servableBundle(sha) : null;
-  if (file === null) return sendError(res, 404, NOT_FOUND);
-  let handle: FileHandle;
+  if (!SHA256_HEX.test(sha) || !ctx.store.servable(sha)) return sendError(res, 404, NOT_FOUND);
+  let file: { size: number } | null;
   try {
-    handle = await open(file.path, 'r');
+    file = await ctx.store.blobs.stat(sha);
   } catch {
-    return sendError(res, 404, NOT_FOUND);
+    return sendError(res, 503, UNAVAILABLE);
   }
-  try {
-    return await sendFile(req, res, handle, sha, file.size);
-  } finally {
-    await handle.close();
-  }
+  if (file === null) return sendError(res, 404, NOT_FOUND);
+  return sendBlob(req, res, ctx, sha, file.size);
 }
 
-async function sendFile(
+async function sendBlob(
   req: IncomingMessage,
   res: ServerResponse,
-  handle: FileHandle,
+  ctx: DeviceContext,
   sha: string,
   size: number,
 ): Promise<number> {
@@ -152,6 +153,6 @@ async function sendFile(
     ...(range === null ? {} : { 'content-range': `bytes ${start}-${end}/${size}` }),
   });
   if (req.method === 'HEAD') res.end();
-  else await streamFile(handle, res, start, end);
+  else await streamBlob(ctx, sha, res, start, end);
   return status;
 }

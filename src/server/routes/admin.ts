@@ -287,7 +287,7 @@ async function uploadBundle(ctx: AdminContext, input: RouteInput): Promise<Route
       { headers: { connection: 'close' } },
     );
   }
-  const existing = ctx.store.bundleFile(sha256);
+  const existing = await ctx.store.blobs.stat(sha256);
   if (existing !== null) {
     // Idempotent: the name is the content's hash, so the bytes are the ones already stored.
     input.req.resume();
@@ -300,7 +300,7 @@ async function uploadBundle(ctx: AdminContext, input: RouteInput): Promise<Route
       ctx.uploadPace,
       Math.floor(ctx.uploadMinBytesPerSecond * window),
     );
-    const { created, size } = await ctx.store.putBundle(
+    const { created, size } = await ctx.store.blobs.put(
       sha256,
       upload.chunks(),
       ctx.maxBundleBytes,

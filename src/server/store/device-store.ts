@@ -1,4 +1,5 @@
 import type { BundleRef } from '../../shared/schemas';
+import type { BlobStore } from './blobs';
 import type { ChannelSettings } from '../../shared/schemas/server-api';
 
 /**
@@ -78,10 +79,15 @@ export interface DeviceStore {
   channel(app: string, channel: string): DeviceFacingChannel | null;
   channels(app: string): readonly DeviceFacingChannel[];
   /**
-   * The bundle file devices may download: complete, hash-checked, its contents checked by the
-   * server, and named by a pending or applied statement; else null.
+   * True when devices may download the bundle: its contents checked by the server, and named by a
+   * pending or applied statement (the bytes themselves are in `blobs`). No I/O: in memory.
    */
-  servableBundle(encryptedSha256: string): { path: string; size: number } | null;
+  servable(encryptedSha256: string): boolean;
+  /**
+   * Where bundle bytes live (src/server/store/blobs): a bundle is visible there only complete and
+   * hash-checked (BlobStore rule 1); the data directory's folder or an S3-compatible bucket.
+   */
+  readonly blobs: BlobStore;
   /** Adds to the hourly counters (health charts), in one transaction. */
   addStats(rows: readonly StatsRow[]): Promise<void>;
   /**

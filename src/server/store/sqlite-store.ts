@@ -28,7 +28,7 @@ import { compareSemver, parseSemver } from '../../core/channel';
 import type { BundleFile } from '../../core/bundle';
 import { FAILURE_ACTIONS, SUCCESS_ACTIONS } from '../device/stats-actions';
 import type { ServerSigner } from '../server-key';
-import { BundleFiles } from './bundle-files';
+import { FsBlobStore, type BlobStore } from './blobs';
 import type {
   DeviceFacingChannel,
   DeviceFacingRelease,
@@ -102,6 +102,8 @@ interface AppInfo {
 export interface SqliteStoreOptions {
   /** The clock for changes the server makes by itself (automatic pauses). */
   readonly now?: () => Date;
+  /** Where bundle bytes live; the data directory's `bundles/` folder by default. */
+  readonly blobs?: BlobStore;
 }
 
 type HourOutcomes = VersionOutcomes['series'][number];
@@ -165,7 +167,7 @@ const HEAD_RESIGN_MS = 60_000;
 export class SqliteServerStore implements ServerStore {
   readonly serverKey: ServerKey;
   private readonly db: Database.Database;
-  private readonly files: BundleFiles;
+  readonly blobs: BlobStore;
   private readonly now: () => Date;
   private root: TrustRoot;
   private readonly apps = new Map<string, AppInfo>();
@@ -199,8 +201,13 @@ export class SqliteServerStore implements ServerStore {
       migrations: MIGRATIONS,
       what: 'The server database',
     });
-    this.files = new BundleFiles(paths.bundles, paths.bundlesTmp);
-    this.files.cleanTemp();
+    if (options.blobs === undefined) {
+      const files = new FsBlobStore(paths.bundles, paths.bundlesTmp);
+      files.cleanTemp();
+      this.blobs = files;
+    } else {
+      this.blobs = options.blobs;
+    }
     this.root = this.loadCurrentRoot();
     this.loadReleased();
     this.loadBundleSets();
@@ -229,8 +236,10 @@ export class SqliteServerStore implements ServerStore {
     }
   }
 
+  /** Closes the database and the bundle store (given or made here: the store owns it). */
   close(): void {
     this.db.close();
+    this.blobs.close?.();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -395,14 +404,9 @@ export class SqliteServerStore implements ServerStore {
     return names.flatMap((name) => views?.get(name) ?? []);
   }
 
-  bundleFile(encryptedSha256: string): { path: string; size: number } | null {
-    return this.files.file(encryptedSha256);
-  }
-
-  servableBundle(encryptedSha256: string): { path: string; size: number } | null {
+  servable(encryptedSha256: string): boolean {
     // ARCHITECTURE.md "The server checks what it serves": named by a statement and checked.
-    if (!this.referenced.has(encryptedSha256) || !this.checked.has(encryptedSha256)) return null;
-    return this.files.file(encryptedSha256);
+    return this.referenced.has(encryptedSha256) && this.checked.has(encryptedSha256);
   }
 
   bundleChecked(encryptedSha256: string): boolean {
@@ -858,14 +862,6 @@ export class SqliteServerStore implements ServerStore {
 
   // -------------------------------------------------------------------------------------------
   // Bundles
-
-  putBundle(
-    sha256: string,
-    body: AsyncIterable<Uint8Array>,
-    maxBytes: number,
-  ): Promise<{ created: boolean; size: number }> {
-    return this.files.put(sha256, body, maxBytes);
-  }
 
   // -------------------------------------------------------------------------------------------
   // Statements

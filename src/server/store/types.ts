@@ -57,19 +57,7 @@ export interface ServerStore extends DeviceStore {
    */
   channelHealth(app: string, channel: string, sinceHour: number): Promise<VersionOutcomes[]>;
 
-  // Bundles
-  /**
-   * Streams `body` into storage under `sha256`. Visible only when complete: the SHA-256 of what
-   * arrived must be `sha256` and its size at most `maxBytes` (else BUNDLE_MISMATCH /
-   * PAYLOAD_TOO_LARGE, and nothing is kept). `created` is false when the bundle was there already.
-   */
-  putBundle(
-    sha256: string,
-    body: AsyncIterable<Uint8Array>,
-    maxBytes: number,
-  ): Promise<{ created: boolean; size: number }>;
-  /** A complete, hash-checked bundle file (served or not), or null. */
-  bundleFile(encryptedSha256: string): { path: string; size: number } | null;
+  // Bundles (the bytes: `blobs`, from DeviceStore)
   /** True once the server checked the bundle's contents itself (ReleaseControl). */
   bundleChecked(encryptedSha256: string): boolean;
   /** Records that the bundle's contents passed the server's checks, with its file list. */

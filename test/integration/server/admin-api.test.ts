@@ -210,7 +210,9 @@ describe('a release from upload to push', () => {
   it('stores an uploaded bundle once, by its hash', async () => {
     expect(await upload(v1)).toBe(201);
     expect(await upload(v1)).toBe(200);
-    expect(server.store?.bundleFile(v1.ref.encryptedSha256)?.size).toBe(v1.ref.encryptedSize);
+    expect((await server.store?.blobs.stat(v1.ref.encryptedSha256))?.size).toBe(
+      v1.ref.encryptedSize,
+    );
   });
 
   it('keeps a statement pending until a second person approves, then applies it', async () => {

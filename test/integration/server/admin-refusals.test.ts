@@ -352,7 +352,7 @@ describe('bundle uploads', () => {
       400,
       'DIGEST_MISMATCH',
     );
-    expect(server.store?.bundleFile(other.ref.encryptedSha256)).toBeNull();
+    expect(await server.store?.blobs.stat(other.ref.encryptedSha256)).toBeNull();
   });
 
   it('refuses a Content-Digest that is not the bundle name', async () => {

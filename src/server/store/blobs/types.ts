@@ -48,6 +48,9 @@ export interface BlobStore {
    * sign one (S3 can; a folder cannot, so the folder store has no such method).
    */
   presignedUrl?(sha256: string, seconds: number): Promise<string>;
+
+  /** Releases the backend's connections (S3's client), where it holds any. */
+  close?(): void;
 }
 
 export interface BlobPutResult {
