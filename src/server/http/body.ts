@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Deadline, DeadlineQueue, Expirable } from './deadlines';
+import type { DeadlineQueue, Expirable } from './deadlines';
 
 /**
  * Reading request bodies, for the device endpoints and the admin API alike (ARCHITECTURE.md
@@ -122,7 +122,8 @@ class BodyRead implements Expirable {
   refused: BodyResult | null = null;
   drained = 0;
   done = false;
-  deadline: Deadline | null = null;
+  /** Where the deadline is armed, until the body is finished. */
+  deadlines: DeadlineQueue | null = null;
 
   constructor(
     readonly req: IncomingMessage,
@@ -170,8 +171,8 @@ class BodyRead implements Expirable {
     if (this.done) return;
     this.done = true;
     this.chunks = [];
-    this.deadline?.cancel();
-    this.deadline = null;
+    this.deadlines?.cancel(this);
+    this.deadlines = null;
     this.callback(result);
   }
 }
@@ -203,7 +204,10 @@ export function readBodyThen(
     }
     read.refuse(early, 0);
   }
-  if (options.deadlines != null) read.deadline = options.deadlines.add(read);
+  if (options.deadlines != null) {
+    read.deadlines = options.deadlines;
+    options.deadlines.add(read);
+  }
   // Anonymous arrows over the read's methods: no named closure is made per request. No 'error'
   // listener: Node emits an aborted request's error only to listeners, and the deadline ends it.
   req.on('data', (chunk: Buffer) => read.data(chunk));

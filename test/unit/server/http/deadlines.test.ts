@@ -21,14 +21,14 @@ describe('DeadlineQueue', () => {
     queue.close();
   });
 
-  it('never fires a cancelled deadline, and drops it without a search', () => {
+  it('never fires a cancelled deadline, and keeps nothing of it', () => {
     const clock = { now: 0 };
     const queue = queueAt(clock);
     let fired = 0;
-    const deadlines = Array.from({ length: 10_000 }, () => queue.add({ expire: () => fired++ }));
-    for (const deadline of deadlines) deadline.cancel();
+    const targets = Array.from({ length: 10_000 }, () => ({ expire: () => fired++ }));
+    for (const target of targets) queue.add(target);
     expect(queue.pending).toBe(10_000);
-    queue.sweep();
+    for (const target of targets) queue.cancel(target);
     expect(queue.pending).toBe(0);
     clock.now = 5000;
     queue.sweep();
@@ -49,6 +49,26 @@ describe('DeadlineQueue', () => {
     clock.now = 1500;
     queue.sweep();
     expect(order).toEqual([1, 2]);
+    queue.close();
+  });
+
+  it('moves a re-armed target to the back, with a new due time', () => {
+    const clock = { now: 0 };
+    const queue = queueAt(clock);
+    const order: number[] = [];
+    const first = { expire: () => order.push(1) };
+    queue.add(first);
+    clock.now = 100;
+    queue.add({ expire: () => order.push(2) });
+    clock.now = 200;
+    queue.add(first);
+    clock.now = 1150;
+    queue.sweep();
+    expect(order).toEqual([2]);
+    clock.now = 1200;
+    queue.sweep();
+    expect(order).toEqual([2, 1]);
+    expect(queue.pending).toBe(0);
     queue.close();
   });
 });
