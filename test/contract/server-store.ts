@@ -675,6 +675,22 @@ export function describeServerStore(name: string, make: () => Promise<StoreHarne
     });
 
     describe('#applyStatement', () => {
+      it('shows an applied statement with the approvals recorded with its log entry', async () => {
+        await createApp();
+        const statement = release('1.0.0');
+        const id = statementId(statement);
+        const [byBob, byCarol] = (await approve(statement, [bob, carol])) as [Approval, Approval];
+        await store.submitStatement(id, statement, [byBob, byCarol], tick());
+        await store.applyStatement(
+          { id, statement, approvals: [byBob], newApprovals: [], rootVersion: 1 },
+          tick(),
+        );
+        const stored = await store.statement(id);
+        expect(stored?.applied?.approvals).toEqual([byBob]);
+        // types.ts: "Approvals gathered so far (pending), or recorded with the log entry (applied)".
+        expect(stored?.approvals).toEqual(stored?.applied?.approvals);
+      });
+
       it('applies a statement together: log entry, approvals, checkpoint, channel head, device view', async () => {
         await createApp();
         const statement = release('1.0.0', bundles.v1, { percent: 30 });

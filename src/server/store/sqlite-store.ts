@@ -873,12 +873,14 @@ export class SqliteServerStore implements ServerStore {
         .get(id) as { body: string; submitted_at: string } | undefined;
       if (row === undefined) return null;
       const statement = JSON.parse(row.body) as Statement;
+      const applied = this.appliedEntry(id);
       return {
         id,
         statement,
-        approvals: this.storedApprovals(id),
+        // Applied: the approvals that satisfied the policy, as the log entry records them.
+        approvals: applied === null ? this.storedApprovals(id) : [...applied.approvals],
         submittedAt: row.submitted_at,
-        applied: this.appliedEntry(id),
+        applied,
       };
     });
   }
