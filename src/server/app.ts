@@ -40,6 +40,8 @@ export interface AppOptions {
   readonly bodyTimeouts?: Partial<BodyTimeouts>;
   /** Statement lifetime cap and bundle limits (release-control.ts defaults). */
   readonly releaseRules?: Partial<ReleaseRules>;
+  /** See DeviceContext.redirectBundlesSeconds. */
+  readonly redirectBundlesSeconds?: number;
 }
 
 /** How long a body may take (ARCHITECTURE.md "Slow and greedy clients"). */
@@ -91,6 +93,9 @@ export function createRequestListener(options: AppOptions): Listener {
     sourceOf,
     bodyDeadlines: new DeadlineQueue(timeouts.deviceMs),
     ...(options.deviceLimits === undefined ? {} : { limits: options.deviceLimits }),
+    ...(options.redirectBundlesSeconds === undefined
+      ? {}
+      : { redirectBundlesSeconds: options.redirectBundlesSeconds }),
   };
   const adminBodies = new DeadlineQueue(timeouts.adminMs);
   const limiter = new RateLimiter(options.adminRateLimit ?? DEFAULT_ADMIN_RATE_LIMIT);

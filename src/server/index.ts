@@ -84,6 +84,11 @@ export interface StartServerOptions {
     readonly region?: string;
     /** Path-style requests (MinIO, Ceph RGW); default true when an endpoint is given. */
     readonly pathStyle?: boolean;
+    /**
+     * Answer bundle downloads with a 302 to a presigned GET valid this long (seconds), so the
+     * bytes go from the bucket to the phone; default: streamed through the server.
+     */
+    readonly redirectSeconds?: number;
   };
 }
 
@@ -281,6 +286,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(options.maxBundleBytes === undefined ? {} : { maxBundleBytes: options.maxBundleBytes }),
     ...(options.bodyTimeouts === undefined ? {} : { bodyTimeouts: options.bodyTimeouts }),
     ...(options.releaseRules === undefined ? {} : { releaseRules: options.releaseRules }),
+    ...(options.bundles?.redirectSeconds === undefined
+      ? {}
+      : { redirectBundlesSeconds: options.bundles.redirectSeconds }),
   });
   server.on(
     'request',

@@ -9,7 +9,8 @@ export const SERVER_USAGE = `airlock server init --data DIR --admin <identity-pu
 airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL]
                      [--trust-proxy ADDRESS|CIDR …] [--max-statement-days N] [--max-bundle-entries N]
                      [--max-bundle-unpacked-mb N] [--max-compression-ratio N]
-                     [--bundles s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region R] [--s3-virtual-hosted]]
+                     [--bundles s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region R] [--s3-virtual-hosted]
+                      [--bundle-redirect-seconds N]]
   (S3 credentials: the AWS_* environment variables, never flags)`;
 
 const PUBLIC_KEY_HEX = /^[0-9a-f]{64}$/;
@@ -99,12 +100,26 @@ async function start(argv: string[]): Promise<void> {
       's3-endpoint': { type: 'string' },
       's3-region': { type: 'string' },
       's3-virtual-hosted': { type: 'boolean' },
+      'bundle-redirect-seconds': { type: 'string' },
     },
     { min: 0, max: 0, usage },
   );
-  const s3Flags = ['s3-endpoint', 's3-region', 's3-virtual-hosted'] as const;
+  const s3Flags = [
+    's3-endpoint',
+    's3-region',
+    's3-virtual-hosted',
+    'bundle-redirect-seconds',
+  ] as const;
+  const redirectSeconds = parseIntFlag(
+    values['bundle-redirect-seconds'],
+    '--bundle-redirect-seconds',
+    1,
+    7 * 24 * 3600,
+  );
   if (values.bundles === undefined && s3Flags.some((flag) => values[flag] !== undefined)) {
-    throw new UsageError(`--s3-* options go with --bundles s3://BUCKET/PREFIX\nusage: ${usage}`);
+    throw new UsageError(
+      `--s3-* and --bundle-redirect-seconds go with --bundles s3://BUCKET/PREFIX\nusage: ${usage}`,
+    );
   }
   const endpoint = values['s3-endpoint'];
   if (endpoint !== undefined && !/^https?:\/\/[^/]+\/?$/.test(endpoint)) {
@@ -174,6 +189,7 @@ async function start(argv: string[]): Promise<void> {
             ...(values['s3-region'] === undefined ? {} : { region: values['s3-region'] }),
             // Path-style (MinIO, Ceph RGW) unless asked otherwise, where an endpoint is named.
             pathStyle: values['s3-virtual-hosted'] !== true && endpoint !== undefined,
+            ...(redirectSeconds === undefined ? {} : { redirectSeconds }),
           },
         }),
   });

@@ -118,7 +118,34 @@ export async function handleBundle(
     return sendError(res, 503, UNAVAILABLE);
   }
   if (file === null) return sendError(res, 404, NOT_FOUND);
+  const { blobs } = ctx.store;
+  // A presigned URL signs one method: HEAD (the guard's size check) is answered here.
+  if (
+    req.method === 'GET' &&
+    ctx.redirectBundlesSeconds !== undefined &&
+    blobs.presignedUrl !== undefined
+  ) {
+    return redirectTo(res, await blobs.presignedUrl(sha, ctx.redirectBundlesSeconds));
+  }
   return sendBlob(req, res, ctx, sha, file.size);
+}
+
+/**
+ * 302 to where the store serves the bytes itself. The plugin downloads with OkHttp (Android) and
+ * URLSession (iOS), which follow redirects by default, keeping a resumed download's Range; the
+ * bundle is checked on the phone all the same (checksum, and the guard's size check). Not cached:
+ * the URL expires. The servable check above still decides which bundles get one.
+ */
+function redirectTo(res: ServerResponse, location: string): number {
+  res.writeHead(302, {
+    location,
+    'content-length': 0,
+    'cache-control': 'no-store',
+    ...SECURITY_HEADERS,
+    ...PUBLIC_READ_HEADERS,
+  });
+  res.end();
+  return 302;
 }
 
 async function sendBlob(

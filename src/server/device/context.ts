@@ -26,6 +26,11 @@ export interface DeviceContext {
   readonly nowMs: () => number;
   /** Called once per request with at least {method, path, status, ms}. */
   readonly log: (fields: Record<string, unknown>) => void;
+  /**
+   * Bundle downloads answered with a 302 to a URL the bundle store signs, valid this many seconds
+   * (S3: a presigned GET), instead of streamed through the server; undefined: streamed.
+   */
+  readonly redirectBundlesSeconds?: number;
   /** Rate limits (ARCHITECTURE.md §6); read once, when the store is first seen. Defaults are generous. */
   readonly limits?: Partial<DeviceLimits>;
 }

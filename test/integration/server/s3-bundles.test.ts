@@ -125,3 +125,70 @@ describe('bundles in an S3-compatible bucket', () => {
     expect(result.stderr).toContain('--bundles s3://BUCKET/PREFIX');
   });
 });
+
+describe('bundle downloads redirected to the bucket (--bundle-redirect-seconds)', () => {
+  let redirecting: TestServer;
+  let redirectDesk: ReleaseDesk;
+
+  beforeAll(async () => {
+    redirecting = await startTestServer({
+      admins: [alice, bob],
+      spawn: true,
+      env: { ...s3.env, AWS_EC2_METADATA_DISABLED: 'true' },
+      args: [
+        '--bundles',
+        `s3://${s3.bucket}/redirected`,
+        '--s3-endpoint',
+        s3.endpoint,
+        '--s3-region',
+        s3.region,
+        '--bundle-redirect-seconds',
+        '600',
+      ],
+    });
+    redirectDesk = new ReleaseDesk(() => redirecting.url, alice, bob);
+    await redirectDesk.createApp(APP, key.publicKeyPem, [{ name: CHANNEL }]);
+    await redirectDesk.uploadBundle(bundle);
+    await redirectDesk.release(APP, CHANNEL, '1.1.0', bundle);
+  }, 60_000);
+
+  afterAll(async () => {
+    await redirecting?.dispose();
+  });
+
+  it('answers GET with a 302 to a presigned URL of the bucket, and HEAD itself', async () => {
+    const sha = bundle.info.encryptedSha256;
+    const url = `${redirecting.url}/bundles/${sha}`;
+    const answer = await fetch(url, { redirect: 'manual' });
+    expect(answer.status).toBe(302);
+    const location = answer.headers.get('location') ?? '';
+    expect(location.startsWith(`${s3.endpoint}/${s3.bucket}/redirected/`)).toBe(true);
+    expect(location).toContain('X-Amz-Signature=');
+    const fromBucket = await fetch(location);
+    expect(Buffer.from(await fromBucket.arrayBuffer()).equals(readFileSync(bundle.path))).toBe(
+      true,
+    );
+    const head = await fetch(url, { method: 'HEAD', redirect: 'manual' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(bundle.info.encryptedSize));
+  });
+
+  it('still refuses a bundle no statement names, and a device installs through the redirect', async () => {
+    const unnamed = '0'.repeat(64);
+    const refused = await fetch(`${redirecting.url}/bundles/${unnamed}`, { redirect: 'manual' });
+    expect(refused.status).toBe(404);
+    const device = new DeviceSim({
+      baseUrl: redirecting.url,
+      appId: APP,
+      publicKeyPem: key.publicKeyPem,
+      deviceId: '00000000-0000-4000-8000-000000000052',
+      defaultChannel: CHANNEL,
+      versionBuild: '1.0.0',
+    });
+    const outcome = await device.update();
+    expect(outcome, JSON.stringify(outcome)).toMatchObject({
+      result: 'installed',
+      version: '1.1.0',
+    });
+  });
+});
