@@ -34,11 +34,11 @@
  *    - Next page: `--pages` clicks on "Next", each until the page's first row shows its statement.
  *    - Last page: a click on "Last", until the last row shows seq #1, the oldest statement.
  *    - Filter by action: "Release" in the Action select, until the status says how many of the
- *      statements match: the screen reads the whole log from main (pages of 500) and the table
- *      filters it. Then a version typed into the Version field (the whole log now held), until its
- *      one row shows; then both filters cleared, until the unfiltered first page is back.
+ *      statements match: main filters the log in SQL (history:list's filter) and answers the first
+ *      page of what matches. Then a version typed into the Version field, until its one row shows;
+ *      then both filters cleared, until the unfiltered first page is back.
  *    "Responsive" is defined in the output: the last page and each filter change painted within the
- *    first page's target, and while the whole log is read a p95 frame interval ≤ 50 ms and no long
+ *    first page's target, and while a filter is applied a p95 frame interval ≤ 50 ms and no long
  *    task over 200 ms.
  * Options: --statements N (100000), --runs N (first-page visits, 9), --pages N (Next clicks, 10),
  * --page-size N (mirror sync page, 1000).
@@ -406,7 +406,7 @@ async function main(): Promise<void> {
     const maxLong = byAction.longTasks.length === 0 ? 0 : Math.max(...byAction.longTasks);
     const oldest = lastPage.reached && new RegExp(seqRow(1)).test(lastPage.lastRow);
     const firstMet = Math.max(...painted) <= FIRST_PAGE_TARGET_MS;
-    const changes = [lastPage, ...nextPages, byVersion, cleared];
+    const changes = [lastPage, ...nextPages, byAction, byVersion, cleared];
     const slowest = Math.max(...changes.map((change) => change.paintedMs));
     const responsive =
       oldest &&
@@ -471,8 +471,8 @@ async function main(): Promise<void> {
       `${timing(byAction)}: ${JSON.stringify(byAction.status)} (${releases} releases expected)`,
     );
     row(
-      '  reading the whole log',
-      `${byAction.calls.length} history:list calls of 500, round trip in the page ` +
+      '  its history:list calls',
+      `${byAction.calls.length}, round trip in the page ` +
         `p50 ${millis(quantile(byAction.calls, 0.5))}, p95 ${millis(quantile(byAction.calls, 0.95))}, ` +
         `max ${millis(Math.max(...byAction.calls))}`,
     );
@@ -494,8 +494,8 @@ async function main(): Promise<void> {
     row('filters cleared', `${timing(cleared)}: ${JSON.stringify(cleared.status)}`);
     print('');
     print(
-      `responsive means: the last page (seq #1) and each page or filter change once the log is ` +
-        `held painted <= ${FIRST_PAGE_TARGET_MS} ms, and while the whole log is read for a filter ` +
+      `responsive means: the last page (seq #1) and each page or filter change ` +
+        `painted <= ${FIRST_PAGE_TARGET_MS} ms, and while a filter is applied ` +
         `p95 frame interval <= ${FRAME_P95_TARGET_MS} ms and no long task over ${LONG_TASK_TARGET_MS} ms`,
     );
     print(
@@ -504,12 +504,9 @@ async function main(): Promise<void> {
     );
     print(
       `${verdict(responsive)} to the end and filtering responsive: slowest change ` +
-        `${millis(slowest)} / ${FIRST_PAGE_TARGET_MS} ms, p95 frame while reading ${millis(p95)} / ` +
+        `${millis(slowest)} / ${FIRST_PAGE_TARGET_MS} ms, p95 frame while filtering ${millis(p95)} / ` +
         `${FRAME_P95_TARGET_MS} ms, longest task ${millis(maxLong)} / ${LONG_TASK_TARGET_MS} ms, ` +
         `oldest row ${oldest ? 'seq #1 shown' : 'NOT reached'}`,
-    );
-    print(
-      `(reading the whole log for the first filter: ${seconds(byAction.paintedMs)}; no target)`,
     );
   } finally {
     await who?.dispose();

@@ -7,6 +7,7 @@ import {
   AppIdSchema,
   BundleRefSchema,
   ChannelSchema,
+  KeyIdSchema,
   RolloutSchema,
   SemverSchema,
   StatementIdSchema,
@@ -600,9 +601,25 @@ export const contract = {
       /** Newest first: offset 0 is the head. */
       offset: z.int().min(0).default(0),
       limit: z.int().min(1).max(500).default(100),
+      /** Only the entries that match every criterion given; offset and total count those. */
+      filter: z
+        .strictObject({
+          kind: z.optional(StatementKindSchema),
+          /** Part of the release's version, in any case. */
+          version: z.string().max(128).optional(),
+          /** Proposed by one of these keys (from `proposers`), or, with automatic, a server pause. */
+          proposers: z.array(KeyIdSchema).max(1000).optional(),
+          automatic: z.boolean().optional(),
+        })
+        .optional(),
     }),
     response: z.object({
+      /** Entries that match the filter (all of them without one). */
       total: Count,
+      /** Every entry of the channel. */
+      all: Count,
+      /** Every key that proposed an entry of the channel, for filtering by name. */
+      proposers: z.array(z.string()),
       /**
        * Whether the pinned root's rollback policy for the channel needs a signing officer: the
        * person then types the version to confirm a rollback (typedConfirmation's rule).

@@ -137,6 +137,22 @@ describe('the log mirror', () => {
     expect(JSON.parse(stored.state_json)).toEqual(state);
   });
 
+  it('filters the history in SQL: action, part of a version (wildcards taken literally), proposer', () => {
+    const repo = new MirrorRepo(db);
+    const all = repo.count(record.id, APP, CHANNEL);
+    expect(repo.count(record.id, APP, CHANNEL, { kind: 'rollout' })).toBe(1);
+    expect(repo.count(record.id, APP, CHANNEL, { version: '1.' })).toBe(all - 1);
+    expect(repo.count(record.id, APP, CHANNEL, { version: '1.%' })).toBe(0);
+    expect(repo.count(record.id, APP, CHANNEL, { version: '_' })).toBe(0);
+    expect(repo.proposers(record.id, APP, CHANNEL)).toEqual([alice.keyId]);
+    expect(repo.count(record.id, APP, CHANNEL, { proposers: [alice.keyId] })).toBe(all);
+    expect(repo.count(record.id, APP, CHANNEL, { proposers: [bob.keyId] })).toBe(0);
+    expect(repo.count(record.id, APP, CHANNEL, { proposers: [] })).toBe(0);
+    const page = repo.page(record.id, APP, CHANNEL, 2, 1, { kind: 'release' });
+    expect(page.map((entry) => entry.kind)).toEqual(['release', 'release']);
+    expect(page[0]?.seq).toBeGreaterThan(page[1]?.seq ?? Infinity);
+  });
+
   describe('reports a tampered log and keeps its verified data', () => {
     async function expectFinding(
       tamper: (page: LogPage, after: number) => LogPage,

@@ -75,8 +75,8 @@ export class MirrorRepo {
     if (last === undefined) return;
     const first = entries[0] as LogEntry;
     const insert = this.db.prepare(
-      `INSERT INTO log_entries (server_id, app, channel, seq, statement_id, kind, version, entry_json, applied_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO log_entries (server_id, app, channel, seq, statement_id, kind, version, entry_json, applied_at, proposer)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.db.transaction(() => {
       // The channel state follows the entries in the same transaction (migration 0050).
@@ -94,6 +94,7 @@ export class MirrorRepo {
           statement.kind === 'release' ? statement.release.version : null,
           JSON.stringify(entry),
           entry.appliedAt,
+          statement.proposer,
         );
       }
       const { checkpoint } = last;
@@ -206,29 +207,80 @@ export class MirrorRepo {
       .map((row) => row.version);
   }
 
-  count(serverId: number, app: string, channel: string): number {
+  /** How many of the channel's entries match `filter` (all of them without one). */
+  count(serverId: number, app: string, channel: string, filter: HistoryFilter = {}): number {
+    const [where, params] = filtered(filter);
     return (
       this.db
-        .prepare<[number, string, string], { n: number }>(
-          `SELECT COUNT(*) AS n FROM log_entries WHERE ${CHANNEL}`,
+        .prepare<unknown[], { n: number }>(
+          `SELECT COUNT(*) AS n FROM log_entries WHERE ${CHANNEL}${where}`,
         )
-        .get(serverId, app, channel)?.n ?? 0
+        .get(serverId, app, channel, ...params)?.n ?? 0
     );
   }
 
-  /** A page of the channel's entries, newest first. */
+  /** A page of the channel's entries that match `filter`, newest first. */
   page(
     serverId: number,
     app: string,
     channel: string,
     limit: number,
     offset: number,
+    filter: HistoryFilter = {},
   ): MirroredEntry[] {
+    const [where, params] = filtered(filter);
     return this.db
-      .prepare<[number, string, string, number, number], EntryRow>(
-        `SELECT ${ENTRY} FROM log_entries WHERE ${CHANNEL} ORDER BY seq DESC LIMIT ? OFFSET ?`,
+      .prepare<unknown[], EntryRow>(
+        `SELECT ${ENTRY} FROM log_entries WHERE ${CHANNEL}${where} ORDER BY seq DESC LIMIT ? OFFSET ?`,
       )
-      .all(serverId, app, channel, limit, offset)
+      .all(serverId, app, channel, ...params, limit, offset)
       .map(fromRow);
   }
+
+  /** Every key that proposed an entry of the channel (for filtering by who proposed). */
+  proposers(serverId: number, app: string, channel: string): string[] {
+    return this.db
+      .prepare<[number, string, string], { proposer: string }>(
+        `SELECT DISTINCT proposer FROM log_entries WHERE ${CHANNEL} AND proposer IS NOT NULL`,
+      )
+      .all(serverId, app, channel)
+      .map((row) => row.proposer);
+  }
+}
+
+/** What the history shows of a channel: every criterion given must hold. */
+export interface HistoryFilter {
+  readonly kind?: Statement['kind'];
+  /** Part of the release's version, in any case. */
+  readonly version?: string;
+  /** Proposed by one of these keys, or, with `automatic`, an automatic pause. */
+  readonly proposers?: readonly string[];
+  readonly automatic?: boolean;
+}
+
+/** The SQL conditions (after the channel's) and their parameters for `filter`. */
+function filtered(filter: HistoryFilter): [string, unknown[]] {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  if (filter.kind !== undefined) {
+    clauses.push('kind = ?');
+    params.push(filter.kind);
+  }
+  if (filter.version !== undefined && filter.version !== '') {
+    clauses.push("version LIKE ? ESCAPE '\\'");
+    params.push(`%${filter.version.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  }
+  if (filter.proposers !== undefined || filter.automatic === true) {
+    const who: string[] = [];
+    const keys = filter.proposers ?? [];
+    if (keys.length > 0) {
+      who.push(`proposer IN (${keys.map(() => '?').join(', ')})`);
+      params.push(...keys);
+    }
+    if (filter.automatic === true) {
+      who.push("(kind = 'pause' AND json_extract(entry_json, '$.statement.automatic') = 1)");
+    }
+    clauses.push(who.length === 0 ? '0' : `(${who.join(' OR ')})`);
+  }
+  return [clauses.map((clause) => ` AND ${clause}`).join(''), params];
 }

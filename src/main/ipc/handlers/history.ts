@@ -23,9 +23,28 @@ export function historyHandlers(scope: HandlerScope) {
     [Ch.historyList]: function historyList(input) {
       const server = services.requireServer(input.server);
       const { mirror } = services.repos;
-      const entries = mirror.page(server.id, input.app, input.channel, input.limit, input.offset);
+      const filter = {
+        ...(input.filter?.kind === undefined ? {} : { kind: input.filter.kind }),
+        ...(input.filter?.version === undefined ? {} : { version: input.filter.version }),
+        ...(input.filter?.proposers === undefined ? {} : { proposers: input.filter.proposers }),
+        ...(input.filter?.automatic === undefined ? {} : { automatic: input.filter.automatic }),
+      };
+      const entries = mirror.page(
+        server.id,
+        input.app,
+        input.channel,
+        input.limit,
+        input.offset,
+        filter,
+      );
+      const all = mirror.count(server.id, input.app, input.channel);
       return Promise.resolve({
-        total: mirror.count(server.id, input.app, input.channel),
+        total:
+          input.filter === undefined
+            ? all
+            : mirror.count(server.id, input.app, input.channel, filter),
+        all,
+        proposers: mirror.proposers(server.id, input.app, input.channel),
         rollbackNeedsOfficer: needsSigningOfficer(
           server.root,
           input.app,

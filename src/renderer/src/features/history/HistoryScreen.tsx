@@ -32,9 +32,6 @@ import { ProposalResult } from '../release/ProposalResult';
 
 type Entry = IpcResponse<'history:list'>['entries'][number];
 
-/** Main's largest page of `history:list`: what reading the whole log asks for at a time. */
-const READ_ALL = 500;
-
 function describe(entry: Entry): string {
   switch (entry.kind) {
     case 'release':
@@ -127,25 +124,46 @@ function RollbackDialog(props: {
   );
 }
 
+/** What main's history filter takes (history:list): the table's filters, proposer names resolved. */
+type MainFilter = NonNullable<Parameters<ReturnType<typeof api>['history']['list']>[0]['filter']>;
+
 /** What this console holds of a channel's verified log, by page of PAGE_SIZE (0 is the newest). */
 interface Log {
-  /** Bumped by a reload: answers asked for before it are dropped. */
+  /** Bumped by a reload or a new filter: answers asked for before it are dropped. */
   readonly generation: number;
-  /** The log's length the pages belong to; null before the first answer. */
+  /** The filter (as JSON) the total and pages belong to. */
+  readonly key: string;
+  /** How many entries match the filter; null before the first answer. */
   readonly total: number | null;
+  /** Every entry of the channel. */
+  readonly all: number | null;
+  /** Every key that proposed on the channel (the proposer filter resolves names against it). */
+  readonly proposers: readonly string[];
   readonly needsOfficer: boolean;
   readonly pages: ReadonlyMap<number, readonly Entry[]>;
 }
 
-const EMPTY: Log = { generation: 0, total: null, needsOfficer: false, pages: new Map() };
+const NO_PAGES: ReadonlyMap<number, readonly Entry[]> = new Map();
+
+const EMPTY: Log = {
+  generation: 0,
+  key: 'null',
+  total: null,
+  all: null,
+  proposers: [],
+  needsOfficer: false,
+  pages: new Map(),
+};
 
 /**
- * The verified log of one channel as main pages it (`history:list`, newest first): the pages
- * asked for, and every page on request (to filter it, which main does not do). The log only
- * grows, so an answer about another length than the pages held moves every offset: the pages
- * start over from it.
+ * The verified log of one channel as main pages it (`history:list`, newest first, filtered in
+ * main's SQL): the pages asked for. The log only grows, so an answer about another length than
+ * the pages held moves every offset: the pages start over from it; so does a new filter.
  */
-function useChannelLog(channel: ChannelRef): {
+function useChannelLog(
+  channel: ChannelRef,
+  filter: MainFilter | undefined,
+): {
   log: Log;
   error: AppErrorShape | null;
   load: (offset: number, limit: number) => Promise<boolean>;
@@ -157,31 +175,50 @@ function useChannelLog(channel: ChannelRef): {
   // Each answer asked for, while it is awaited: asking again waits for the same one.
   const inFlight = useRef(new Map<string, Promise<boolean>>());
   const generation = useRef(0);
+  const filterKey = JSON.stringify(filter ?? null);
 
   const ask = useCallback(
     async function ask(offset: number, limit: number): Promise<boolean> {
       const started = generation.current;
+      const criteria = JSON.parse(filterKey) as MainFilter | null;
       const outcome = await unwrap(
-        api().history.list({ server, app, channel: name, offset, limit }),
+        api().history.list({
+          server,
+          app,
+          channel: name,
+          offset,
+          limit,
+          ...(criteria === null ? {} : { filter: criteria }),
+        }),
       );
-      // A reload (after a push) started meanwhile: this answer belongs to the old list.
+      // A reload (after a push) or another filter started meanwhile: this answer is stale.
       if (started !== generation.current) return false;
       if (outcome.error !== null) {
         setError(outcome.error);
         return false;
       }
-      const { total, rollbackNeedsOfficer, entries } = outcome.data;
+      const { total, all, proposers, rollbackNeedsOfficer, entries } = outcome.data;
       setError(null);
       setLog((previous) => {
-        const pages = new Map(previous.total === total ? previous.pages : []);
+        const same = previous.key === filterKey && previous.total === total && previous.all === all;
+        const pages = new Map(same ? previous.pages : []);
         for (let start = 0; start < entries.length; start += PAGE_SIZE) {
           pages.set((offset + start) / PAGE_SIZE, entries.slice(start, start + PAGE_SIZE));
         }
-        return { ...previous, total, needsOfficer: rollbackNeedsOfficer, pages };
+        return {
+          ...previous,
+          key: filterKey,
+          total,
+          all,
+          proposers,
+          needsOfficer: rollbackNeedsOfficer,
+          pages,
+        };
       });
       return true;
     },
-    [server, app, name],
+    // The filter by its text: a new object with the same criteria asks nothing new.
+    [server, app, name, filterKey],
   );
 
   const load = useCallback(
@@ -201,8 +238,23 @@ function useChannelLog(channel: ChannelRef): {
   const reload = useCallback(function reload(): void {
     generation.current += 1;
     inFlight.current.clear();
-    setLog({ ...EMPTY, generation: generation.current });
+    setLog((previous) => ({
+      ...EMPTY,
+      all: previous.all,
+      proposers: previous.proposers,
+      generation: generation.current,
+    }));
   }, []);
+
+  // A new filter starts the pages over (the names it resolves stay known meanwhile).
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    reload();
+  }, [filterKey, reload]);
 
   return { log, error, load, reload };
 }
@@ -242,6 +294,42 @@ const KINDS = STATEMENT_KINDS.map((kind) => ({
   label: kind.charAt(0).toUpperCase() + kind.slice(1),
 }));
 
+/** The text of column `id`'s filter, trimmed; undefined when it is not set. */
+function filterText(filters: ColumnFiltersState, id: string): string | undefined {
+  const value = filters.find((entry) => entry.id === id)?.value;
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+/**
+ * The table's filters as main's (history:list filters in SQL): the action and the version as
+ * typed; "Proposed by" matched here against the names people know (lib/people: the same words the
+ * table shows), as the keys of the channel's proposers that match, and the automatic pauses when
+ * their words do. Undefined without a filter.
+ */
+function mainFilter(
+  filters: ColumnFiltersState,
+  proposers: readonly string[],
+  person: (keyId: string) => Person,
+): MainFilter | undefined {
+  const kind = filterText(filters, 'kind');
+  const version = filterText(filters, 'version');
+  const who = filterText(filters, 'proposerName')?.toLowerCase();
+  if (kind === undefined && version === undefined && who === undefined) return undefined;
+  const known = STATEMENT_KINDS.find((candidate) => candidate === kind);
+  return {
+    ...(known === undefined ? {} : { kind: known }),
+    ...(version === undefined ? {} : { version }),
+    ...(who === undefined
+      ? {}
+      : {
+          proposers: proposers
+            .filter((keyId) => nameOf(person(keyId)).toLowerCase().includes(who))
+            .slice(0, 1000),
+          automatic: AUTOMATIC.includes(who),
+        }),
+  };
+}
+
 const helper = createColumnHelper<typeof listFeatures, Row>();
 
 /**
@@ -258,56 +346,34 @@ function ChannelHistory(props: {
   const { currentVersion } = props;
   const [target, setTarget] = useState<Entry | null>(null);
   const [proposed, setProposed] = useState<{ title: string; result: ProposeResult } | null>(null);
-  const { log, error, load, reload } = useChannelLog(props.channel);
   const [columnFilters, setColumnFilters] = useState<ColumnFiltersState>([]);
   const [pagination, setPagination] = useState({ pageIndex: 0, pageSize: PAGE_SIZE });
   const person = usePeople();
-  const { total, pages } = log;
+  // The channel's proposers, from main's last answer: the proposer filter resolves names to them.
+  const [proposers, setProposers] = useState<readonly string[]>([]);
+  const filter = useMemo(
+    () => mainFilter(columnFilters, proposers, person),
+    [columnFilters, proposers, person],
+  );
+  const { log, error, load, reload } = useChannelLog(props.channel, filter);
+  useEffect(() => setProposers(log.proposers), [log.proposers]);
   const { pageIndex } = pagination;
-  const filtering = columnFilters.length > 0;
-  const pageCount = total === null ? 0 : Math.ceil(total / PAGE_SIZE);
-  const complete = total !== null && pages.size === pageCount;
+  const filtering = filter !== undefined;
+  // What main answered for another filter than the one set now is not shown (it would count
+  // the wrong rows for a moment): the new answer is awaited.
+  const current = log.key === JSON.stringify(filter ?? null);
+  const total = current ? log.total : null;
+  const pages = current ? log.pages : NO_PAGES;
 
-  // Unfiltered, main serves the page in view, and nothing else.
-  const pageMissing = !filtering && total !== 0 && !pages.has(pageIndex);
+  // Main serves the page in view, filtered in its SQL, and nothing else.
+  const pageMissing = total !== 0 && !pages.has(pageIndex);
   useEffect(() => {
     if (pageMissing) void load(pageIndex * PAGE_SIZE, PAGE_SIZE);
   }, [pageMissing, pageIndex, load, log.generation]);
 
-  // Filtered, the table needs every statement: the pages missing, in main's largest pages.
-  const readAll = filtering && !complete && total !== null;
-  useEffect(() => {
-    if (!readAll) return;
-    const held = pages;
-    let cancelled = false;
-    void (async () => {
-      for (let offset = 0; offset < (total ?? 0) && !cancelled; offset += READ_ALL) {
-        const first = offset / PAGE_SIZE;
-        const last = Math.min(pageCount, (offset + READ_ALL) / PAGE_SIZE);
-        let missing = false;
-        for (let page = first; page < last && !missing; page += 1) missing = !held.has(page);
-        if (missing && !(await load(offset, READ_ALL))) return;
-      }
-    })();
-    return () => {
-      cancelled = true;
-    };
-    // Skips the pages held when it starts (later answers come from this loop); it starts over
-    // when the log's length changes.
-  }, [readAll, total, load, log.generation]);
-
   const pageRows = useMemo(
     () => (pages.get(pageIndex) ?? []).map((entry) => toRow(entry, person)),
     [pages, pageIndex, person],
-  );
-  const allRows = useMemo(
-    () =>
-      complete
-        ? Array.from({ length: pageCount }, (_, page) => pages.get(page) ?? [])
-            .flat()
-            .map((entry) => toRow(entry, person))
-        : [],
-    [complete, pages, pageCount, person],
   );
 
   const columns = useMemo(
@@ -359,19 +425,18 @@ function ChannelHistory(props: {
   const table = useTable({
     features: listFeatures,
     columns,
-    data: filtering ? allRows : pageRows,
+    data: pageRows,
     state: { columnFilters, pagination },
     onColumnFiltersChange: (updater) => {
       setColumnFilters(updater);
       setPagination((previous) => ({ ...previous, pageIndex: 0 }));
     },
     onPaginationChange: setPagination,
-    // Unfiltered, main pages the log; filtered, the table pages what matches. (Both options every
-    // time: the table keeps an option it is not given again.)
-    manualPagination: !filtering,
-    rowCount: filtering ? undefined : (total ?? 0),
+    // Main filters and pages the log (mainFilter): the table shows the page it answered.
+    manualFiltering: true,
+    manualPagination: true,
+    rowCount: total ?? 0,
   });
-  const matches = table.getFilteredRowModel().rows.length;
 
   function restart(): void {
     reload();
@@ -404,13 +469,13 @@ function ChannelHistory(props: {
         />
       )}
       <ErrorBanner error={error} />
-      {total === null && error === null && <Loading />}
-      {total === 0 && (
+      {log.all === null && error === null && <Loading />}
+      {log.all === 0 && (
         <EmptyState title="No statements on this channel yet">
           Once a release is approved and pushed it appears here.
         </EmptyState>
       )}
-      {total !== null && total > 0 && (
+      {log.all !== null && log.all > 0 && (
         <>
           <div className="form-row table-filters">
             <SelectField
@@ -428,16 +493,16 @@ function ChannelHistory(props: {
           </div>
           <p className="muted" role="status">
             {!filtering
-              ? `${total} ${total === 1 ? 'statement' : 'statements'}, newest first`
-              : complete
-                ? `${matches} of ${total} statements match`
-                : `Reading the whole history to filter it: ${Math.min(total, pages.size * PAGE_SIZE)} of ${total} statements…`}
+              ? `${log.all} ${log.all === 1 ? 'statement' : 'statements'}, newest first`
+              : total === null
+                ? `Filtering ${log.all} statements…`
+                : `${total} of ${log.all} statements match`}
           </p>
           <DataTable
             table={table}
             label={`History of ${app}/${name}`}
             region={`Statements of ${app}/${name}`}
-            placeholder={filtering ? (complete ? undefined : 'Reading the history…') : 'Loading…'}
+            placeholder={total === 0 ? undefined : 'Loading…'}
           />
           <Pager table={table} label={`History of ${app}/${name}, pages`} />
         </>
