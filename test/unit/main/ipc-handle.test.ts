@@ -71,12 +71,18 @@ describe('#invokeHandler', () => {
     it('hands the handler the parsed request, defaults applied', async () => {
       const list = vi.fn((input: unknown) => {
         expect(input).toEqual({ ...SERVER, offset: 0, limit: 100 });
-        return Promise.resolve({ total: 0, rollbackNeedsOfficer: false, entries: [] });
+        return Promise.resolve({
+          total: 0,
+          all: 0,
+          proposers: [],
+          rollbackNeedsOfficer: false,
+          entries: [],
+        });
       });
       const result = await invokeHandler(table({ 'history:list': list }), 'history:list', SERVER);
       expect(result).toEqual({
         ok: true,
-        value: { total: 0, rollbackNeedsOfficer: false, entries: [] },
+        value: { total: 0, all: 0, proposers: [], rollbackNeedsOfficer: false, entries: [] },
       });
       expect(list).toHaveBeenCalledOnce();
     });
