@@ -92,6 +92,17 @@ const sqlite = {
   name: 'better-sqlite3',
   message: 'SQLite is for the stores only: src/main/db and src/server/store (ARCHITECTURE.md §1).',
 };
+/** The scale-out backends' clients (issue 15): reached through src/server/store only. */
+const storeOnly = [
+  'pg',
+  '@aws-sdk/client-s3',
+  '@aws-sdk/lib-storage',
+  '@aws-sdk/s3-request-presigner',
+].map((name) => ({
+  name,
+  message:
+    'PostgreSQL and the object store are reached through src/server/store only (ARCHITECTURE.md §1).',
+}));
 const keytar = {
   name: '@github/keytar',
   message: 'The keychain is reached through src/main/keys/keychain.ts only (ARCHITECTURE.md §2).',
@@ -127,7 +138,7 @@ export const boundaryConfig = [
       'no-restricted-imports': [
         'error',
         {
-          paths: [electron, sqlite, keytar],
+          paths: [electron, sqlite, keytar, ...storeOnly],
           patterns: [
             nodeBuiltins,
             {
@@ -145,7 +156,7 @@ export const boundaryConfig = [
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [electron, sqlite, keytar], patterns: [nodeBuiltins] },
+        { paths: [electron, sqlite, keytar, ...storeOnly], patterns: [nodeBuiltins] },
       ],
     },
   },
@@ -170,12 +181,19 @@ export const boundaryConfig = [
   },
   {
     files: ['src/core/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [electron, sqlite, keytar, ...http] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [electron, sqlite, keytar, ...http, ...storeOnly] },
+      ],
+    },
   },
   {
     files: ['src/server/**'],
     ignores: ['src/server/store/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [electron, sqlite, keytar] }] },
+    rules: {
+      'no-restricted-imports': ['error', { paths: [electron, sqlite, keytar, ...storeOnly] }],
+    },
   },
   {
     files: ['src/server/store/**'],
@@ -183,7 +201,12 @@ export const boundaryConfig = [
   },
   {
     files: ['src/cli/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [electron, sqlite, keytar, ...http] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [electron, sqlite, keytar, ...http, ...storeOnly] },
+      ],
+    },
   },
   {
     // In src/main only the Electron wiring may import electron; services, stores and handlers run
@@ -199,19 +222,30 @@ export const boundaryConfig = [
       'src/main/keys/keychain.ts',
       'src/main/server-client/**',
     ],
-    rules: { 'no-restricted-imports': ['error', { paths: [electron, sqlite, keytar, ...http] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [electron, sqlite, keytar, ...http, ...storeOnly] },
+      ],
+    },
   },
   {
     files: ['src/main/db/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [electron, keytar, ...http] }] },
+    rules: {
+      'no-restricted-imports': ['error', { paths: [electron, keytar, ...http, ...storeOnly] }],
+    },
   },
   {
     files: ['src/main/keys/keychain.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: [electron, sqlite, ...http] }] },
+    rules: {
+      'no-restricted-imports': ['error', { paths: [electron, sqlite, ...http, ...storeOnly] }],
+    },
   },
   {
     files: ['src/main/server-client/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [electron, sqlite, keytar] }] },
+    rules: {
+      'no-restricted-imports': ['error', { paths: [electron, sqlite, keytar, ...storeOnly] }],
+    },
   },
 ];
 
