@@ -787,14 +787,13 @@ export class Workflow {
    * Finds what waits for approval on `server` (`GET …/pending` of every channel it lists) and
    * keeps it here, so an approver's inbox shows proposals nobody handed it an id for. The server
    * is untrusted: a statement is kept only when it hashes to the id given, is on the channel
-   * asked for and parses; its approvals only when they verify under the pinned root. Returns how
-   * many statements were new here; 'unreachable' when the server does not answer.
+   * asked for and parses; its approvals only when they verify under the pinned root. A server
+   * that does not answer adds nothing (offline, the inbox is this console's own).
    */
-  async discoverPending(server: ServerRecord, signers: Signers): Promise<number | 'unreachable'> {
+  async discoverPending(server: ServerRecord, signers: Signers): Promise<void> {
     try {
       const client = this.services.client(server.url, await signers(null));
       const channels = (await client.listApps()).flatMap(appChannels);
-      let added = 0;
       for (const { app, channel } of channels) {
         // NOT_FOUND: a channel removed meanwhile, or a server from before the route: nothing.
         const pending = await client.listPending(app, channel).catch((error: unknown) => {
@@ -805,17 +804,14 @@ export class Workflow {
           const { statement } = status;
           if (statementId(statement) !== status.id) continue;
           if (statement.app !== app || statement.channel !== channel) continue;
-          if (this.services.statement(status.id) === null) added += 1;
           this.services.saveStatement(statement, server);
           for (const approval of verifiedApprovals(server, statement, status.approvals)) {
             this.services.addApproval(approval, 'server');
           }
         }
       }
-      return added;
     } catch (error) {
-      if (isUnreachable(error)) return 'unreachable';
-      throw error;
+      if (!isUnreachable(error)) throw error;
     }
   }
 

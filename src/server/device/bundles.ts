@@ -111,15 +111,9 @@ export async function handleBundle(
   if (limited !== null) return limited;
   const sha = path.slice(BUNDLES_PREFIX.length);
   if (!SHA256_HEX.test(sha) || !ctx.store.servable(sha)) return sendError(res, 404, NOT_FOUND);
-  let file: { size: number } | null;
-  try {
-    file = await ctx.store.blobs.stat(sha);
-  } catch {
-    return sendError(res, 503, UNAVAILABLE);
-  }
-  if (file === null) return sendError(res, 404, NOT_FOUND);
   const { blobs } = ctx.store;
-  // A presigned URL signs one method: HEAD (the guard's size check) is answered here.
+  // Signed locally, no round trip to the store: the store answers the GET itself. A presigned URL
+  // signs one method, so HEAD (the guard's size check) is answered here.
   if (
     req.method === 'GET' &&
     ctx.redirectBundlesSeconds !== undefined &&
@@ -127,6 +121,13 @@ export async function handleBundle(
   ) {
     return redirectTo(res, await blobs.presignedUrl(sha, ctx.redirectBundlesSeconds));
   }
+  let file: { size: number } | null;
+  try {
+    file = await blobs.stat(sha);
+  } catch {
+    return sendError(res, 503, UNAVAILABLE);
+  }
+  if (file === null) return sendError(res, 404, NOT_FOUND);
   return sendBlob(req, res, ctx, sha, file.size);
 }
 

@@ -256,7 +256,10 @@ function useChannelLog(
     reload();
   }, [filterKey, reload]);
 
-  return { log, error, load, reload };
+  // An answer for another filter than the one set now is not shown (it would count the wrong
+  // rows for a moment): until the new answer, no total and no pages.
+  const current = log.key === filterKey ? log : { ...log, total: null, pages: NO_PAGES };
+  return { log: current, error, load, reload };
 }
 
 /** A row as the table shows it: the proposer resolved to a person. */
@@ -359,11 +362,7 @@ function ChannelHistory(props: {
   useEffect(() => setProposers(log.proposers), [log.proposers]);
   const { pageIndex } = pagination;
   const filtering = filter !== undefined;
-  // What main answered for another filter than the one set now is not shown (it would count
-  // the wrong rows for a moment): the new answer is awaited.
-  const current = log.key === JSON.stringify(filter ?? null);
-  const total = current ? log.total : null;
-  const pages = current ? log.pages : NO_PAGES;
+  const { total, pages } = log;
 
   // Main serves the page in view, filtered in its SQL, and nothing else.
   const pageMissing = total !== 0 && !pages.has(pageIndex);
