@@ -23,7 +23,8 @@ import type { RateLimitOptions } from './rate-limit';
 import type { ReleaseRules } from './release-control';
 import type { DeviceContext } from './routes/device';
 import { loadServerKey } from './server-key';
-import { parseBundlesUrl, S3BlobStore } from './store/blobs';
+import { FsBlobStore, parseBundlesUrl, S3BlobStore } from './store/blobs';
+import { openPostgresStore, type PostgresTarget } from './store/postgres/postgres-store';
 import { openSqliteStore } from './store/sqlite-store';
 import type { ServerStore } from './store/types';
 
@@ -74,6 +75,14 @@ export interface StartServerOptions {
   readonly adminRateLimit?: RateLimitOptions;
   readonly deviceLimits?: DeviceContext['limits'];
   readonly maxBundleBytes?: number;
+  /**
+   * State in PostgreSQL (issue 15), initialised by `initServer({ database })`: several processes
+   * may serve one database; `dataDir` then holds only the server key (and `bundles/` unless
+   * `bundles` names an object store).
+   */
+  readonly database?: PostgresTarget;
+  /** PostgreSQL only: the periodic re-read that backs up LISTEN/NOTIFY (default 2 s). */
+  readonly resyncMs?: number;
   /**
    * Bundles in an S3-compatible object store instead of the data directory (issue 15):
    * `url` is `s3://BUCKET/PREFIX`; credentials come from the standard AWS_* variables only.
@@ -205,7 +214,7 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const paths = dataDirPaths(options.dataDir);
-  if (!existsSync(paths.db)) {
+  if (!existsSync(options.database === undefined ? paths.db : paths.serverKey)) {
     throw new AirlockError(
       'NOT_FOUND',
       `${options.dataDir} holds no Airlock server; run "airlock server init" first.`,
@@ -226,14 +235,22 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
   const now = options.now ?? (() => new Date());
   const nowMs = options.now === undefined ? Date.now : () => now().getTime();
-  const blobs = options.bundles === undefined ? undefined : s3Blobs(options.bundles);
-  const store = openSqliteStore(paths, loadServerKey(paths.serverKey), {
-    now,
-    ...(blobs === undefined ? {} : { blobs }),
-  });
-  const scheme = options.tls === undefined ? 'http' : 'https';
   const logger = options.logger;
   const log = (fields: Record<string, unknown>): void => logger?.(logLine(fields));
+  const blobs = options.bundles === undefined ? undefined : s3Blobs(options.bundles);
+  const signer = loadServerKey(paths.serverKey);
+  const store: ServerStore =
+    options.database === undefined
+      ? openSqliteStore(paths, signer, { now, ...(blobs === undefined ? {} : { blobs }) })
+      : await openPostgresStore(options.database, signer, {
+          now,
+          // Processes may share the folder: no clean-up of uploads another one has in flight.
+          blobs: blobs ?? new FsBlobStore(paths.bundles, paths.bundlesTmp),
+          ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
+          onError: (what, error) =>
+            log({ event: 'store_error', what, message: (error as Error).message }),
+        });
+  const scheme = options.tls === undefined ? 'http' : 'https';
   const serverOptions = {
     // Node checks the header deadline every connectionsCheckingInterval; bodies are checked by the
     // app's own deadlines (a bundle upload may take long, a dribbled /updates body may not).
@@ -266,7 +283,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     address = await listen(server, options.port ?? 8787, host);
   } catch (error) {
     stopReports();
-    store.close();
+    await store.close();
     throw new AirlockError('IO_ERROR', `Cannot listen on ${host}:${options.port ?? 8787}.`, {
       cause: error,
     });
@@ -314,8 +331,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 function closeServer(server: Server, sockets: Set<Socket>, store: ServerStore): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => {
-      store.close();
-      resolve();
+      store.close().then(resolve, resolve);
     });
     server.closeIdleConnections();
     // Requests in flight get a moment; then the connections are cut.

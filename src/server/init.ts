@@ -11,6 +11,7 @@ import {
 import { STATEMENT_KINDS, type Policy, type ServerKey, type TrustRoot } from '../shared/schemas';
 import { dataDirPaths } from './data-dir';
 import { createServerKeyFile } from './server-key';
+import { initializePostgres, type PostgresTarget } from './store/postgres/postgres-store';
 import { SqliteServerStore } from './store/sqlite-store';
 
 /**
@@ -29,6 +30,12 @@ export interface InitServerOptions {
   /** Admin signatures a root update needs (default 1, at most the number of admins). */
   readonly rootThreshold?: number;
   readonly now?: Date;
+  /**
+   * State in PostgreSQL instead of `server.db` (issue 15): the database gets the schema, trust
+   * root version 1 and the server key's public half; the data directory keeps the server key
+   * (copy it to every process of the deployment) and `bundles/`.
+   */
+  readonly database?: PostgresTarget;
 }
 
 const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
@@ -105,17 +112,9 @@ function assertFreshDataDir(dir: string): void {
  * `bundles/`. Refuses a non-empty directory (DATA_DIR_EXISTS) and bad admin keys (KEY_INVALID).
  * @example const { rootId, serverKey } = await initServer({ dataDir, admins: [hex] });
  */
-export function initServer(
+export async function initServer(
   options: InitServerOptions,
 ): Promise<{ serverKey: ServerKey; rootId: string }> {
-  try {
-    return Promise.resolve(initServerSync(options));
-  } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
-}
-
-function initServerSync(options: InitServerOptions): { serverKey: ServerKey; rootId: string } {
   const now = options.now ?? new Date();
   const admins = parseAdmins(options.admins);
   const root = initialTrustRoot(admins, options.rootThreshold ?? 1, now);
@@ -125,7 +124,11 @@ function initServerSync(options: InitServerOptions): { serverKey: ServerKey; roo
   try {
     mkdirSync(paths.bundlesTmp, { recursive: true });
     const serverKey = createServerKeyFile(paths.serverKey);
-    SqliteServerStore.initialize(paths, { root, signatures: [] }, now);
+    if (options.database === undefined) {
+      SqliteServerStore.initialize(paths, { root, signatures: [] }, now);
+    } else {
+      await initializePostgres(options.database, { root, signatures: [] }, serverKey, now);
+    }
     return { serverKey, rootId: rootId(root) };
   } catch (error) {
     // Leave no half-initialised directory behind: the next init must be able to start over.

@@ -265,7 +265,7 @@ export async function buildLog(
       }
     });
   } finally {
-    store.close();
+    await store.close();
   }
   return {
     dataDir,

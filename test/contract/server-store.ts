@@ -1307,8 +1307,9 @@ export function describeServerStore(name: string, make: () => Promise<StoreHarne
     describe('#close', () => {
       it('closes the store: it answers nothing afterwards', async () => {
         await createApp();
-        store.close();
+        await store.close();
         await expect(store.rootChain()).rejects.toThrow();
+        await store.close();
       });
     });
   });

@@ -1,14 +1,6 @@
 import Database from 'better-sqlite3';
 import { openSqlite } from '../../core/db';
-import {
-  AirlockError,
-  bytesToBase64,
-  canonicalize,
-  checkpointSigningBytes,
-  rootId,
-  statementId,
-  statementSigningBytes,
-} from '../../core';
+import { AirlockError, canonicalize, rootId } from '../../core';
 import type {
   Approval,
   ChannelSettings,
@@ -24,24 +16,36 @@ import type {
 import { ChannelSettingsSchema } from '../../shared/schemas/server-api';
 import { nextChannelState, type ChannelState } from '../../core/channel';
 import type { DataDirPaths } from '../data-dir';
-import { compareSemver, parseSemver } from '../../core/channel';
 import type { BundleFile } from '../../core/bundle';
 import { FAILURE_ACTIONS, SUCCESS_ACTIONS } from '../device/stats-actions';
 import type { ServerSigner } from '../server-key';
 import { FsBlobStore, type BlobStore } from './blobs';
+import {
+  automaticPause,
+  channelStatusOf,
+  deviceView,
+  foldOutcomes,
+  groupHealth,
+  headIsFresh,
+  logEntryOf,
+  signCheckpoint,
+  signHead,
+  type ChannelRecord,
+  type HealthRow,
+  type LogRow,
+} from './rules';
 import type {
   DeviceFacingChannel,
-  DeviceFacingRelease,
   Evidence,
   EvidenceLimits,
   OutcomeReport,
   StatsRow,
 } from './device-store';
 import { MIGRATIONS } from './migrations';
+import { InMemoryViews } from './views';
 import type {
   ApplyInput,
   ApplyOutcome,
-  AppSummary,
   NewApp,
   NewChannel,
   ServerStore,
@@ -71,34 +75,6 @@ interface ChannelRow {
   counting_since: number;
 }
 
-/**
- * What a channel has released, kept up to date as releases apply (never rebuilt from the log, so
- * applying costs the same at seq 10 and seq 100,000). Shared by a channel's successive views: it
- * only grows, so an older view reading the newer set is harmless.
- */
-interface Released {
-  readonly versions: Set<string>;
-  highest: string | null;
-}
-
-interface LogRow {
-  seq: number;
-  statement: string;
-  body: string;
-  approvals: string;
-  server_sig: string | null;
-  applied_at: string;
-  checkpoint: string;
-  root_version: number | null;
-}
-
-interface AppInfo {
-  readonly bundlePublicKey: string | null;
-  readonly bundleKeyId: string | null;
-  /** In creation order: the first is the default channel. */
-  readonly channels: string[];
-}
-
 export interface SqliteStoreOptions {
   /** The clock for changes the server makes by itself (automatic pauses). */
   readonly now?: () => Date;
@@ -106,9 +82,6 @@ export interface SqliteStoreOptions {
   readonly blobs?: BlobStore;
 }
 
-type HourOutcomes = VersionOutcomes['series'][number];
-
-const AUTOMATIC_PAUSE_LIFETIME_MS = 24 * 60 * 60 * 1000;
 /** Rows of earlier evidence periods dropped per stats write (see dropOldEvidence). */
 const EVIDENCE_DROP_BATCH = 500;
 const NONCE_SWEEP_EVERY = 64;
@@ -129,6 +102,16 @@ function isUniqueViolation(error: unknown): boolean {
   );
 }
 
+function recordOf(row: ChannelRow): ChannelRecord {
+  return {
+    id: row.id,
+    app: row.app,
+    name: row.name,
+    settings: ChannelSettingsSchema.parse(JSON.parse(row.settings)),
+    state: stateOf(row),
+  };
+}
+
 function stateOf(row: ChannelRow): ChannelState {
   return {
     seq: row.seq,
@@ -139,14 +122,6 @@ function stateOf(row: ChannelRow): ChannelState {
     rolledBack: row.rolled_back === 1,
     countingSince: row.counting_since,
   };
-}
-
-/** `candidate` when it is a greater version than `highest` (or the first one). */
-function higherOf(highest: string | null, candidate: string): string | null {
-  const next = parseSemver(candidate);
-  if (next === null) return highest;
-  const current = highest === null ? null : parseSemver(highest);
-  return current === null || compareSemver(next, current) > 0 ? candidate : highest;
 }
 
 /**
@@ -161,37 +136,21 @@ export function openSqliteStore(
   return new SqliteServerStore(paths, signer, options);
 }
 
-/** How long a signed head checkpoint is served before it is signed again with a fresh time. */
-const HEAD_RESIGN_MS = 60_000;
-
-export class SqliteServerStore implements ServerStore {
+export class SqliteServerStore extends InMemoryViews implements ServerStore {
   readonly serverKey: ServerKey;
   private readonly db: Database.Database;
   readonly blobs: BlobStore;
   private readonly now: () => Date;
   private root: TrustRoot;
-  private readonly apps = new Map<string, AppInfo>();
-  /** Channels with a bundle key of their own: app → channel → PEM. */
-  private readonly channelKeys = new Map<string, Map<string, string>>();
-  /**
-   * Device views by app, then channel: two lookups of strings devices sent, with no key to build
-   * (channel() runs on every /updates call).
-   */
-  private readonly views = new Map<string, Map<string, DeviceFacingChannel>>();
   private nonceWrites = 0;
   private readonly headCache = new Map<string, SignedCheckpoint>();
-  /** Per channel id: what it released (see Released). */
-  private readonly released = new Map<number, Released>();
-  /** Bundles named by a stored release statement (pending or applied). */
-  private readonly referenced = new Set<string>();
-  /** Bundles whose contents passed the server's own checks. */
-  private readonly checked = new Set<string>();
 
   constructor(
     paths: DataDirPaths,
     private readonly signer: ServerSigner,
     options: SqliteStoreOptions,
   ) {
+    super();
     this.serverKey = signer.info;
     this.now = options.now ?? (() => new Date());
     // A signed checkpoint handed to a client must survive a power loss, not only a crash.
@@ -237,9 +196,12 @@ export class SqliteServerStore implements ServerStore {
   }
 
   /** Closes the database and the bundle store (given or made here: the store owns it). */
-  close(): void {
-    this.db.close();
-    this.blobs.close?.();
+  close(): Promise<void> {
+    return settle(() => {
+      if (!this.db.open) return;
+      this.db.close();
+      this.blobs.close?.();
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -263,21 +225,7 @@ export class SqliteServerStore implements ServerStore {
          WHERE s.kind = 'release' ORDER BY l.channel_id, l.seq`,
       )
       .all() as { channel: number; version: string }[];
-    for (const row of rows) this.releasedOf(row.channel, row.version);
-  }
-
-  /** The channel's Released, created on first use; `version` (if any) added. */
-  private releasedOf(channelId: number, version?: string): Released {
-    let released = this.released.get(channelId);
-    if (released === undefined) {
-      released = { versions: new Set(), highest: null };
-      this.released.set(channelId, released);
-    }
-    if (version !== undefined) {
-      released.versions.add(version);
-      released.highest = higherOf(released.highest, version);
-    }
-    return released;
+    for (const row of rows) this.released.of(row.channel, row.version);
   }
 
   private loadBundleSets(): void {
@@ -300,29 +248,12 @@ export class SqliteServerStore implements ServerStore {
     const apps = this.db
       .prepare('SELECT app, bundle_public_key, bundle_key_id FROM apps')
       .all() as { app: string; bundle_public_key: string | null; bundle_key_id: string | null }[];
-    for (const app of apps) {
-      this.apps.set(app.app, {
-        bundlePublicKey: app.bundle_public_key,
-        bundleKeyId: app.bundle_key_id,
-        channels: [],
-      });
-    }
+    for (const app of apps) this.noteApp(app.app, app.bundle_public_key, app.bundle_key_id);
     const rows = this.db.prepare('SELECT * FROM channels ORDER BY id').all() as ChannelRow[];
     for (const row of rows) {
-      this.apps.get(row.app)?.channels.push(row.name);
-      this.noteChannelKey(row);
+      this.noteChannel(row.app, row.name, row.bundle_public_key);
       this.refreshView(row);
     }
-  }
-
-  private noteChannelKey(row: ChannelRow): void {
-    if (row.bundle_public_key === null) return;
-    let keys = this.channelKeys.get(row.app);
-    if (keys === undefined) {
-      keys = new Map();
-      this.channelKeys.set(row.app, keys);
-    }
-    keys.set(row.name, row.bundle_public_key);
   }
 
   private channelRow(app: string, channel: string): ChannelRow | undefined {
@@ -333,43 +264,13 @@ export class SqliteServerStore implements ServerStore {
 
   /** Rebuilds the device view of one channel from its row and swaps it in. */
   private refreshView(row: ChannelRow): void {
-    let channels = this.views.get(row.app);
-    if (channels === undefined) {
-      channels = new Map();
-      this.views.set(row.app, channels);
-    }
-    channels.set(row.name, this.buildView(row));
+    this.setView(this.buildView(row));
   }
 
   /** A channel's device view: its row, the current release's body (one lookup), Released. */
   private buildView(row: ChannelRow): DeviceFacingChannel {
-    const settings = ChannelSettingsSchema.parse(JSON.parse(row.settings));
-    let current: DeviceFacingRelease | null = null;
-    if (row.current_release !== null) {
-      const release = this.statementBody(row.current_release);
-      if (release?.kind === 'release') {
-        current = {
-          statementId: row.current_release,
-          version: release.release.version,
-          minNativeVersion: release.release.minNativeVersion,
-          rolloutPercent: row.rollout_percent ?? release.release.rollout.percent,
-          bundle: release.release.bundle,
-        };
-      }
-    }
-    const released = this.releasedOf(row.id);
-    return {
-      app: row.app,
-      channel: row.name,
-      numericId: row.id,
-      settings,
-      current,
-      paused: row.paused === 1,
-      rolledBack: row.rolled_back === 1,
-      releasedVersions: released.versions,
-      highestVersion: released.highest,
-      countingSince: row.counting_since,
-    };
+    const release = row.current_release === null ? null : this.statementBody(row.current_release);
+    return deviceView(recordOf(row), release, this.released.of(row.id));
   }
 
   private statementBody(id: string): Statement | null {
@@ -380,38 +281,6 @@ export class SqliteServerStore implements ServerStore {
 
   // -------------------------------------------------------------------------------------------
   // DeviceStore
-
-  appExists(app: string): boolean {
-    return this.apps.has(app);
-  }
-
-  bundlePublicKey(app: string, channel: string): string | null {
-    const own = this.channelKeys.get(app)?.get(channel);
-    return own ?? this.apps.get(app)?.bundlePublicKey ?? null;
-  }
-
-  defaultChannel(app: string): string | null {
-    return this.apps.get(app)?.channels[0] ?? null;
-  }
-
-  channel(app: string, channel: string): DeviceFacingChannel | null {
-    return this.views.get(app)?.get(channel) ?? null;
-  }
-
-  channels(app: string): readonly DeviceFacingChannel[] {
-    const names = this.apps.get(app)?.channels ?? [];
-    const views = this.views.get(app);
-    return names.flatMap((name) => views?.get(name) ?? []);
-  }
-
-  servable(encryptedSha256: string): boolean {
-    // ARCHITECTURE.md "The server checks what it serves": named by a statement and checked.
-    return this.referenced.has(encryptedSha256) && this.checked.has(encryptedSha256);
-  }
-
-  bundleChecked(encryptedSha256: string): boolean {
-    return this.checked.has(encryptedSha256);
-  }
 
   markBundleChecked(
     encryptedSha256: string,
@@ -470,7 +339,7 @@ export class SqliteServerStore implements ServerStore {
           const row = this.channelRow(app, channel);
           if (row === undefined || row.counting_since !== since) return null;
           const totals = this.evidenceOf(row);
-          let sourceDevices =
+          const sourceDevices =
             (
               this.db
                 .prepare(
@@ -478,9 +347,15 @@ export class SqliteServerStore implements ServerStore {
                 )
                 .get(row.id, since, source) as { devices: number } | undefined
             )?.devices ?? 0;
-          const known = this.db.prepare(
+          const known = this.db.prepare<[number, number, string], number>(
             'SELECT failed FROM evidence_devices WHERE channel_id = ? AND since = ? AND device_id = ?',
           );
+          const seen = new Map<string, boolean>();
+          for (const { deviceId } of reports) {
+            const failed = known.pluck().get(row.id, since, deviceId);
+            if (failed !== undefined) seen.set(deviceId, failed === 1);
+          }
+          const changes = foldOutcomes(seen, { totals, sourceDevices }, reports, limits);
           const insert = this.db.prepare(
             `INSERT INTO evidence_devices (channel_id, since, device_id, source, failed)
              VALUES (?, ?, ?, ?, ?)`,
@@ -488,37 +363,17 @@ export class SqliteServerStore implements ServerStore {
           const fail = this.db.prepare(
             'UPDATE evidence_devices SET failed = 1 WHERE channel_id = ? AND since = ? AND device_id = ?',
           );
-          let changed = false;
-          for (const report of reports) {
-            const seen = known.get(row.id, since, report.deviceId) as
-              { failed: number } | undefined;
-            if (seen !== undefined) {
-              // One outcome per device: a failure after a success replaces it (a crash after the
-              // install is what matters), anything else is a repeat.
-              if (seen.failed === 0 && report.failed) {
-                fail.run(row.id, since, report.deviceId);
-                totals.successes--;
-                totals.failures++;
-                changed = true;
-              }
-              continue;
-            }
-            // The caps: a source adds few devices, the period few enough to store.
-            if (sourceDevices >= limits.perSource || totals.devices >= limits.devices) continue;
+          for (const report of changes.inserts) {
             insert.run(row.id, since, report.deviceId, source, report.failed ? 1 : 0);
-            sourceDevices++;
-            totals.devices++;
-            if (report.failed) totals.failures++;
-            else totals.successes++;
-            changed = true;
           }
-          if (changed) {
+          for (const deviceId of changes.failures) fail.run(row.id, since, deviceId);
+          if (changes.changed) {
             this.db
               .prepare(
                 `INSERT INTO evidence_sources (channel_id, since, source, devices) VALUES (?, ?, ?, ?)
                  ON CONFLICT (channel_id, since, source) DO UPDATE SET devices = excluded.devices`,
               )
-              .run(row.id, since, source, sourceDevices);
+              .run(row.id, since, source, changes.sourceDevices);
             this.db
               .prepare(
                 `INSERT INTO evidence_totals (channel_id, since, devices, successes, failures)
@@ -526,10 +381,16 @@ export class SqliteServerStore implements ServerStore {
                  ON CONFLICT (channel_id, since) DO UPDATE SET devices = excluded.devices,
                    successes = excluded.successes, failures = excluded.failures`,
               )
-              .run(row.id, since, totals.devices, totals.successes, totals.failures);
+              .run(
+                row.id,
+                since,
+                changes.totals.devices,
+                changes.totals.successes,
+                changes.totals.failures,
+              );
             this.dropOldEvidence(row.id, since);
           }
-          return { since, ...totals };
+          return { since, ...changes.totals };
         })
         .immediate(),
     );
@@ -585,35 +446,14 @@ export class SqliteServerStore implements ServerStore {
       const row = this.channelRow(app, channel);
       if (view === null || row === undefined || view.paused || view.current === null) return false;
       if (row.counting_since !== since) return false;
-      const now = this.now();
-      // ARCHITECTURE.md "Automatic pause": a server-signed pause, marked automatic; it only
-      // reduces exposure. The seq/prev check inside applySync makes it happen once.
-      const statement: Statement = {
-        v: 1,
-        kind: 'pause',
-        automatic: true,
-        app,
-        channel,
-        seq: row.seq + 1,
-        prev: row.head,
-        createdAt: now.toISOString(),
-        expiresAt: new Date(now.getTime() + AUTOMATIC_PAUSE_LIFETIME_MS).toISOString(),
-        proposer: this.serverKey.keyId,
-      };
-      const serverSig = bytesToBase64(this.signer.signSync(statementSigningBytes(statement)));
-      const outcome = this.applySync(
-        {
-          id: statementId(statement),
-          statement,
-          approvals: [],
-          newApprovals: [],
-          serverSig,
-          note: reason,
-          rootVersion: this.root.version,
-        },
-        now,
+      const input = automaticPause(
+        this.signer,
+        { app, channel, seq: row.seq, head: row.head },
+        reason,
+        this.root.version,
+        this.now(),
       );
-      return outcome.result === 'applied';
+      return this.applySync(input, this.now()).result === 'applied';
     });
   }
 
@@ -700,11 +540,7 @@ export class SqliteServerStore implements ServerStore {
           for (const channel of input.channels) this.insertChannel(input.app, channel, time);
         })
         .immediate();
-      this.apps.set(input.app, {
-        bundlePublicKey: input.bundlePublicKey,
-        bundleKeyId: input.bundleKeyId,
-        channels: [],
-      });
+      this.noteApp(input.app, input.bundlePublicKey, input.bundleKeyId);
       for (const channel of input.channels) this.channelAdded(input.app, channel.name);
     });
   }
@@ -738,8 +574,7 @@ export class SqliteServerStore implements ServerStore {
   private channelAdded(app: string, name: string): void {
     const row = this.channelRow(app, name);
     if (row === undefined) return;
-    this.apps.get(app)?.channels.push(name);
-    this.noteChannelKey(row);
+    this.noteChannel(app, name, row.bundle_public_key);
     this.refreshView(row);
   }
 
@@ -764,43 +599,10 @@ export class SqliteServerStore implements ServerStore {
     });
   }
 
-  listApps(): Promise<AppSummary[]> {
-    return settle(() =>
-      [...this.apps.entries()]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([app, info]) => ({
-          app,
-          bundleKeyId: info.bundleKeyId,
-          defaultChannel: info.channels[0] ?? '',
-          channels: [...info.channels],
-        })),
-    );
-  }
-
   channelStatus(app: string, channel: string): ChannelStatus | null {
     const view = this.channel(app, channel);
     const row = this.channelRow(app, channel);
-    if (view === null || row === undefined) return null;
-    const current = view.current;
-    return {
-      app,
-      channel,
-      settings: view.settings,
-      seq: row.seq,
-      head: row.head,
-      current:
-        current === null
-          ? null
-          : {
-              statementId: current.statementId,
-              version: current.version,
-              minNativeVersion: current.minNativeVersion,
-              rolloutPercent: current.rolloutPercent,
-              encryptedSha256: current.bundle.encryptedSha256,
-            },
-      paused: view.paused,
-      rolledBack: view.rolledBack,
-    };
+    return view === null || row === undefined ? null : channelStatusOf(recordOf(row), view);
   }
 
   channelHealth(app: string, channel: string, sinceHour: number): Promise<VersionOutcomes[]> {
@@ -839,24 +641,8 @@ export class SqliteServerStore implements ServerStore {
           channel,
           ...success,
           ...failure,
-        ) as { version: string; bucket: number | null; successes: number; failures: number }[];
-      const versions = new Map<
-        string,
-        { version: string; successes: number; failures: number; series: HourOutcomes[] }
-      >();
-      for (const row of rows) {
-        let entry = versions.get(row.version);
-        if (entry === undefined) {
-          entry = { version: row.version, successes: 0, failures: 0, series: [] };
-          versions.set(row.version, entry);
-        }
-        entry.successes += row.successes;
-        entry.failures += row.failures;
-        if (row.bucket !== null && row.successes + row.failures > 0) {
-          entry.series.push({ hour: row.bucket, successes: row.successes, failures: row.failures });
-        }
-      }
-      return [...versions.values()];
+        ) as HealthRow[];
+      return groupHealth(rows);
     });
   }
 
@@ -1025,7 +811,7 @@ export class SqliteServerStore implements ServerStore {
         }
         this.insertStatement(id, statement, now);
         this.insertApprovals(id, input.newApprovals, now);
-        const checkpoint = this.signCheckpointSync({
+        const checkpoint = signCheckpoint(this.signer, {
           app: statement.app,
           channel: statement.channel,
           seq: statement.seq,
@@ -1071,7 +857,7 @@ export class SqliteServerStore implements ServerStore {
     if (outcome.result === 'applied') {
       const row = this.channelRow(statement.app, statement.channel);
       if (row !== undefined) {
-        if (statement.kind === 'release') this.releasedOf(row.id, statement.release.version);
+        if (statement.kind === 'release') this.released.of(row.id, statement.release.version);
         this.refreshView(row);
       }
     }
@@ -1088,33 +874,21 @@ export class SqliteServerStore implements ServerStore {
     const key = `${app}\u0000${channel}`;
     const now = this.now();
     const cached = this.headCache.get(key);
-    if (
-      cached !== undefined &&
-      cached.checkpoint.seq === row.seq &&
-      cached.checkpoint.head === row.head &&
-      now.getTime() - Date.parse(cached.checkpoint.time) < HEAD_RESIGN_MS
-    ) {
-      return cached;
-    }
+    if (headIsFresh(cached, row.seq, row.head, now.getTime())) return cached;
     const headVersion = this.db
-      .prepare('SELECT root_version FROM log WHERE channel_id = ? AND seq = ?')
-      .get(row.id, row.seq) as { root_version: number | null } | undefined;
-    const fresh = this.signCheckpointSync({
-      app,
-      channel,
-      seq: row.seq,
-      head: row.head,
-      time: now.toISOString(),
-      // The head's root version, signed with it (ARCHITECTURE.md §11).
-      ...(headVersion?.root_version == null ? {} : { rootVersion: headVersion.root_version }),
-    });
+      .prepare<[number, number], number | null>(
+        'SELECT root_version FROM log WHERE channel_id = ? AND seq = ?',
+      )
+      .pluck()
+      .get(row.id, row.seq);
+    const fresh = signHead(
+      this.signer,
+      { app, channel, seq: row.seq, head: row.head },
+      headVersion ?? null,
+      now,
+    );
     this.headCache.set(key, fresh);
     return fresh;
-  }
-
-  private signCheckpointSync(checkpoint: SignedCheckpoint['checkpoint']): SignedCheckpoint {
-    const sig = this.signer.signSync(checkpointSigningBytes(checkpoint));
-    return { checkpoint, keyId: this.serverKey.keyId, sig: bytesToBase64(sig) };
   }
 
   private headOf(row: ChannelRow): {
@@ -1147,17 +921,4 @@ export class SqliteServerStore implements ServerStore {
       };
     });
   }
-}
-
-function logEntryOf(row: LogRow): LogEntry {
-  const entry: LogEntry = {
-    seq: row.seq,
-    id: row.statement,
-    statement: JSON.parse(row.body) as Statement,
-    approvals: JSON.parse(row.approvals) as Approval[],
-    appliedAt: row.applied_at,
-    ...(row.root_version === null ? {} : { rootVersion: row.root_version }),
-    checkpoint: JSON.parse(row.checkpoint) as SignedCheckpoint,
-  };
-  return row.server_sig === null ? entry : { ...entry, serverSig: row.server_sig };
 }

@@ -99,7 +99,8 @@ export interface ServerStore extends DeviceStore {
   applyStatement(input: ApplyInput, now: Date): Promise<ApplyOutcome>;
   logPage(app: string, channel: string, after: number, limit: number): Promise<LogPage | null>;
 
-  close(): void;
+  /** Flushes what is buffered (stats), closes connections; a second call does nothing. */
+  close(): Promise<void>;
 }
 
 export interface NewApp {

@@ -27,10 +27,9 @@ async function sqliteStore(): Promise<StoreHarness> {
   const store = openSqliteStore(paths, loadServerKey(paths.serverKey));
   return {
     store,
-    dispose: () => {
-      store.close();
+    dispose: async () => {
+      await store.close();
       rmSync(join(dataDir, '..'), { recursive: true, force: true });
-      return Promise.resolve();
     },
   };
 }

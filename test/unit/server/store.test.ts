@@ -137,7 +137,7 @@ describe('#initServer', () => {
         first.root.policies.every((policy) => policy.threshold === 1 && !policy.proposerCounts),
       ).toBe(true);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
