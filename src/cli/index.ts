@@ -26,8 +26,9 @@ Bundles (Capgo encryption v2, for @capgo/capacitor-updater 8.x):
   airlock bundle verify <bundle.enc> --public-key <pem-file> --session-key S --checksum C [--json]
 
 Server (self-hosted; the data directory holds the database, bundles and the server key):
-  airlock server init --data DIR --admin <identity-public-key>... [--root-threshold N] [--json]
-  airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL]
+  airlock server init --data DIR --admin <identity-public-key>... [--root-threshold N] [--database postgres://…] [--json]
+  airlock server start --data DIR [--database postgres://…] [--bundles s3://…] [--host 127.0.0.1] [--port 8787]
+                       [--tls-cert F --tls-key F] [--public-url URL]
 
 Members, apps and policies (each change is a new trust-root version signed by admins):
   airlock members add|remove|list --server URL [--key <public-key> --name N --role R …] [--out root.json]

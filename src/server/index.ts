@@ -40,6 +40,7 @@ export { connectionLimitsFor, descriptorLimit, type ConnectionLimits } from './h
 export { createLineBuffer, type LineBuffer } from './line-buffer';
 export { DEFAULT_RELEASE_RULES, type ReleaseRules } from './release-control';
 export type { ServerStore } from './store/types';
+export { describeTarget, parseDatabaseUrl } from './store/postgres/postgres-store';
 
 export interface StartServerOptions {
   readonly dataDir: string;
@@ -195,6 +196,13 @@ function s3Blobs(bundles: NonNullable<StartServerOptions['bundles']>): S3BlobSto
   });
 }
 
+/** The data directory's bundle folder, without the leftovers of processes that are gone. */
+function localBundles(paths: ReturnType<typeof dataDirPaths>): FsBlobStore {
+  const files = new FsBlobStore(paths.bundles, paths.bundlesTmp);
+  files.cleanTemp();
+  return files;
+}
+
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -244,8 +252,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ? openSqliteStore(paths, signer, { now, ...(blobs === undefined ? {} : { blobs }) })
       : await openPostgresStore(options.database, signer, {
           now,
-          // Processes may share the folder: no clean-up of uploads another one has in flight.
-          blobs: blobs ?? new FsBlobStore(paths.bundles, paths.bundlesTmp),
+          blobs: blobs ?? localBundles(paths),
           ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
           onError: (what, error) =>
             log({ event: 'store_error', what, message: (error as Error).message }),

@@ -149,24 +149,7 @@ export async function startPostgres(): Promise<PgTestCluster> {
 
     const { port } = started;
     const pid = started.child.pid!;
-    const clientConfig = (url = `postgres://${USER}@${HOST}:${port}/${USER}`): pg.ClientConfig => ({
-      host: HOST,
-      port,
-      user: USER,
-      password,
-      database: decodeURIComponent(new URL(url).pathname.slice(1)),
-    });
-    const createDatabase = async (name: string): Promise<string> => {
-      if (!DATABASE_NAME.test(name)) throw new Error(`Not a plain database name: ${name}`);
-      const admin = new pg.Client(clientConfig(`postgres://${HOST}/postgres`));
-      await admin.connect();
-      try {
-        await admin.query(`CREATE DATABASE "${name}"`);
-      } finally {
-        await admin.end();
-      }
-      return `postgres://${USER}@${HOST}:${port}/${name}`;
-    };
+    const { clientConfig, createDatabase } = attachPostgres({ port, user: USER, password });
     const url = await createDatabase(USER);
 
     let stopping: Promise<void> | undefined;
@@ -187,6 +170,62 @@ export async function startPostgres(): Promise<PgTestCluster> {
     await stopCluster(child, watchdog, dir);
     throw error;
   }
+}
+
+/** How to reach a running cluster: what a vitest globalSetup hands to the test files. */
+export interface PgClusterInfo {
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+}
+
+/** A handle on a cluster started elsewhere (another process): no `stop`, and one more helper. */
+export interface PgAttached extends Pick<
+  PgTestCluster,
+  'port' | 'user' | 'password' | 'env' | 'clientConfig' | 'createDatabase'
+> {
+  /** Drops a database made by `createDatabase`, closing its connections first. */
+  dropDatabase(name: string): Promise<void>;
+}
+
+/**
+ * A handle on the cluster `info` names (e.g. the one test/support/postgres-global.ts started).
+ * @example const db = await attachPostgres(inject('postgres')).createDatabase('t1');
+ */
+export function attachPostgres(info: PgClusterInfo): PgAttached {
+  const { port, user, password } = info;
+  const clientConfig = (url = `postgres://${user}@${HOST}:${port}/${user}`): pg.ClientConfig => ({
+    host: HOST,
+    port,
+    user,
+    password,
+    database: decodeURIComponent(new URL(url).pathname.slice(1)),
+  });
+  const admin = async (sql: string): Promise<void> => {
+    const client = new pg.Client(clientConfig(`postgres://${HOST}/postgres`));
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  const checked = (name: string): string => {
+    if (!DATABASE_NAME.test(name)) throw new Error(`Not a plain database name: ${name}`);
+    return name;
+  };
+  return {
+    port,
+    user,
+    password,
+    env: { PGPASSWORD: password },
+    clientConfig,
+    createDatabase: async (name) => {
+      await admin(`CREATE DATABASE "${checked(name)}"`);
+      return `postgres://${user}@${HOST}:${port}/${name}`;
+    },
+    dropDatabase: (name) => admin(`DROP DATABASE IF EXISTS "${checked(name)}" WITH (FORCE)`),
+  };
 }
 
 function postgresBinDir(): string | undefined {

@@ -35,6 +35,12 @@ import type {
 } from '../../src/shared/schemas';
 import { writeTree } from './bundle-fixtures';
 import { CLI_PATH, REPO_ROOT } from './cli';
+import {
+  createTestDatabase,
+  testBackend,
+  type TestBackend,
+  type TestDatabase,
+} from './test-backend';
 
 export { testIdentity, type TestIdentity } from '../unit/core/test-identities';
 
@@ -64,6 +70,8 @@ export interface TestServerOptions {
   readonly wrap?: readonly string[];
   /** In-process only: more startServer options (limits, timeouts, rules). */
   readonly start?: Partial<StartServerOptions>;
+  /** The backend (default: `testBackend()`, i.e. the vitest project's). */
+  readonly backend?: TestBackend;
 }
 
 export interface TestServer {
@@ -73,6 +81,16 @@ export interface TestServer {
   readonly serverKey: ServerKey;
   /** Fingerprint of trust root version 1. */
   readonly rootId: string;
+  readonly backend: TestBackend;
+  /** The PostgreSQL database (backend `postgres`), else null. */
+  readonly database: TestDatabase | null;
+  /** Rows of `sql` (`?` placeholders) in the server's database, read-only on SQLite. */
+  query<R extends Record<string, unknown>>(sql: string, values?: unknown[]): Promise<R[]>;
+  /**
+   * Everything a refused request must leave unchanged: the tables (request nonces and the head
+   * checkpoints served aside) and the bundle files. Compare two snapshots with toEqual.
+   */
+  snapshot(): Promise<Record<string, unknown>>;
   /** The running store, in process only (null when spawned or stopped). */
   readonly store: ServerStore | null;
   /** Stops cleanly (SIGTERM when spawned). */
@@ -95,9 +113,14 @@ interface Running {
   stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
-async function startInProcess(dataDir: string, options: TestServerOptions): Promise<Running> {
+async function startInProcess(
+  dataDir: string,
+  database: TestDatabase | null,
+  options: TestServerOptions,
+): Promise<Running> {
   const server: RunningServer = await startServer({
     dataDir,
+    ...(database === null ? {} : { database: database.config }),
     port: options.port ?? 0,
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
@@ -127,7 +150,11 @@ function waitForExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function startSpawned(dataDir: string, options: TestServerOptions): Promise<Running> {
+async function startSpawned(
+  dataDir: string,
+  database: TestDatabase | null,
+  options: TestServerOptions,
+): Promise<Running> {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run "npm run build" first`);
   const [command = process.execPath, ...prefix] = [...(options.wrap ?? []), process.execPath];
   const child = spawn(
@@ -141,9 +168,14 @@ async function startSpawned(dataDir: string, options: TestServerOptions): Promis
       dataDir,
       '--port',
       String(options.port ?? 0),
+      ...(database === null ? [] : ['--database', database.url]),
       ...(options.args ?? []),
     ],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...database?.env, ...options.env },
+    },
   );
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -181,13 +213,36 @@ async function startSpawned(dataDir: string, options: TestServerOptions): Promis
  */
 export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'airlock-server-test-'));
+  const backend = options.backend ?? testBackend();
+  const database = backend === 'postgres' ? await createTestDatabase('server') : null;
   const { serverKey, rootId } = await initServer({
     dataDir,
     admins: options.admins.map(publicKeyHex),
     ...(options.rootThreshold === undefined ? {} : { rootThreshold: options.rootThreshold }),
+    ...(database === null ? {} : { database: database.config }),
   });
   const start = (): Promise<Running> =>
-    options.spawn === true ? startSpawned(dataDir, options) : startInProcess(dataDir, options);
+    options.spawn === true
+      ? startSpawned(dataDir, database, options)
+      : startInProcess(dataDir, database, options);
+  const query = <R extends Record<string, unknown>>(
+    sql: string,
+    values: unknown[] = [],
+  ): Promise<R[]> => {
+    if (database !== null) {
+      let n = 0;
+      return database.query<R>(
+        sql.replace(/\?/g, () => `$${++n}`),
+        values,
+      );
+    }
+    const db = new Database(join(dataDir, 'server.db'), { readonly: true, fileMustExist: true });
+    try {
+      return Promise.resolve(db.prepare(sql).all(...values) as R[]);
+    } finally {
+      db.close();
+    }
+  };
   let running: Running | null = await start();
   const halt = async (signal: 'SIGTERM' | 'SIGKILL'): Promise<void> => {
     const current = running;
@@ -205,6 +260,19 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     get store() {
       return running?.store ?? null;
     },
+    backend,
+    database,
+    query,
+    snapshot: async () => {
+      const tables: Record<string, string[]> = {};
+      for (const table of SNAPSHOT_TABLES) {
+        // Sorted as text: the same order on both backends, whatever the physical one.
+        tables[table] = (await query(`SELECT * FROM ${table}`))
+          .map((row) => JSON.stringify(row))
+          .sort();
+      }
+      return { tables, bundles: listFiles(join(dataDir, 'bundles')) };
+    },
     stop: () => halt('SIGTERM'),
     kill: () => halt('SIGKILL'),
     restart: async () => {
@@ -215,6 +283,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     dispose: async () => {
       await halt('SIGTERM');
       rmSync(dataDir, { recursive: true, force: true });
+      await database?.drop();
     },
   };
 }
@@ -382,23 +451,6 @@ export async function makeTestBundle(
 }
 
 const SNAPSHOT_TABLES = ['roots', 'apps', 'channels', 'statements', 'approvals', 'log', 'stats'];
-
-/**
- * Everything a refused request must leave unchanged: the database tables (request nonces aside)
- * and the bundle files. Compare two snapshots with toEqual.
- */
-export function snapshotDataDir(dataDir: string): Record<string, unknown> {
-  const db = new Database(join(dataDir, 'server.db'), { readonly: true, fileMustExist: true });
-  try {
-    const tables: Record<string, unknown> = {};
-    for (const table of SNAPSHOT_TABLES) {
-      tables[table] = db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all();
-    }
-    return { tables, bundles: listFiles(join(dataDir, 'bundles')) };
-  } finally {
-    db.close();
-  }
-}
 
 function listFiles(root: string): string[] {
   if (!existsSync(root)) return [];

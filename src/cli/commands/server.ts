@@ -1,17 +1,26 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { AirlockError } from '../../core/errors';
 import { formatFingerprint } from '../../core/crypto';
-import { DEFAULT_RELEASE_RULES, createLineBuffer, initServer, startServer } from '../../server';
+import {
+  DEFAULT_RELEASE_RULES,
+  createLineBuffer,
+  describeTarget,
+  initServer,
+  parseDatabaseUrl,
+  startServer,
+} from '../../server';
 import { parseCommand, required, UsageError } from '../args';
 import { printJson, printLine } from '../io';
 
-export const SERVER_USAGE = `airlock server init --data DIR --admin <identity-public-key>... [--root-threshold N] [--json]
-airlock server start --data DIR [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL]
+export const SERVER_USAGE = `airlock server init --data DIR --admin <identity-public-key>... [--root-threshold N]
+                    [--database postgres://USER@HOST:PORT/DB] [--json]
+airlock server start --data DIR [--database postgres://USER@HOST:PORT/DB] [--host 127.0.0.1] [--port 8787] [--tls-cert F --tls-key F] [--public-url URL]
                      [--trust-proxy ADDRESS|CIDR …] [--max-statement-days N] [--max-bundle-entries N]
                      [--max-bundle-unpacked-mb N] [--max-compression-ratio N]
                      [--bundles s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region R] [--s3-virtual-hosted]
                       [--bundle-redirect-seconds N]]
-  (S3 credentials: the AWS_* environment variables, never flags)`;
+  (S3 credentials: the AWS_* environment variables; the PostgreSQL password: PGPASSWORD or
+   ~/.pgpass; never flags)`;
 
 const PUBLIC_KEY_HEX = /^[0-9a-f]{64}$/;
 
@@ -49,12 +58,12 @@ function parseIntFlag(
 }
 
 async function init(argv: string[]): Promise<void> {
-  const usage =
-    'airlock server init --data DIR --admin <identity-public-key>... [--root-threshold N] [--json]';
+  const usage = SERVER_USAGE.slice(0, SERVER_USAGE.indexOf('\nairlock server start'));
   const { values } = parseCommand(
     argv,
     {
       data: { type: 'string' },
+      database: { type: 'string' },
       admin: { type: 'string', multiple: true },
       'root-threshold': { type: 'string' },
       json: { type: 'boolean' },
@@ -65,19 +74,35 @@ async function init(argv: string[]): Promise<void> {
   const admins = (values.admin as unknown as string[] | undefined) ?? [];
   if (admins.length === 0) throw new UsageError(`--admin is required\nusage: ${usage}`);
   const rootThreshold = parseIntFlag(values['root-threshold'], '--root-threshold', 1, 1000);
+  const database = values.database === undefined ? undefined : parseDatabaseUrl(values.database);
   const result = await initServer({
     dataDir,
     admins: admins.map(readPublicKeyArg),
+    ...(database === undefined ? {} : { database }),
     ...(rootThreshold === undefined ? {} : { rootThreshold }),
   });
   if (values.json === true) {
-    printJson({ dataDir, rootId: result.rootId, serverKeyId: result.serverKey.keyId });
+    printJson({
+      dataDir,
+      ...(database === undefined ? {} : { database: describeTarget(database) }),
+      rootId: result.rootId,
+      serverKeyId: result.serverKey.keyId,
+    });
     return;
   }
-  printLine(`Initialised an Airlock server in ${dataDir}.`);
+  printLine(
+    database === undefined
+      ? `Initialised an Airlock server in ${dataDir}.`
+      : `Initialised an Airlock server in ${describeTarget(database)}; its server key is in ${dataDir}.`,
+  );
   printLine(`Trust root fingerprint: ${result.rootId}`);
   printLine(`  (consoles pin it on first contact: compare it with them out of band)`);
   printLine(`Server key: ${formatFingerprint(result.serverKey.keyId)} (${result.serverKey.keyId})`);
+  if (database !== undefined) {
+    printLine(
+      `  (every process of this server needs ${dataDir}/server-key.json: copy it, mode 0600)`,
+    );
+  }
 }
 
 async function start(argv: string[]): Promise<void> {
@@ -86,6 +111,7 @@ async function start(argv: string[]): Promise<void> {
     argv,
     {
       data: { type: 'string' },
+      database: { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
       'tls-cert': { type: 'string' },
@@ -129,6 +155,7 @@ async function start(argv: string[]): Promise<void> {
     );
   }
   const dataDir = required(values.data, '--data', usage);
+  const database = values.database === undefined ? undefined : parseDatabaseUrl(values.database);
   const trustProxy = (values['trust-proxy'] as unknown as string[] | undefined)?.flatMap((entry) =>
     entry.split(',').map((part) => part.trim()),
   );
@@ -171,6 +198,7 @@ async function start(argv: string[]): Promise<void> {
   const accessLog = createLineBuffer((chunk) => process.stdout.write(chunk));
   const server = await startServer({
     dataDir,
+    ...(database === undefined ? {} : { database }),
     ...(values.host === undefined ? {} : { host: values.host }),
     ...(port === undefined ? {} : { port }),
     ...(certFile === undefined || keyFile === undefined
@@ -200,6 +228,7 @@ async function start(argv: string[]): Promise<void> {
       event: 'listening',
       url: server.url,
       publicUrl: publicUrl?.replace(/\/$/, '') ?? server.url,
+      database: database === undefined ? 'sqlite' : describeTarget(database),
       bundles: server.store.blobs.location,
       maxConnections: server.connectionLimits.maxConnections,
       perAddress: server.connectionLimits.perAddress,

@@ -12,6 +12,16 @@ import { AirlockError } from '../../core';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class BundleFiles {
   constructor(
     private readonly dir: string,
@@ -20,9 +30,15 @@ export class BundleFiles {
     mkdirSync(tmpDir, { recursive: true });
   }
 
-  /** Removes leftovers of uploads that never finished (called at start-up). */
+  /**
+   * Removes leftovers of uploads that never finished (called at start-up): the files of processes
+   * that are gone. A temp file's name starts with its writer's PID, so that processes sharing the
+   * folder (several servers on one PostgreSQL, one machine) leave each other's uploads alone.
+   */
   cleanTemp(): void {
     for (const name of readdirSync(this.tmpDir)) {
+      const pid = /^(\d+)-/.exec(name)?.[1];
+      if (pid !== undefined && processAlive(Number(pid))) continue;
       rmSync(join(this.tmpDir, name), { force: true, recursive: true });
     }
   }
@@ -57,7 +73,7 @@ export class BundleFiles {
     maxBytes: number,
   ): Promise<{ created: boolean; size: number }> {
     const target = this.pathFor(sha256);
-    const temp = join(this.tmpDir, `${randomBytes(12).toString('hex')}.part`);
+    const temp = join(this.tmpDir, `${process.pid}-${randomBytes(12).toString('hex')}.part`);
     const handle = await open(temp, 'wx', 0o644);
     let size = 0;
     try {

@@ -7,7 +7,6 @@ import {
   verifyLogEntries,
   verifyRootChain,
 } from '../../../src/core';
-import { startServer } from '../../../src/server';
 import type {
   PendingStatements,
   ChannelStatus,
@@ -531,13 +530,9 @@ describe('HTTP edges', () => {
   });
 
   it('rate-limits the admin API per client IP with 429 and Retry-After', async () => {
-    const limited = makeTempDir('airlock-admin-rate-');
-    const other = await startTestServer({ admins: [alice] });
-    await other.stop();
-    const running = await startServer({
-      dataDir: other.dataDir,
-      port: 0,
-      adminRateLimit: { capacity: 3, refillPerSecond: 0.5 },
+    const running = await startTestServer({
+      admins: [alice],
+      start: { adminRateLimit: { capacity: 3, refillPerSecond: 0.5 } },
     });
     try {
       const statuses: number[] = [];
@@ -553,9 +548,7 @@ describe('HTTP edges', () => {
       expect(statuses).toEqual([200, 200, 200, 429, 429]);
       expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     } finally {
-      await running.close();
-      await other.dispose();
-      limited.cleanup();
+      await running.dispose();
     }
   });
 });

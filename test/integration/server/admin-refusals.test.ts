@@ -23,7 +23,6 @@ import {
   makeTestBundle,
   releaseStatement,
   signedFetch,
-  snapshotDataDir,
   startTestServer,
   testIdentity,
   type ApiAnswer,
@@ -111,7 +110,7 @@ async function expectRefused(
   status: number,
   code: string | RegExp,
 ): Promise<void> {
-  const before = snapshotDataDir(server.dataDir);
+  const before = await server.snapshot();
   const answer = await request();
   const json = (answer instanceof Response ? await answer.json() : answer.json) as {
     error: string;
@@ -122,7 +121,7 @@ async function expectRefused(
   else expect(json.error).toMatch(code);
   expect(json.message).toMatch(/\S.*[.)]$/);
   expect(json).not.toHaveProperty('stack');
-  expect(snapshotDataDir(server.dataDir)).toEqual(before);
+  expect(await server.snapshot()).toEqual(before);
 }
 
 async function channel(name = 'production'): Promise<ChannelStatus> {

@@ -1,5 +1,3 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rsaSignerFromPrivateKey } from '../../../src/core';
 import { OTHER_VERSION } from '../../../src/server/device/stats';
@@ -234,17 +232,13 @@ describe('GET /api/v1/apps/<app>/channels/<channel>/health', () => {
       Array.from({ length: 200 }, (_, index) => device.statEvent('set', `made-up-${index}`)),
     );
     expect(answer.status).toBe(200);
-    const db = new Database(join(server.dataDir, 'server.db'), { readonly: true });
-    try {
-      const versions = (
-        db
-          .prepare('SELECT DISTINCT version FROM stats WHERE app = ? ORDER BY version')
-          .all(APP) as { version: string }[]
-      ).map((row) => row.version);
-      expect(versions).toEqual([OTHER_VERSION, '1.0.0', '1.1.0']);
-    } finally {
-      db.close();
-    }
+    const versions = (
+      await server.query<{ version: string }>(
+        'SELECT DISTINCT version FROM stats WHERE app = ? ORDER BY version',
+        [APP],
+      )
+    ).map((row) => row.version);
+    expect(versions).toEqual([OTHER_VERSION, '1.0.0', '1.1.0']);
   });
 
   it('refuses an unsigned request (401)', async () => {

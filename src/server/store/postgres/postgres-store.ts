@@ -122,6 +122,47 @@ const TYPES: pg.CustomTypesConfig = {
         ) => unknown)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/**
+ * Checks `--database`: a `postgres://` (or `postgresql://`) URL naming a host and database, with
+ * no password (a command line is visible to every local user through ps): the password comes
+ * from PGPASSWORD or ~/.pgpass, as for psql. Returns the URL as given.
+ * @throws AirlockError INVALID_ARGUMENT
+ */
+export function parseDatabaseUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new AirlockError('INVALID_ARGUMENT', '--database must be postgres://USER@HOST:PORT/DB.');
+  }
+  if ((url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || url.hostname === '') {
+    throw new AirlockError('INVALID_ARGUMENT', '--database must be postgres://USER@HOST:PORT/DB.');
+  }
+  if (url.password !== '') {
+    throw new AirlockError(
+      'INVALID_ARGUMENT',
+      '--database carries a password: put it in PGPASSWORD or ~/.pgpass instead (other users can read command lines).',
+    );
+  }
+  if (url.pathname.length <= 1) {
+    throw new AirlockError(
+      'INVALID_ARGUMENT',
+      '--database names no database: postgres://USER@HOST:PORT/DB.',
+    );
+  }
+  return text;
+}
+
+/** The URL without anything secret, for the start line. */
+export function describeTarget(target: PostgresTarget): string {
+  if (typeof target !== 'string') {
+    return `postgres://${target.user ?? ''}@${target.host ?? ''}:${target.port ?? 5432}/${target.database ?? ''}`;
+  }
+  const url = new URL(target);
+  url.password = '';
+  return url.toString();
+}
+
 function poolConfig(target: PostgresTarget, max: number): pg.PoolConfig {
   const base = typeof target === 'string' ? { connectionString: target } : target;
   return { max, ...base, types: TYPES };
