@@ -478,6 +478,8 @@ export class ReleaseDesk {
     private readonly baseUrl: string | (() => string),
     readonly proposer: IdentitySigner,
     readonly approver: IdentitySigner,
+    /** Where requests go when that is not `baseUrl` (signedFetch's `via`: one of several processes). */
+    private readonly via?: string,
   ) {}
 
   private url(path: string): string {
@@ -491,6 +493,7 @@ export class ReleaseDesk {
       method,
       signer: this.proposer,
       ...(body === undefined ? {} : { body }),
+      ...(this.via === undefined ? {} : { via: this.via }),
     });
     const text = await response.text();
     if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${text}`);

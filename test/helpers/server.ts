@@ -107,7 +107,7 @@ function publicKeyHex(admin: IdentitySigner | string): string {
   return typeof admin === 'string' ? admin : bytesToHex(admin.publicKey);
 }
 
-interface Running {
+export interface Running {
   readonly url: string;
   readonly store: ServerStore | null;
   stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
@@ -150,7 +150,11 @@ function waitForExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function startSpawned(
+/**
+ * `airlock server start` (the built CLI) in a child process on `dataDir` (and `database`): what
+ * startTestServer spawns, and a second process on the same server for the scale-out tests.
+ */
+export async function startSpawned(
   dataDir: string,
   database: TestDatabase | null,
   options: TestServerOptions,
@@ -297,6 +301,18 @@ export interface SignedFetchOptions {
   readonly sign?: { now?: Date; expiresInSeconds?: number; nonce?: string };
   /** Applied after signing: overrides or removes (undefined) signed headers. */
   readonly headers?: Record<string, string | undefined>;
+  /**
+   * Send to this origin instead of `url`'s, signed for `url` all the same: one process of several
+   * behind a load balancer, all of which take the balancer's URL as their public one.
+   */
+  readonly via?: string;
+}
+
+/** `url` with its origin replaced by `via` (path and query kept). */
+export function sendTo(url: string, via: string | undefined): string {
+  if (via === undefined) return url;
+  const parsed = new URL(url);
+  return `${via.replace(/\/+$/, '')}${parsed.pathname}${parsed.search}`;
 }
 
 /** A port that is free on 127.0.0.1 right now (for servers that must come back at one URL). */
@@ -336,7 +352,7 @@ export async function signedFetch(url: string, options: SignedFetchOptions): Pro
     if (value === undefined) delete headers[name];
     else headers[name] = value;
   }
-  return fetch(url, {
+  return fetch(sendTo(url, options.via), {
     method: options.method,
     headers,
     ...(bytes.byteLength > 0 ? { body: bytes } : {}),
@@ -486,13 +502,15 @@ export async function callApi<T = { error: string; message: string }>(
     body?: Uint8Array | string | object;
     now?: Date;
     headers?: Record<string, string | undefined>;
+    /** See SignedFetchOptions.via. */
+    via?: string;
   } = {},
 ): Promise<ApiAnswer<T>> {
   const url = `${baseUrl}${path}`;
   const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
   const response =
     options.signer === undefined
-      ? await fetch(url, {
+      ? await fetch(sendTo(url, options.via), {
           method,
           ...(options.body === undefined
             ? {}
@@ -509,6 +527,7 @@ export async function callApi<T = { error: string; message: string }>(
           ...(options.body === undefined ? {} : { body: options.body }),
           ...(options.now === undefined ? {} : { sign: { now: options.now } }),
           ...(options.headers === undefined ? {} : { headers: options.headers }),
+          ...(options.via === undefined ? {} : { via: options.via }),
         });
   const text = await response.text();
   return {
