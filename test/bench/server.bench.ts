@@ -26,6 +26,14 @@
  * speed favours none. Besides req/s and latency it prints the server's own CPU time per request
  * (meaningful when other processes share the machine) and its resident memory (RSS, and the peak
  * of the run). Figures are printed, not asserted.
+ *
+ * `--backend postgres --processes N` (issue 15) adds a deployment of N `airlock server start
+ * --database …` processes on one throwaway PostgreSQL cluster (test/helpers/postgres.ts) behind
+ * nginx (test/helpers/nginx.ts), its state made through the admin API as for SQLite; the rows are
+ * then cli (one process on SQLite), postgres×N (through nginx), bare, and bare behind the same
+ * nginx (what the balancer alone costs). The load is the SQLite set-up's device bodies for every
+ * row. Database work per /updates is read from PostgreSQL's own counters (pg_stat_database, the
+ * transactions of the bench database), net of what the processes' periodic re-read does when idle.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +44,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { rsaSignerFromPrivateKey } from '../../src/core/bundle';
 import { bytesToHex } from '../../src/core/crypto';
 import { initServer, startServer } from '../../src/server';
@@ -48,7 +57,9 @@ import {
   makeEncryptedBundle,
   seededDeviceIds,
 } from '../helpers/device-sim';
-import { listeningUrl, testIdentity } from '../helpers/server';
+import { startNginx, type NginxLb } from '../helpers/nginx';
+import { startPostgres, type PgTestCluster } from '../helpers/postgres';
+import { freePort, listeningUrl, testIdentity } from '../helpers/server';
 
 const { values } = parseArgs({
   options: {
@@ -62,6 +73,8 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '5' },
     devices: { type: 'string', default: '200000' },
+    backend: { type: 'string', default: 'sqlite' },
+    processes: { type: 'string', default: '2' },
   },
 });
 
@@ -123,6 +136,7 @@ function serveBare(size: number): void {
 interface Child {
   readonly name: string;
   readonly url: string;
+  readonly pid?: number | undefined;
   /** CPU time (user + system) the process used so far, in ms; NaN where /proc is missing. */
   cpuMs(): number;
   /** Resident memory now and its peak so far (VmRSS, VmHWM), in MiB; NaN where /proc is missing. */
@@ -159,9 +173,16 @@ function processCpuMs(pid: number | undefined): number {
  * Runs Node with `args`; AIRLOCK_BENCH_NODE_ARGS (e.g. "--cpu-prof") passes extra Node flags, for
  * profiling.
  */
-function spawnNode(args: readonly string[], stdout: 'pipe' | number): ChildProcess {
+function spawnNode(
+  args: readonly string[],
+  stdout: 'pipe' | number,
+  env: NodeJS.ProcessEnv = {},
+): ChildProcess {
   const extra = (process.env.AIRLOCK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return spawn(process.execPath, [...extra, ...args], { stdio: ['ignore', stdout, 'inherit'] });
+  return spawn(process.execPath, [...extra, ...args], {
+    stdio: ['ignore', stdout, 'inherit'],
+    env: { ...process.env, ...env },
+  });
 }
 
 /** The running server `child`, listening at `url`; `stop` ends it with SIGTERM. */
@@ -208,14 +229,19 @@ function startChild(name: string, args: readonly string[]): Promise<Child> {
  * Starts the built CLI's `airlock server start` with stdout sent to `logFile`, as a deployment
  * would (`airlock server start > access.log`), and resolves once the file holds its start line.
  */
-async function startCliChild(args: readonly string[], logFile: string): Promise<Child> {
+async function startCliChild(
+  args: readonly string[],
+  logFile: string,
+  env: NodeJS.ProcessEnv = {},
+  name = 'cli',
+): Promise<Child> {
   const out = openSync(logFile, 'w');
-  const child = spawnNode([CLI_PATH, ...args], out);
+  const child = spawnNode([CLI_PATH, ...args], out, env);
   closeSync(out);
   for (let tries = 0; tries < 600; tries++) {
     const [first = ''] = readFileSync(logFile, 'utf8').split('\n');
     const url = listeningUrl(first);
-    if (url !== null) return childAt('cli', child, url);
+    if (url !== null) return { ...childAt(name, child, url), pid: child.pid };
     if (child.exitCode !== null) throw new Error(`server process exited with ${child.exitCode}`);
     await sleep(50);
   }
@@ -363,13 +389,18 @@ interface Setup {
  * Creates the server state through the admin API of an in-process server (two people, as always),
  * builds the device bodies, checks a sample of them against the answers they must get, and stops.
  */
-async function setUp(devices: number): Promise<Setup> {
+async function setUp(devices: number, database?: pg.ClientConfig): Promise<Setup> {
   const tmp = makeTempDir('airlock-bench-server-');
   const dataDir = join(tmp.path, 'data');
   const alice = testIdentity('bench proposer'); // TEST-ONLY
   const bob = testIdentity('bench approver'); // TEST-ONLY
-  await initServer({ dataDir, admins: [bytesToHex(alice.publicKey), bytesToHex(bob.publicKey)] });
-  const setupServer = await startServer({ dataDir, host: HOST, port: 0 });
+  const backend = database === undefined ? {} : { database };
+  await initServer({
+    dataDir,
+    admins: [bytesToHex(alice.publicKey), bytesToHex(bob.publicKey)],
+    ...backend,
+  });
+  const setupServer = await startServer({ dataDir, host: HOST, port: 0, ...backend });
   try {
     const key = generateTestRsaKey(); // TEST-ONLY bundle key
     const signer = rsaSignerFromPrivateKey(key.privateKey);
@@ -475,16 +506,21 @@ interface Runs {
  * load drifts) and of each round's p99, with the worst p99 beside it. Medians, because on a shared
  * machine one round in several is slowed for every server alike.
  */
-function summarize(airlock: Runs, bare: Runs, print: (text: string) => void): void {
+function summarize(
+  airlock: Runs,
+  bare: Runs,
+  print: (text: string) => void,
+  against = 'bare',
+): void {
   const ratios = airlock.loads.map((a, i) => a.rps / (bare.loads[i] as Load).rps);
   const ratio = median(ratios);
   const p99 = median(airlock.loads.map((run) => run.p99));
   const bareP99 = median(bare.loads.map((run) => run.p99));
   const worstP99 = Math.max(...airlock.loads.map((run) => run.p99));
   const non2xx = airlock.loads.reduce((sum, run) => sum + run.non2xx + run.errors, 0);
-  const name = airlock.server.name;
+  const name = against === 'bare' ? airlock.server.name : `${airlock.server.name} vs ${against}`;
   print(
-    `${name}: ${mean(airlock.loads, 'rps').toFixed(0)} req/s against bare ${mean(bare.loads, 'rps').toFixed(0)} (mean of rounds); ` +
+    `${name}: ${mean(airlock.loads, 'rps').toFixed(0)} req/s against ${against} ${mean(bare.loads, 'rps').toFixed(0)} (mean of rounds); ` +
       `CPU ${mean(airlock.loads, 'cpuUs').toFixed(0)} µs/req against ${mean(bare.loads, 'cpuUs').toFixed(0)}`,
   );
   print(
@@ -502,11 +538,139 @@ function summarize(airlock: Runs, bare: Runs, print: (text: string) => void): vo
   );
 }
 
+/** A PostgreSQL deployment under test: the cluster, the bench database and its set-up. */
+interface PgDeployment {
+  readonly cluster: PgTestCluster;
+  readonly url: string;
+  readonly name: string;
+  readonly setup: Setup;
+}
+
+async function startPgDeployment(devices: number): Promise<PgDeployment> {
+  const cluster = await startPostgres();
+  try {
+    const name = 'bench';
+    const url = await cluster.createDatabase(name);
+    const setup = await setUp(devices, cluster.clientConfig(url));
+    return { cluster, url, name, setup };
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+}
+
+/**
+ * `processes` × `airlock server start --database` (the built CLI, access log to a file each) on
+ * fixed ports, behind nginx; one Child whose CPU and memory are the processes' sums.
+ */
+async function startPgServers(
+  deployment: PgDeployment,
+  processes: number,
+): Promise<{ child: Child; lb: NginxLb }> {
+  const ports: number[] = [];
+  for (let i = 0; i < processes; i++) ports.push(await freePort());
+  const lb = await startNginx({ upstreams: ports.map((port) => `http://${HOST}:${port}`) });
+  const children: Child[] = [];
+  try {
+    for (const [i, port] of ports.entries()) {
+      children.push(
+        await startCliChild(
+          [
+            'server',
+            'start',
+            '--data',
+            deployment.setup.dataDir,
+            '--database',
+            deployment.url,
+            '--host',
+            HOST,
+            '--port',
+            String(port),
+            '--public-url',
+            lb.url,
+            '--trust-proxy',
+            HOST,
+          ],
+          `${deployment.setup.logFile}.${i}`,
+          deployment.cluster.env,
+          `postgres${i}`,
+        ),
+      );
+    }
+  } catch (error) {
+    for (const child of children) await child.stop();
+    await lb.stop();
+    throw error;
+  }
+  const sum = (pick: (child: Child) => number): number =>
+    children.reduce((total, child) => total + pick(child), 0);
+  return {
+    lb,
+    child: {
+      name: `postgres×${processes}`,
+      url: lb.url,
+      cpuMs: () => sum((child) => child.cpuMs()),
+      rssMiB: () => ({
+        now: sum((child) => child.rssMiB().now),
+        peak: sum((child) => child.rssMiB().peak),
+      }),
+      stop: async () => {
+        for (const child of children) await child.stop();
+        await lb.stop();
+      },
+    },
+  };
+}
+
+/** nginx in front of `target` (the bare server): the balancer's own cost, measured alike. */
+async function behindNginx(target: Child): Promise<Child> {
+  const lb = await startNginx({ upstreams: [target.url] });
+  return {
+    name: 'bare+lb',
+    url: lb.url,
+    cpuMs: () => target.cpuMs(),
+    rssMiB: () => target.rssMiB(),
+    stop: () => lb.stop(),
+  };
+}
+
+/**
+ * Transactions PostgreSQL counted on the bench database. A backend reports its counters when it
+ * goes idle, at the latest 10 s after its last transaction (PostgreSQL 15 `pgstat_report_stat`):
+ * wait that long first for a figure that includes every transaction so far.
+ */
+async function pgTransactions(deployment: PgDeployment): Promise<number> {
+  await sleep(11_000);
+  const client = new pg.Client(deployment.cluster.clientConfig(deployment.url));
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ xacts: string }>(
+      'SELECT xact_commit + xact_rollback AS xacts FROM pg_stat_database WHERE datname = $1',
+      [deployment.name],
+    );
+    return Number(rows[0]?.xacts ?? Number.NaN);
+  } finally {
+    await client.end();
+  }
+}
+
 async function main(): Promise<void> {
   const print = (text: string): boolean => process.stdout.write(`${text}\n`);
   requireWrk();
-  const names = (values.servers ?? 'cli,library').split(',').filter(Boolean);
+  const backend = values.backend ?? 'sqlite';
+  if (backend !== 'sqlite' && backend !== 'postgres') {
+    throw new Error(`--backend is sqlite or postgres, not ${backend}`);
+  }
+  const processes = Number(values.processes);
+  if (!Number.isInteger(processes) || processes < 1 || processes > 8) {
+    throw new Error('--processes is an integer from 1 to 8');
+  }
+  // With PostgreSQL: one SQLite process beside the deployment (the issue's comparison).
+  const names =
+    backend === 'postgres' ? ['cli'] : (values.servers ?? 'cli,library').split(',').filter(Boolean);
   const setup = await setUp(Number(values.devices));
+  const deployment =
+    backend === 'postgres' ? await startPgDeployment(Number(values.devices)) : null;
   try {
     print(
       `servers: ${names.map((name) => (name === 'cli' ? 'cli = airlock server start (built CLI, access log on stdout to a file)' : 'library = startServer in a child process (no access log)')).join('; ')}; bare = node:http, fixed answer` +
@@ -518,6 +682,13 @@ async function main(): Promise<void> {
     print(`load: wrk, ${THREADS} thread(s), ${CONNECTIONS} connections`);
     const servers: Child[] = [];
     for (const name of names) servers.push(await startAirlock(name, setup.dataDir, setup.logFile));
+    const pgServers = deployment === null ? null : await startPgServers(deployment, processes);
+    if (pgServers !== null) {
+      servers.push(pgServers.child);
+      print(
+        `${pgServers.child.name} = ${processes} airlock server start --database (PostgreSQL ${deployment?.cluster.port}) behind nginx ${pgServers.lb.url}`,
+      );
+    }
     const bare = await startChild('bare', [
       ...process.execArgv,
       SELF,
@@ -527,6 +698,13 @@ async function main(): Promise<void> {
       String(setup.answerSize),
     ]);
     servers.push(bare);
+    const bareLb = pgServers === null ? null : await behindNginx(bare);
+    if (bareLb !== null) servers.push(bareLb);
+    const queries = { start: 0, startedAt: 0, end: 0, endedAt: 0, idle: 0, idleAt: 0 };
+    if (deployment !== null) {
+      queries.start = await pgTransactions(deployment);
+      queries.startedAt = performance.now();
+    }
     const seconds = Number(values.duration);
     const runs = new Map<Child, Runs>(
       servers.map((server) => [server, { server, loads: [], rss: [], peak: 0 }]),
@@ -553,11 +731,32 @@ async function main(): Promise<void> {
           print(`  ${line(server.name, measured, rss)}`);
         }
       }
+      if (deployment !== null) {
+        queries.end = await pgTransactions(deployment);
+        queries.endedAt = performance.now();
+        queries.idle = await pgTransactions(deployment);
+        queries.idleAt = performance.now();
+      }
     } finally {
-      for (const server of servers) await server.stop();
+      for (const server of [...servers].reverse()) await server.stop();
     }
     for (const server of servers) {
       if (server !== bare) summarize(runs.get(server) as Runs, runs.get(bare) as Runs, print);
+    }
+    if (pgServers !== null && bareLb !== null) {
+      summarize(runs.get(pgServers.child) as Runs, runs.get(bareLb) as Runs, print, 'bare+lb');
+      const requests = sent.get(pgServers.child)?.requests ?? 0;
+      const during = queries.end - queries.start;
+      // The processes' periodic re-read (and LISTEN's keep-alive) run whatever the load: their
+      // rate when idle, over the time of the loads, is what /updates did not cause.
+      const idleRate = (queries.idle - queries.end) / ((queries.idleAt - queries.endedAt) / 1000);
+      const background = idleRate * ((queries.endedAt - queries.startedAt) / 1000);
+      const net = Math.max(0, during - background);
+      print(
+        `${pgServers.child.name}: PostgreSQL transactions during its ${requests} requests (warm-ups included): ${during}, ` +
+          `${(during / Math.max(1, requests)).toFixed(5)} per /updates; idle re-read ${idleRate.toFixed(1)}/s ` +
+          `(${background.toFixed(0)} over the run) -> ${(net / Math.max(1, requests)).toFixed(5)} per /updates net (target 0)`,
+      );
     }
     if (names.includes('cli')) {
       // wrk does not count the requests still in flight when a load ends (at most one per
@@ -571,6 +770,8 @@ async function main(): Promise<void> {
     }
   } finally {
     setup.cleanup();
+    deployment?.setup.cleanup();
+    await deployment?.cluster.stop();
   }
 }
 
