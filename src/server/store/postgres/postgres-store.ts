@@ -284,8 +284,11 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
   private readonly listenConfig: pg.ClientConfig;
   private readonly now: () => Date;
   private readonly onError: (what: string, error: unknown) => void;
-  /** Tags this process's notifications, so that it skips re-reading its own changes. */
-  private readonly origin = randomBytes(6).toString('hex');
+  /**
+   * This store's name among the deployment's: it tags its notifications (so that it skips
+   * re-reading its own changes) and its connections' application_name in pg_stat_activity.
+   */
+  readonly origin = randomBytes(6).toString('hex');
   private root: TrustRoot | null = null;
   private rootVersion = 0;
   /** Channel records by id (seq, head and settings, for channelStatus and change detection). */
@@ -313,8 +316,9 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
     this.now = options.now ?? (() => new Date());
     this.onError = options.onError ?? (() => undefined);
     const config = poolConfig(target, options.poolSize ?? 10);
-    this.listenConfig = config;
-    this.pool = new pg.Pool(config);
+    // Named in pg_stat_activity, so that an operator sees which connections are whose.
+    this.listenConfig = { ...config, application_name: `airlock listen ${this.origin}` };
+    this.pool = new pg.Pool({ ...config, application_name: `airlock ${this.origin}` });
     // An idle client's error (e.g. the server restarted) must not crash the process.
     this.pool.on('error', (error) => this.onError('postgres pool', error));
   }
@@ -368,23 +372,44 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
     const lost = (error?: unknown): void => {
       if (this.listener !== client) return;
       this.listener = null;
-      client.removeAllListeners('end');
       void client.end().catch(() => undefined);
       if (this.closed) return;
       this.onError('LISTEN connection', error ?? new Error('connection ended'));
-      // Reconnect, then re-read everything: notifications sent meanwhile are lost.
-      const retry = setTimeout(() => {
-        this.listen()
-          .then(() => this.queueCache(() => this.resync(true)))
-          .catch(() => lost(new Error('reconnecting failed')));
-      }, LISTEN_RETRY_MS);
-      retry.unref();
+      this.relisten();
     };
     client.on('error', lost);
     client.on('end', () => lost());
     this.listener = client;
-    await client.connect();
-    await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+    } catch (error) {
+      if (this.listener === client) this.listener = null;
+      void client.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Listens again after a pause, then re-reads everything (notifications sent while no
+   * connection listened are lost); retries until it works or the store closes.
+   */
+  private relisten(): void {
+    const retry = setTimeout(() => {
+      if (this.closed) return;
+      this.listen().then(
+        () => {
+          this.queueCache(() => this.resync(true)).catch((error: unknown) =>
+            this.onError('re-read after reconnecting', error),
+          );
+        },
+        (error: unknown) => {
+          this.onError('LISTEN reconnect', error);
+          this.relisten();
+        },
+      );
+    }, LISTEN_RETRY_MS);
+    retry.unref();
   }
 
   private queueCache(work: () => Promise<void>): Promise<void> {
