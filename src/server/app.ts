@@ -42,6 +42,8 @@ export interface AppOptions {
   readonly releaseRules?: Partial<ReleaseRules>;
   /** See DeviceContext.redirectBundlesSeconds. */
   readonly redirectBundlesSeconds?: number;
+  /** Where devices download bundles, when not from `publicUrl` (DeviceContext.publicUrl). */
+  readonly bundleBaseUrl?: string;
 }
 
 /** How long a body may take (ARCHITECTURE.md "Slow and greedy clients"). */
@@ -87,7 +89,7 @@ export function createRequestListener(options: AppOptions): Listener {
   };
   const device: DeviceContext = {
     store: options.store,
-    publicUrl: options.publicUrl,
+    publicUrl: options.bundleBaseUrl ?? options.publicUrl,
     nowMs: options.nowMs ?? (() => options.now().getTime()),
     log: options.log,
     sourceOf,

@@ -100,6 +100,11 @@ export interface StartServerOptions {
      */
     readonly redirectSeconds?: number;
   };
+  /**
+   * The base of the bundle URLs devices get, `<base>/bundles/<sha>`: a CDN whose origin is this
+   * server (or its load balancer), which caches the immutable bundles; default the public URL.
+   */
+  readonly bundleBaseUrl?: string;
 }
 
 export interface RunningServer {
@@ -313,6 +318,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(options.bundles?.redirectSeconds === undefined
       ? {}
       : { redirectBundlesSeconds: options.bundles.redirectSeconds }),
+    ...(options.bundleBaseUrl === undefined ? {} : { bundleBaseUrl: options.bundleBaseUrl }),
   });
   server.on(
     'request',

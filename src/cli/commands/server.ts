@@ -18,7 +18,7 @@ airlock server start --data DIR [--database postgres://USER@HOST:PORT/DB] [--hos
                      [--trust-proxy ADDRESS|CIDR …] [--max-statement-days N] [--max-bundle-entries N]
                      [--max-bundle-unpacked-mb N] [--max-compression-ratio N]
                      [--bundles s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region R] [--s3-virtual-hosted]
-                      [--bundle-redirect-seconds N]]
+                      [--bundle-redirect-seconds N]] [--bundle-base-url URL]
   (S3 credentials: the AWS_* environment variables; the PostgreSQL password: PGPASSWORD or
    ~/.pgpass; never flags)`;
 
@@ -127,6 +127,7 @@ async function start(argv: string[]): Promise<void> {
       's3-region': { type: 'string' },
       's3-virtual-hosted': { type: 'boolean' },
       'bundle-redirect-seconds': { type: 'string' },
+      'bundle-base-url': { type: 'string' },
     },
     { min: 0, max: 0, usage },
   );
@@ -172,6 +173,13 @@ async function start(argv: string[]): Promise<void> {
       '--public-url must be an origin such as https://updates.example.com.',
     );
   }
+  const bundleBaseUrl = values['bundle-base-url'];
+  if (bundleBaseUrl !== undefined && !/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(bundleBaseUrl)) {
+    throw new AirlockError(
+      'INVALID_ARGUMENT',
+      '--bundle-base-url must be a URL such as https://cdn.example.com (devices get <URL>/bundles/<sha256>).',
+    );
+  }
   const defaults = DEFAULT_RELEASE_RULES;
   const days = parseIntFlag(values['max-statement-days'], '--max-statement-days', 1, 365);
   const entries = parseIntFlag(values['max-bundle-entries'], '--max-bundle-entries', 1, 65_534);
@@ -208,6 +216,7 @@ async function start(argv: string[]): Promise<void> {
     ...(trustProxy === undefined ? {} : { trustProxy }),
     releaseRules,
     logger: accessLog.line,
+    ...(bundleBaseUrl === undefined ? {} : { bundleBaseUrl: bundleBaseUrl.replace(/\/+$/, '') }),
     ...(values.bundles === undefined
       ? {}
       : {

@@ -14,8 +14,9 @@ import {
 export interface DeviceContext {
   readonly store: DeviceStore;
   /**
-   * The server's public base URL (no trailing slash needed), for bundle URLs: `--public-url` or the
-   * listen address, never the request's Host header (ARCHITECTURE.md "Unauthenticated input").
+   * The base of the bundle URLs devices get (`<base>/bundles/<sha>`, no trailing slash needed):
+   * `--bundle-base-url` (a CDN whose origin is this server), else `--public-url` or the listen
+   * address; never the request's Host header (ARCHITECTURE.md "Unauthenticated input").
    */
   readonly publicUrl: string;
   /** The source of a request (peer address, or the client a trusted proxy names): per-source limits. */

@@ -7,7 +7,9 @@ import {
   makeEncryptedBundle,
   type BundleInfo,
 } from '../../helpers/device-sim';
-import { startTestServer, testIdentity, type TestServer } from '../../helpers/server';
+import { runCli } from '../../helpers/cli';
+import { startNginx } from '../../helpers/nginx';
+import { freePort, startTestServer, testIdentity, type TestServer } from '../../helpers/server';
 
 /**
  * A stock-plugin device against the real server over loopback HTTP (ARCHITECTURE.md §10): two people
@@ -92,5 +94,49 @@ describe('install over HTTP', () => {
       kind: 'blocked',
       error: 'key_id_mismatch',
     });
+  });
+});
+
+describe('bundles through a CDN (--bundle-base-url)', () => {
+  it('announces bundle URLs on the CDN, which fetches them from the server', async () => {
+    // nginx stands in for the CDN: its origin is the server, so only servable bundles exist.
+    const port = await freePort();
+    const cdn = await startNginx({ upstreams: [`http://127.0.0.1:${port}`] });
+    const behind = await startTestServer({
+      admins: [alice, bob],
+      spawn: true,
+      port,
+      args: ['--bundle-base-url', `${cdn.url}/`],
+    });
+    try {
+      const cdnDesk = new ReleaseDesk(() => behind.url, alice, bob);
+      await cdnDesk.createApp(APP, key.publicKeyPem, [{ name: 'production' }]);
+      await cdnDesk.release(APP, 'production', '1.1.0', v1);
+      const device = new DeviceSim({
+        baseUrl: behind.url,
+        appId: APP,
+        publicKeyPem: key.publicKeyPem,
+      });
+      const check = await device.checkForUpdate();
+      expect(check.body.url).toBe(`${cdn.url}/bundles/${v1.info.encryptedSha256}`);
+      expect(await device.update()).toMatchObject({ result: 'installed', version: '1.1.0' });
+      expect(cdn.accessLog()).toContain(`GET /bundles/${v1.info.encryptedSha256}`);
+    } finally {
+      await behind.dispose();
+      await cdn.stop();
+    }
+  });
+
+  it('refuses a base URL that is not http(s)', async () => {
+    const refused = await runCli([
+      'server',
+      'start',
+      '--data',
+      server.dataDir,
+      '--bundle-base-url',
+      'ftp://cdn.example.com',
+    ]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/--bundle-base-url must be a URL/);
   });
 });
