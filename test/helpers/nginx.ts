@@ -49,8 +49,11 @@ export interface NginxLb {
 export interface NginxOptions {
   /** Upstream base URLs, e.g. `http://127.0.0.1:4001` (plain HTTP, no path). */
   readonly upstreams: readonly string[];
-  /** nginx's default round robin, or `least_conn`. */
-  readonly balance?: 'round_robin' | 'least_conn';
+  /**
+   * nginx's default round robin, `least_conn`, or `client_address` (`hash $remote_addr
+   * consistent`: each client to one upstream, DEPLOYMENT.md "Balancing, and the automatic pause").
+   */
+  readonly balance?: 'round_robin' | 'least_conn' | 'client_address';
   /** `client_max_body_size` in MiB; default 512, the server's default bundle limit. */
   readonly clientMaxBodyMb?: number;
 }
@@ -227,6 +230,7 @@ function nginxConfig(
     '',
     '  upstream airlock {',
     ...(options.balance === 'least_conn' ? ['    least_conn;'] : []),
+    ...(options.balance === 'client_address' ? ['    hash $remote_addr consistent;'] : []),
     ...upstreams.map((address) => `    server ${address};`),
     '    keepalive 64;',
     // Below the server's 5 s keepAliveTimeout (src/server/index.ts): nginx must drop an idle

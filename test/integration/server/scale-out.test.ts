@@ -47,6 +47,8 @@ const carol = testIdentity('scale-out carol');
 const APP = 'com.example.scaleout';
 const CHANNEL = 'production';
 const PAUSED_CHANNEL = 'canary';
+const HASHED_CHANNEL = 'hashed';
+const AUTO_PAUSE = { failureThreshold: 0.2, minSamples: 20, maxDevicesPerSource: 5 };
 const key = generateTestRsaKey();
 
 interface Process {
@@ -187,10 +189,8 @@ beforeAll(async () => {
   await Promise.all([start(a), start(b)]);
   await deskVia(a).createApp(APP, key.publicKeyPem, [
     { name: CHANNEL },
-    {
-      name: PAUSED_CHANNEL,
-      settings: { autoPause: { failureThreshold: 0.2, minSamples: 20, maxDevicesPerSource: 5 } },
-    },
+    { name: PAUSED_CHANNEL, settings: { autoPause: AUTO_PAUSE } },
+    { name: HASHED_CHANNEL, settings: { autoPause: AUTO_PAUSE } },
   ]);
 }, 120_000);
 
@@ -351,6 +351,47 @@ describe('two processes on one PostgreSQL and one bucket, behind nginx', () => {
     expect(pauses).toHaveLength(1);
     expect(pauses[0]?.statement).toMatchObject({ automatic: true });
     await verifiedLog(PAUSED_CHANNEL);
+  });
+});
+
+describe('nginx balancing by client address (DEPLOYMENT.md)', () => {
+  it('counts every failure report, as one process would: 24 devices pause at minSamples 20', async () => {
+    // Round robin would send most devices' /stats to the process that did not hand them the
+    // release (handed.ts), leaving about half of the 24 reports counted: below minSamples.
+    const hashed = await startNginx({ upstreams: [a.url, b.url], balance: 'client_address' });
+    try {
+      await deskVia(a).release(APP, HASHED_CHANNEL, '1.1.0', await bundleOf('hashed'));
+      const probes = seededDeviceIds('scale-hash-probe', 2000);
+      await within(1000, 'both offer the release', async () => {
+        const checks = await Promise.all(
+          [a, b].map((p) =>
+            phone(p.url, probes.pop() as string, { channel: HASHED_CHANNEL }).checkForUpdate(),
+          ),
+        );
+        return checks.every((check) => check.available);
+      });
+      const fleet = seededDeviceIds('scale-hash', 24).map((id, i) =>
+        phone(hashed.url, id, { localAddress: `127.0.40.${1 + i}`, channel: HASHED_CHANNEL }),
+      );
+      await mapLimit(fleet, 8, async (device) => {
+        const check = await device.checkForUpdate();
+        expect(check.available).toBe(true);
+        const { status } = await device.sendStats([device.statEvent('update_fail', '1.1.0')]);
+        expect(status).toBe(200);
+      });
+      // Both processes served some of the devices.
+      const upstreams = new Set(
+        [...hashed.accessLog().matchAll(/upstream=(\S+)/g)].map((match) => match[1]),
+      );
+      expect(upstreams.size).toBe(2);
+      const pauses = (await log(HASHED_CHANNEL)).entries.filter(
+        (entry) => entry.statement.kind === 'pause',
+      );
+      expect(pauses).toHaveLength(1);
+      expect(pauses[0]?.statement).toMatchObject({ automatic: true });
+    } finally {
+      await hashed.stop();
+    }
   });
 });
 
