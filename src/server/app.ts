@@ -137,6 +137,9 @@ export function createRequestListener(options: AppOptions): Listener {
   };
 }
 
+/** `/api/v1/apps/<app>/channels/<channel>…`: the app and channel an admin path is about. */
+const CHANNEL_PATH = /^\/api\/v1\/apps\/([^/]+)\/channels\/([^/]+)/;
+
 function pathOf(url: string | undefined): string {
   const raw = url ?? '/';
   const at = raw.indexOf('?');
@@ -173,6 +176,13 @@ async function serveOther(
     });
   }
   const { route, params } = matchRoute(req.method ?? 'GET', path);
+  // The root (who may sign) and the channel a path names, as the database has them now.
+  const named = CHANNEL_PATH.exec(path);
+  await deps.admin.store.catchUp(
+    ...(named === null
+      ? []
+      : [decodeURIComponent(named[1] ?? ''), decodeURIComponent(named[2] ?? '')]),
+  );
   const { principal, body } = await admit(req, route, deps);
   const reply = await route.handle(deps.admin, {
     req,

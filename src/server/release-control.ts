@@ -161,6 +161,7 @@ export class ReleaseControl {
     if (statement.kind === 'pause' && statement.automatic === true) {
       fail('FORBIDDEN', 'Only the server issues automatic pauses (ARCHITECTURE.md §6).');
     }
+    await this.store.catchUp(statement.app, statement.channel);
     const channel = this.channelOf(statement);
     if (hasExpired(statement.expiresAt, now)) {
       fail('STATEMENT_EXPIRED', `The statement expired at ${statement.expiresAt}.`);
@@ -203,6 +204,7 @@ export class ReleaseControl {
   /** GET /statements/<id>: the statement, its approvals, its state and the verdict now. */
   async status(id: string): Promise<StatementStatus> {
     const stored = await this.stored(id);
+    await this.store.catchUp(stored.statement.app, stored.statement.channel);
     return this.statusOf(stored, this.stateOf(stored));
   }
 
@@ -241,6 +243,7 @@ export class ReleaseControl {
     const stored = await this.stored(id);
     if (stored.applied !== null) return pushResult(stored.applied, true);
     const { statement } = stored;
+    await this.store.catchUp(statement.app, statement.channel);
     const root = this.store.currentRoot();
     const fresh = screenApprovals(statement, id, stored.approvals, approvals, root);
     const all = [...stored.approvals, ...fresh];

@@ -149,7 +149,8 @@ async function start(argv: string[]): Promise<void> {
     );
   }
   const endpoint = values['s3-endpoint'];
-  if (endpoint !== undefined && !/^https?:\/\/[^/]+\/?$/.test(endpoint)) {
+  // No user:secret@ either: credentials come from the environment only (ps shows flags).
+  if (endpoint !== undefined && !/^https?:\/\/[^/@]+\/?$/.test(endpoint)) {
     throw new AirlockError(
       'INVALID_ARGUMENT',
       '--s3-endpoint must be an origin such as https://minio.example:9000.',

@@ -99,6 +99,14 @@ export interface ServerStore extends DeviceStore {
   applyStatement(input: ApplyInput, now: Date): Promise<ApplyOutcome>;
   logPage(app: string, channel: string, after: number, limit: number): Promise<LogPage | null>;
 
+  /**
+   * Brings this process's memory up to what the database holds for the trust root and, when
+   * named, one channel, so that an admin decision here sees what any process committed before the
+   * request came (read-your-writes across processes, issue 15 item 3). A no-op where one process
+   * owns the database (SQLite).
+   */
+  catchUp(app?: string, channel?: string): Promise<void>;
+
   /** Flushes what is buffered (stats), closes connections; a second call does nothing. */
   close(): Promise<void>;
 }

@@ -127,6 +127,59 @@ describe('several stores on one database', () => {
     expect(b.channel(APP, CHANNEL)?.paused).toBe(a.channel(APP, CHANNEL)?.paused);
   });
 
+  it('follows a new root, app, checked bundle and named bundle by notification alone', async () => {
+    const a = await open();
+    const b = await open({ resyncMs: 3_600_000 });
+    const version = b.currentRoot().version;
+    const next = { ...a.currentRoot(), version: version + 1 };
+    await a.appendRoot({ root: next, signatures: [] }, new Date());
+    await until('b has the new root', 1000, () => b.currentRoot().version === version + 1);
+    const other = `${APP}.n${version}`;
+    await a.createApp(
+      {
+        app: other,
+        bundlePublicKey: null,
+        bundleKeyId: null,
+        channels: [{ name: CHANNEL, settings: ChannelSettingsSchema.parse({}) }],
+      },
+      new Date(),
+    );
+    await until('b has the new app', 1000, () => b.channel(other, CHANNEL) !== null);
+    const sha = 'ab'.repeat(32);
+    await a.markBundleChecked(sha, new Date(), []);
+    await until('b knows it is checked', 1000, () => b.bundleChecked(sha));
+    expect(b.servable(sha)).toBe(false);
+    const status = a.channelStatus(other, CHANNEL);
+    const release: Statement = {
+      v: 1,
+      kind: 'release',
+      release: {
+        version: '1.0.1',
+        minNativeVersion: '1.0.0',
+        rollout: { percent: 100 },
+        bundle: {
+          sha256: 'cd'.repeat(32),
+          size: 1,
+          encryptedSha256: sha,
+          encryptedSize: 1,
+          sessionKey: 'QUFB:QUFB',
+          checksum: 'a'.repeat(512),
+          keyId: 'QUFB',
+          files: 1,
+        },
+      },
+      app: other,
+      channel: CHANNEL,
+      seq: (status?.seq ?? 0) + 1,
+      prev: status?.head ?? null,
+      createdAt: new Date(Date.now() - 60_000).toISOString(),
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      proposer: alice.keyId,
+    };
+    await a.submitStatement(statementId(release), release, [], new Date());
+    await until('b may serve it', 1000, () => b.servable(sha));
+  });
+
   it('listens again after its LISTEN connection is cut, and re-reads what it missed', async () => {
     const a = await open();
     const b = await open({ resyncMs: 3_600_000, onError: () => undefined });
@@ -147,6 +200,26 @@ describe('several stores on one database', () => {
     // And it hears notifications again.
     await applyNext(a, b.channel(APP, CHANNEL)?.paused === true ? 'resume' : 'pause');
     await until('b follows again', 1000, () => b.channelStatus(APP, CHANNEL)?.seq === before + 2);
+  });
+
+  it('catches up on demand (admin decisions) with no notification and no re-read', async () => {
+    const a = await open();
+    const b = await open({ resyncMs: 3_600_000, onError: () => undefined });
+    // b hears nothing: its LISTEN connection is cut and it does not re-read on its own.
+    await admin(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`,
+      [`airlock listen ${b.origin}`],
+    );
+    const before = b.channelStatus(APP, CHANNEL)?.seq ?? -1;
+    const version = b.currentRoot().version;
+    await applyNext(a, b.channel(APP, CHANNEL)?.paused === true ? 'resume' : 'pause');
+    await a.appendRoot(
+      { root: { ...a.currentRoot(), version: version + 1 }, signatures: [] },
+      new Date(),
+    );
+    await b.catchUp(APP, CHANNEL);
+    expect(b.channelStatus(APP, CHANNEL)?.seq).toBe(before + 1);
+    expect(b.currentRoot().version).toBe(version + 1);
   });
 
   it('re-reads a change no notification announced (the safety net)', async () => {
@@ -176,10 +249,10 @@ describe('several stores on one database', () => {
   });
 
   it('signs the head checkpoint once per interval for all stores', async () => {
+    // Clocks 5 s apart: a checkpoint b signed itself would carry b's time, not a's.
     let clock = Date.now();
-    const now = (): Date => new Date(clock);
-    const a = await open({ now });
-    const b = await open({ now });
+    const a = await open({ now: () => new Date(clock) });
+    const b = await open({ now: () => new Date(clock + 5000) });
     await applyNext(a, a.channel(APP, CHANNEL)?.paused === true ? 'resume' : 'pause');
     await until(
       'b sees it',
@@ -190,10 +263,11 @@ describe('several stores on one database', () => {
     const fromB = (await b.logPage(APP, CHANNEL, 1_000_000, 1))?.head;
     expect(first).not.toBeNull();
     expect(fromB).toEqual(first);
+    expect(Date.parse(fromB?.checkpoint.time ?? '')).toBe(clock);
     clock += HEAD_RESIGN_MS + 1000;
     const later = (await b.logPage(APP, CHANNEL, 1_000_000, 1))?.head;
     expect(later?.sig).not.toBe(first?.sig);
-    expect(Date.parse(later?.checkpoint.time ?? '')).toBe(clock);
+    expect(Date.parse(later?.checkpoint.time ?? '')).toBe(clock + 5000);
     expect((await a.logPage(APP, CHANNEL, 1_000_000, 1))?.head).toEqual(later);
     const rows = await admin<{ n: number }>('SELECT count(*)::int AS n FROM heads');
     expect(rows[0]?.n).toBe(1);

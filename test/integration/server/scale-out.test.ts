@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bytesToHex,
@@ -48,6 +49,7 @@ const APP = 'com.example.scaleout';
 const CHANNEL = 'production';
 const PAUSED_CHANNEL = 'canary';
 const HASHED_CHANNEL = 'hashed';
+const TX_CHANNEL = 'killed-in-transaction';
 const AUTO_PAUSE = { failureThreshold: 0.2, minSamples: 20, maxDevicesPerSource: 5 };
 const key = generateTestRsaKey();
 
@@ -260,7 +262,12 @@ describe('two processes on one PostgreSQL and one bucket, behind nginx', () => {
         ),
       );
       expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
-      expect(answers.find((answer) => answer.status === 409)?.json.error).toBe('SEQ_CONFLICT');
+      // Refused in the apply transaction (SEQ_CONFLICT) or, when the winner had committed by
+      // then, by the check before it (STALE); never both applied (the contract suite covers the
+      // transaction's re-check on its own).
+      expect(['SEQ_CONFLICT', 'STALE']).toContain(
+        answers.find((answer) => answer.status === 409)?.json.error,
+      );
       const entries = (await log(CHANNEL)).entries.filter((entry) => entry.seq === status.seq + 1);
       expect(entries).toHaveLength(1);
     }
@@ -507,6 +514,81 @@ describe('SIGKILL of one process', () => {
     expect(again.status).toBe(200);
     expect(again.json.alreadyApplied).toBe(true);
     const page = await verifiedLog(CHANNEL);
+    expect(page.entries.filter((entry) => entry.id === id)).toHaveLength(1);
+  });
+});
+
+describe('SIGKILL inside the apply transaction', () => {
+  it('rolls back: nothing of the push is kept, and the retry on the other process applies once', async () => {
+    await deskVia(a).call('POST', `/apps/${APP}/channels`, { name: TX_CHANNEL });
+    await deskVia(a).release(APP, TX_CHANNEL, '1.1.0', await bundleOf('tx-kill'));
+    const status = await deskVia(a).channelStatus(APP, TX_CHANNEL);
+    const now = Date.now();
+    const statement: Statement = {
+      v: 1,
+      kind: 'rollout',
+      rollout: { percent: 77 },
+      app: APP,
+      channel: TX_CHANNEL,
+      seq: status.seq + 1,
+      prev: status.head,
+      createdAt: new Date(now - 1000).toISOString(),
+      expiresAt: new Date(now + 3_600_000).toISOString(),
+      proposer: alice.keyId,
+    };
+    const id = statementId(statement);
+    const approval = await createApproval(statement, bob);
+    const submitted = await callApi(lb.url, '/api/v1/statements', {
+      signer: alice,
+      body: { statement, approvals: [] },
+      via: a.url,
+    });
+    expect(submitted.status).toBe(201);
+    // Hold the log table: the push's transaction stops at its INSERT INTO log, after it has
+    // locked the channel and stored the push's approval.
+    const holder = new pg.Client(db.config);
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE log IN EXCLUSIVE MODE');
+      const inFlight = callApi(lb.url, `/api/v1/statements/${id}/push`, {
+        signer: bob,
+        body: { approvals: [approval] },
+        via: a.url,
+      }).catch((error: unknown) => error);
+      await within(4_000, 'the push waiting on the log inside its transaction', async () => {
+        // A fresh connection: statistics views are a snapshot per transaction (the holder's is old).
+        const waiting = await db.query(
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND backend_xid IS NOT NULL
+             AND application_name LIKE 'airlock %'`,
+        );
+        return waiting.length > 0;
+      });
+      await kill(a);
+      expect(await inFlight).toBeInstanceOf(Error);
+      await holder.query('COMMIT');
+    } finally {
+      await holder.end();
+    }
+    // The dead client's transaction ends in a rollback once its backend hears the socket close.
+    await within(10_000, 'no transaction of the killed process left', async () => {
+      const open = await db.query(
+        `SELECT 1 FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND application_name LIKE 'airlock %'`,
+      );
+      return open.length === 0;
+    });
+    expect(await db.query('SELECT 1 FROM log WHERE statement = $1', [id])).toEqual([]);
+    expect(await db.query('SELECT 1 FROM approvals WHERE statement = $1', [id])).toEqual([]);
+    expect((await deskVia(b).channelStatus(APP, TX_CHANNEL)).seq).toBe(status.seq);
+    const retried = await callApi<{ alreadyApplied?: boolean }>(
+      lb.url,
+      `/api/v1/statements/${id}/push`,
+      { signer: bob, body: { approvals: [approval] }, via: b.url },
+    );
+    expect(retried.status).toBe(200);
+    expect(retried.json.alreadyApplied).toBe(false);
+    await start(a);
+    const page = await verifiedLog(TX_CHANNEL);
     expect(page.entries.filter((entry) => entry.id === id)).toHaveLength(1);
   });
 });

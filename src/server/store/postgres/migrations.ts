@@ -11,8 +11,8 @@ import { AirlockError } from '../../../core';
  *   chain with two keys.
  * - `heads`: the deployment's current head checkpoint per channel, so that the head is re-signed
  *   once per interval for all processes (not once per process).
- * - `added` columns: when a row committed, for the periodic re-read that catches a missed
- *   notification.
+ * - `added` columns: when a row was written (its transaction's start, `now()`), for the periodic
+ *   re-read that catches a missed notification; the re-read looks two minutes further back.
  */
 const MIGRATION_0010 = `
 CREATE TABLE server_meta (

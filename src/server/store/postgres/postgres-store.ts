@@ -99,6 +99,8 @@ interface ChannelRow {
 
 const NOTIFY_CHANNEL = 'airlock_changes';
 const NONCE_SWEEP_EVERY = 64;
+/** Reads and applies of one automatic pause, when others keep taking the next position. */
+const PAUSE_ATTEMPTS = 3;
 /** Rows of earlier evidence periods dropped per stats write (see dropOldEvidence). */
 const EVIDENCE_DROP_BATCH = 500;
 /** Buffered stats rows that trigger a flush before the timer. */
@@ -163,9 +165,26 @@ export function describeTarget(target: PostgresTarget): string {
   return url.toString();
 }
 
+/** Connecting may take this long; a statement this long (server side, then client side). */
+const CONNECT_TIMEOUT_MS = 10_000;
+const STATEMENT_TIMEOUT_MS = 30_000;
+
+/**
+ * Every connection is bounded in time (a hung query must not freeze a process's views or hold a
+ * pool slot for ever) and kept alive at the TCP level (a half-open LISTEN socket is noticed).
+ */
 function poolConfig(target: PostgresTarget, max: number): pg.PoolConfig {
   const base = typeof target === 'string' ? { connectionString: target } : target;
-  return { max, ...base, types: TYPES };
+  return {
+    max,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: STATEMENT_TIMEOUT_MS + 5_000,
+    idle_in_transaction_session_timeout: STATEMENT_TIMEOUT_MS,
+    keepAlive: true,
+    ...base,
+    types: TYPES,
+  };
 }
 
 function pgCode(error: unknown): string | undefined {
@@ -281,6 +300,11 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
   readonly serverKey: ServerKey;
   readonly blobs: BlobStore;
   private readonly pool: pg.Pool;
+  /**
+   * Connections for following changes (notifications, re-reads), apart from the requests' pool:
+   * a wave of requests cannot delay what every process must see within a second.
+   */
+  private readonly cachePool: pg.Pool;
   private readonly listenConfig: pg.ClientConfig;
   private readonly now: () => Date;
   private readonly onError: (what: string, error: unknown) => void;
@@ -295,11 +319,15 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
   private readonly records = new Map<number, ChannelRecord>();
   private readonly headCache = new Map<number, SignedCheckpoint>();
   private pendingStats = new Map<string, StatsRow>();
+  private flushQueued = false;
   private flushing: Promise<void> = Promise.resolve();
   /** Cache changes run one at a time, in order (a later read never loses to an earlier one). */
   private cacheQueue: Promise<void> = Promise.resolve();
   private nonceWrites = 0;
   private lastResync: string | null = null;
+  private resyncing = false;
+  /** When this store NOTIFYed itself a ping not heard back yet (the LISTEN connection's health). */
+  private pingSince: number | null = null;
   private listener: pg.Client | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
@@ -319,8 +347,14 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
     // Named in pg_stat_activity, so that an operator sees which connections are whose.
     this.listenConfig = { ...config, application_name: `airlock listen ${this.origin}` };
     this.pool = new pg.Pool({ ...config, application_name: `airlock ${this.origin}` });
+    this.cachePool = new pg.Pool({
+      ...config,
+      max: 2,
+      application_name: `airlock follow ${this.origin}`,
+    });
     // An idle client's error (e.g. the server restarted) must not crash the process.
     this.pool.on('error', (error) => this.onError('postgres pool', error));
+    this.cachePool.on('error', (error) => this.onError('postgres pool', error));
   }
 
   /** Migrates, checks the server key, loads every cache and starts listening. */
@@ -345,11 +379,18 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
     }
     await this.listen();
     await this.resync(true);
+    const resyncMs = this.options.resyncMs ?? 2_000;
     const resync = setInterval(() => {
-      this.queueCache(() => this.resync(false)).catch((error: unknown) =>
-        this.onError('periodic re-read', error),
-      );
-    }, this.options.resyncMs ?? 2_000);
+      // One re-read at a time: a slow database must not pile them up in the queue.
+      if (this.resyncing) return;
+      this.resyncing = true;
+      this.checkListener(resyncMs);
+      this.queueCache(() => this.resync(false))
+        .catch((error: unknown) => this.onError('periodic re-read', error))
+        .finally(() => {
+          this.resyncing = false;
+        });
+    }, resyncMs);
     const flush = setInterval(() => {
       this.flushStats().catch((error: unknown) => this.onError('stats flush', error));
     }, this.options.statsFlushMs ?? 1_000);
@@ -412,6 +453,29 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
     retry.unref();
   }
 
+  /**
+   * A LISTEN connection can be half open (no error, no notifications): the store NOTIFYs itself a
+   * ping at each re-read, and one not heard back within two intervals means the connection is
+   * dead; it is dropped and listened again (which re-reads everything).
+   */
+  private checkListener(intervalMs: number): void {
+    const listener = this.listener;
+    if (listener === null || this.closed) return;
+    const now = performance.now();
+    if (this.pingSince !== null && now - this.pingSince > 2 * intervalMs) {
+      this.pingSince = null;
+      this.onError('LISTEN connection', new Error('no notification heard back: reconnecting'));
+      this.listener = null;
+      void listener.end().catch(() => undefined);
+      this.relisten();
+      return;
+    }
+    this.pingSince ??= now;
+    this.cachePool
+      .query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, `${this.origin} ping`])
+      .catch((error: unknown) => this.onError('LISTEN ping', error));
+  }
+
   private queueCache(work: () => Promise<void>): Promise<void> {
     const next = this.cacheQueue.then(work);
     this.cacheQueue = next.catch(() => undefined);
@@ -419,6 +483,10 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
   }
 
   private async onNotification(payload: string): Promise<void> {
+    if (payload === `${this.origin} ping`) {
+      this.pingSince = null;
+      return;
+    }
     const space = payload.indexOf(' ');
     if (space < 0 || payload.slice(0, space) === this.origin || this.closed) return;
     const [kind, value = ''] = payload.slice(space + 1).split(':', 2);
@@ -449,21 +517,21 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
    */
   private async resync(full: boolean): Promise<void> {
     if (this.closed) return;
-    const { rows } = await this.pool.query<{ now: string }>(
+    const { rows } = await this.cachePool.query<{ now: string }>(
       `SELECT (now() - make_interval(secs => $1))::text AS now`,
       [RESYNC_OVERLAP_SECONDS],
     );
     const since = full ? null : this.lastResync;
     await this.reloadRoot();
     await this.reloadApps();
-    const checked = await this.pool.query<{ sha: string }>(
+    const checked = await this.cachePool.query<{ sha: string }>(
       since === null
         ? 'SELECT encrypted_sha256 AS sha FROM checked_bundles'
         : 'SELECT encrypted_sha256 AS sha FROM checked_bundles WHERE added >= $1',
       since === null ? [] : [since],
     );
     for (const { sha } of checked.rows) this.checked.add(sha);
-    const named = await this.pool.query<{ sha: string }>(
+    const named = await this.cachePool.query<{ sha: string }>(
       since === null
         ? 'SELECT DISTINCT bundle_sha256 AS sha FROM statements WHERE bundle_sha256 IS NOT NULL'
         : 'SELECT DISTINCT bundle_sha256 AS sha FROM statements WHERE bundle_sha256 IS NOT NULL AND added >= $1',
@@ -474,14 +542,15 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
   }
 
   private async reloadRoot(): Promise<void> {
-    const { rows } = await this.pool.query<{ version: number; signed: string }>(
+    const { rows } = await this.cachePool.query<{ version: number; signed: string }>(
       'SELECT version, signed FROM roots ORDER BY version DESC LIMIT 1',
     );
     const row = rows[0];
     if (row === undefined) {
       throw new AirlockError('INTERNAL', 'The server database holds no trust root.');
     }
-    if (row.version !== this.rootVersion) {
+    // Only forward: a read that started before this process's own append may end after it.
+    if (row.version > this.rootVersion) {
       this.root = (JSON.parse(row.signed) as SignedTrustRoot).root;
       this.rootVersion = row.version;
     }
@@ -489,20 +558,21 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
 
   /** Apps and every channel: views are rebuilt only for channels whose row changed. */
   private async reloadApps(): Promise<void> {
-    const apps = await this.pool.query<{
+    const apps = await this.cachePool.query<{
       app: string;
       bundle_public_key: string | null;
       bundle_key_id: string | null;
     }>('SELECT app, bundle_public_key, bundle_key_id FROM apps');
-    const channels = await this.pool.query<ChannelRow>('SELECT * FROM channels ORDER BY id');
+    const channels = await this.cachePool.query<ChannelRow>('SELECT * FROM channels ORDER BY id');
     for (const app of apps.rows) this.noteApp(app.app, app.bundle_public_key, app.bundle_key_id);
     for (const row of channels.rows) await this.takeChannelRow(row);
   }
 
   private async reloadChannel(id: number): Promise<void> {
-    const { rows } = await this.pool.query<ChannelRow>('SELECT * FROM channels WHERE id = $1', [
-      id,
-    ]);
+    const { rows } = await this.cachePool.query<ChannelRow>(
+      'SELECT * FROM channels WHERE id = $1',
+      [id],
+    );
     const row = rows[0];
     if (row === undefined) return;
     if (!this.apps.has(row.app)) await this.reloadApps();
@@ -521,7 +591,7 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
     if (held === undefined) this.noteChannel(row.app, row.name, row.bundle_public_key);
     const fromSeq = held?.state.seq ?? 0;
     if (row.seq > fromSeq) {
-      const releases = await this.pool.query<{ version: string }>(
+      const releases = await this.cachePool.query<{ version: string }>(
         `SELECT s.version FROM log l JOIN statements s ON s.id = l.statement
          WHERE l.channel_id = $1 AND l.seq > $2 AND l.seq <= $3 AND s.kind = 'release'
          ORDER BY l.seq`,
@@ -539,7 +609,7 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
   }
 
   private async statementBody(id: string): Promise<Statement | null> {
-    const { rows } = await this.pool.query<{ body: string }>(
+    const { rows } = await this.cachePool.query<{ body: string }>(
       'SELECT body FROM statements WHERE id = $1',
       [id],
     );
@@ -586,6 +656,22 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
     if (this.closed) throw new AirlockError('INTERNAL', 'The server store is closed.');
   }
 
+  catchUp(app?: string, channel?: string): Promise<void> {
+    return this.queueCache(async () => {
+      if (this.closed) return;
+      await this.reloadRoot();
+      if (app === undefined || channel === undefined) return;
+      const { rows } = await this.cachePool.query<ChannelRow>(
+        'SELECT * FROM channels WHERE app = $1 AND name = $2',
+        [app, channel],
+      );
+      const row = rows[0];
+      if (row === undefined) return;
+      if (!this.apps.has(row.app)) await this.reloadApps();
+      else await this.takeChannelRow(row);
+    });
+  }
+
   /** Closes: stops the timers, writes buffered stats, ends the connections and the blob store. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -598,6 +684,7 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
       await listener?.end().catch(() => undefined);
       await this.cacheQueue;
       await this.pool.end().catch(() => undefined);
+      await this.cachePool.end().catch(() => undefined);
       this.blobs.close?.();
     })();
     return this.closing;
@@ -621,6 +708,24 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+    this.bufferStats(rows);
+    if (this.pendingStats.size >= STATS_FLUSH_ROWS && !this.flushQueued) {
+      this.flushQueued = true;
+      this.flushStats()
+        .catch((error: unknown) => this.onError('stats flush', error))
+        .finally(() => {
+          this.flushQueued = false;
+        });
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Adds to the buffered counters. Their keys are bounded (released versions, the stats actions,
+   * hours, channels: src/server/device/stats.ts), so the buffer is too, even while the database
+   * is away.
+   */
+  private bufferStats(rows: readonly StatsRow[]): void {
     for (const row of rows) {
       const key = `${row.app}\u0000${row.channel}\u0000${row.version}\u0000${row.action}\u0000${row.hour}`;
       const held = this.pendingStats.get(key);
@@ -629,10 +734,6 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
         held === undefined ? row : { ...held, count: held.count + row.count },
       );
     }
-    if (this.pendingStats.size >= STATS_FLUSH_ROWS) {
-      this.flushStats().catch((error: unknown) => this.onError('stats flush', error));
-    }
-    return Promise.resolve();
   }
 
   /** Writes the buffered counters in one statement; on failure they go back into the buffer. */
@@ -656,8 +757,9 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
           ],
         );
       } catch (error) {
-        // Back into the buffer: a database outage delays the counters, it does not lose them.
-        void this.addStats(batch).catch(() => undefined);
+        // Back into the buffer (no flush from here: the timer retries), so a database outage
+        // delays the counters without losing them or looping.
+        this.bufferStats(batch);
         throw error;
       }
     });
@@ -799,22 +901,29 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
     since: number,
   ): Promise<boolean> {
     // Read from the database, not this process's view: another process may have paused already.
-    const { rows } = await this.query<ChannelRow & { root_version: number }>(
-      `SELECT c.*, (SELECT max(version) FROM roots) AS root_version
-       FROM channels c WHERE c.app = $1 AND c.name = $2`,
-      [app, channel],
-    );
-    const row = rows[0];
-    if (row === undefined || row.paused || row.current_release === null) return false;
-    if (row.counting_since !== since) return false;
-    const input = automaticPause(
-      this.signer,
-      { app, channel, seq: row.seq, head: row.head },
-      reason,
-      row.root_version,
-      this.now(),
-    );
-    return (await this.applyStatement(input, this.now())).result === 'applied';
+    // A statement or root update landing between the read and the apply makes the apply lose
+    // (seq or root changed): read again, so that the pause is not dropped while still due.
+    for (let attempt = 0; attempt < PAUSE_ATTEMPTS; attempt++) {
+      const { rows } = await this.query<ChannelRow & { root_version: number }>(
+        `SELECT c.*, (SELECT max(version) FROM roots) AS root_version
+         FROM channels c WHERE c.app = $1 AND c.name = $2`,
+        [app, channel],
+      );
+      const row = rows[0];
+      if (row === undefined || row.paused || row.current_release === null) return false;
+      if (row.counting_since !== since) return false;
+      const input = automaticPause(
+        this.signer,
+        { app, channel, seq: row.seq, head: row.head },
+        reason,
+        row.root_version,
+        this.now(),
+      );
+      const outcome = await this.applyStatement(input, this.now());
+      if (outcome.result === 'applied') return true;
+      if (outcome.result === 'already_applied') return false;
+    }
+    return false;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1137,8 +1246,11 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
       if (statement.kind === 'release') {
         this.referenced.add(statement.release.bundle.encryptedSha256);
       }
-      // Own change: the view is swapped before the caller hears "applied".
-      await this.queueCache(() => this.reloadChannel(channelId));
+      // Own change: the view is swapped before the caller hears "applied". It is applied either
+      // way: a failed re-read is logged and the periodic one catches up.
+      await this.queueCache(() => this.reloadChannel(channelId)).catch((error: unknown) =>
+        this.onError('re-read after an apply', error),
+      );
       return { result: 'applied', entry: outcome.entry };
     }
     if (outcome.result === 'applied') return { result: 'applied', entry: outcome.entry };
@@ -1159,8 +1271,9 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
     if (row === undefined) return null;
     const { rows } = await this.query<LogRow>(
       `SELECT ${LOG_COLUMNS} FROM log l JOIN statements s ON s.id = l.statement
-       WHERE l.channel_id = $1 AND l.seq > $2 ORDER BY l.seq LIMIT $3`,
-      [row.id, after, limit + 1],
+       WHERE l.channel_id = $1 AND l.seq > $2 AND l.seq <= $4 ORDER BY l.seq LIMIT $3`,
+      // Up to the head read above: a page never lists entries past the head it is served with.
+      [row.id, after, limit + 1, row.seq],
     );
     return {
       app,
@@ -1207,19 +1320,25 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
       `INSERT INTO heads (channel_id, seq, head, checkpoint, signed_ms) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (channel_id) DO UPDATE SET seq = excluded.seq, head = excluded.head,
          checkpoint = excluded.checkpoint, signed_ms = excluded.signed_ms
-       WHERE heads.seq <> excluded.seq OR heads.head <> excluded.head
-         OR heads.signed_ms <= excluded.signed_ms - $6
+       WHERE excluded.seq > heads.seq
+         OR (excluded.seq = heads.seq AND heads.signed_ms <= excluded.signed_ms - $6)
        RETURNING checkpoint`,
       [row.id, row.seq, row.head, canonicalize(fresh), now.getTime(), HEAD_RESIGN_MS],
     );
     let served = fresh;
     if (written.rowCount === 0) {
+      // Another process signed this position first: serve its checkpoint, so that all serve one.
+      // A row of a later position (this read is behind) is not this page's head: serve ours.
       const winner = await this.query<{ checkpoint: string }>(
         'SELECT checkpoint FROM heads WHERE channel_id = $1',
         [row.id],
       );
-      if (winner.rows[0] !== undefined) {
-        served = JSON.parse(winner.rows[0].checkpoint) as SignedCheckpoint;
+      const held =
+        winner.rows[0] === undefined
+          ? null
+          : (JSON.parse(winner.rows[0].checkpoint) as SignedCheckpoint);
+      if (held !== null && held.checkpoint.seq === row.seq && held.checkpoint.head === row.head) {
+        served = held;
       }
     }
     this.headCache.set(row.id, served);
