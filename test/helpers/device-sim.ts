@@ -456,7 +456,7 @@ export interface ReleaseOptions {
   readonly minNativeVersion?: string;
 }
 
-type StatementBody =
+export type StatementBody =
   | { kind: 'release'; release: ReleaseStatement['release'] }
   | { kind: 'rollout'; rollout: { percent: number } }
   | { kind: 'rollback'; target: string }

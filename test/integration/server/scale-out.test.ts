@@ -23,6 +23,7 @@ import { runCli } from '../../helpers/cli';
 import {
   DeviceSim,
   ReleaseDesk,
+  type StatementBody,
   makeEncryptedBundle,
   mapLimit,
   seededDeviceIds,
@@ -152,6 +153,30 @@ async function within(limitMs: number, what: string, ready: () => Promise<boolea
   return performance.now() - started;
 }
 
+/**
+ * Alice's statement at the channel's next position (`status`), made `ageMs` ago (distinct ids for
+ * the same content), valid for an hour.
+ */
+function nextStatement(
+  channel: string,
+  status: { seq: number; head: string | null },
+  body: StatementBody,
+  ageMs = 1000,
+): Statement {
+  const now = Date.now();
+  return {
+    v: 1,
+    app: APP,
+    channel,
+    seq: status.seq + 1,
+    prev: status.head,
+    createdAt: new Date(now - ageMs).toISOString(),
+    expiresAt: new Date(now + 3_600_000).toISOString(),
+    proposer: alice.keyId,
+    ...body,
+  };
+}
+
 async function bundleOf(label: string): Promise<{ path: string; info: BundleInfo }> {
   return makeEncryptedBundle(dir.path, rsaSignerFromPrivateKey(key.privateKey), label);
 }
@@ -231,19 +256,14 @@ describe('two processes on one PostgreSQL and one bucket, behind nginx', () => {
   it('applies exactly one of two pushes racing for one seq through different processes', async () => {
     for (let round = 0; round < 4; round++) {
       const status = await deskVia(a).channelStatus(APP, CHANNEL);
-      const now = Date.now();
-      const statements = [20, 30].map((percent, i): Statement => ({
-        v: 1,
-        kind: 'rollout',
-        rollout: { percent: percent + round },
-        app: APP,
-        channel: CHANNEL,
-        seq: status.seq + 1,
-        prev: status.head,
-        createdAt: new Date(now - 1000 - i).toISOString(),
-        expiresAt: new Date(now + 3_600_000).toISOString(),
-        proposer: alice.keyId,
-      }));
+      const statements = [20, 30].map((percent, i) =>
+        nextStatement(
+          CHANNEL,
+          status,
+          { kind: 'rollout', rollout: { percent: percent + round } },
+          1000 + i,
+        ),
+      );
       for (const statement of statements) {
         const submitted = await callApi(lb.url, '/api/v1/statements', {
           signer: alice,
@@ -448,9 +468,7 @@ describe('SIGKILL of one process', () => {
     const desk = deskVia(a);
     await desk.uploadBundle(bundle);
     const status = await desk.channelStatus(APP, CHANNEL);
-    const now = Date.now();
-    const statement: Statement = {
-      v: 1,
+    const statement = nextStatement(CHANNEL, status, {
       kind: 'release',
       release: {
         version: '2.0.0',
@@ -458,14 +476,7 @@ describe('SIGKILL of one process', () => {
         rollout: { percent: 100 },
         bundle: bundle.info,
       },
-      app: APP,
-      channel: CHANNEL,
-      seq: status.seq + 1,
-      prev: status.head,
-      createdAt: new Date(now - 1000).toISOString(),
-      expiresAt: new Date(now + 3_600_000).toISOString(),
-      proposer: alice.keyId,
-    };
+    });
     const id = statementId(statement);
     const approval = await createApproval(statement, bob);
     expect(
@@ -523,19 +534,10 @@ describe('SIGKILL inside the apply transaction', () => {
     await deskVia(a).call('POST', `/apps/${APP}/channels`, { name: TX_CHANNEL });
     await deskVia(a).release(APP, TX_CHANNEL, '1.1.0', await bundleOf('tx-kill'));
     const status = await deskVia(a).channelStatus(APP, TX_CHANNEL);
-    const now = Date.now();
-    const statement: Statement = {
-      v: 1,
+    const statement = nextStatement(TX_CHANNEL, status, {
       kind: 'rollout',
       rollout: { percent: 77 },
-      app: APP,
-      channel: TX_CHANNEL,
-      seq: status.seq + 1,
-      prev: status.head,
-      createdAt: new Date(now - 1000).toISOString(),
-      expiresAt: new Date(now + 3_600_000).toISOString(),
-      proposer: alice.keyId,
-    };
+    });
     const id = statementId(statement);
     const approval = await createApproval(statement, bob);
     const submitted = await callApi(lb.url, '/api/v1/statements', {
