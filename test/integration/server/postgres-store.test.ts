@@ -294,6 +294,37 @@ describe('several stores on one database', () => {
   });
 });
 
+describe('evidence under concurrent reports (group commit)', () => {
+  it('folds concurrent reports as if they came one by one', async () => {
+    const a = await open();
+    const since = a.channel(APP, CHANNEL)?.countingSince ?? 0;
+    const limits = { perSource: 5, devices: 1_000_000 };
+    const record = (source: string, deviceId: string, failed: boolean) =>
+      a.recordOutcomes(APP, CHANNEL, since, source, [{ deviceId, failed }], limits);
+    const before = (await a.evidence(APP, CHANNEL)) ?? { devices: 0, successes: 0, failures: 0 };
+    const calls: Promise<unknown>[] = [];
+    // 200 sources with one failing device each; one source with 10 devices (5 count); one device
+    // reported a success, then a failure, by two calls in flight together (one device, failed).
+    for (let i = 0; i < 200; i++)
+      calls.push(record(`10.1.${i >> 8}.${i & 255}`, `wave-${i}`, true));
+    for (let i = 0; i < 10; i++) calls.push(record('10.2.0.1', `crowd-${i}`, false));
+    calls.push(record('10.3.0.1', 'flaky', false), record('10.3.0.2', 'flaky', true));
+    const results = await Promise.all(calls);
+    expect(results.every((result) => result !== null)).toBe(true);
+    const after = await a.evidence(APP, CHANNEL);
+    expect(after).toMatchObject({
+      since,
+      devices: before.devices + 200 + 5 + 1,
+      failures: before.failures + 200 + 1,
+      successes: before.successes + 5,
+    });
+    const flaky = await admin<{ failed: boolean }>(
+      `SELECT failed FROM evidence_devices WHERE device_id = 'flaky'`,
+    );
+    expect(flaky).toEqual([{ failed: true }]);
+  });
+});
+
 describe('migrations', () => {
   it('migrates once when several processes start together, and refuses a newer schema', async () => {
     const fresh = await createTestDatabase('migrate');

@@ -101,6 +101,9 @@ const NOTIFY_CHANNEL = 'airlock_changes';
 const NONCE_SWEEP_EVERY = 64;
 /** Reads and applies of one automatic pause, when others keep taking the next position. */
 const PAUSE_ATTEMPTS = 3;
+/** Callers folded into one evidence transaction at most, and waiting per channel at most. */
+const OUTCOME_BATCH_MAX = 500;
+const OUTCOME_QUEUE_MAX = 20_000;
 /** Rows of earlier evidence periods dropped per stats write (see dropOldEvidence). */
 const EVIDENCE_DROP_BATCH = 500;
 /** Buffered stats rows that trigger a flush before the timer. */
@@ -224,6 +227,23 @@ function stateOf(row: ChannelRow): ChannelState {
 
 const LOG_COLUMNS = `l.seq, l.statement, s.body, l.approvals, l.server_sig, l.applied_at, l.checkpoint, l.root_version`;
 
+/** One caller's reports waiting for its channel's next evidence transaction. */
+interface OutcomeItem {
+  readonly source: string;
+  readonly reports: readonly OutcomeReport[];
+  readonly limits: EvidenceLimits;
+  resolve(evidence: Evidence | null): void;
+  reject(error: Error): void;
+}
+
+interface OutcomeQueue {
+  readonly app: string;
+  readonly channel: string;
+  readonly since: number;
+  readonly items: OutcomeItem[];
+  running: boolean;
+}
+
 /** A client inside BEGIN … COMMIT; `notify` queues a payload delivered at commit. */
 interface Tx {
   query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
@@ -319,6 +339,8 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
   private readonly records = new Map<number, ChannelRecord>();
   private readonly headCache = new Map<number, SignedCheckpoint>();
   private pendingStats = new Map<string, StatsRow>();
+  /** Evidence waiting per channel and period (recordOutcomes' group commit). */
+  private readonly outcomeQueues = new Map<string, OutcomeQueue>();
   private flushQueued = false;
   private flushing: Promise<void> = Promise.resolve();
   /** Cache changes run one at a time, in order (a later read never loses to an earlier one). */
@@ -768,6 +790,14 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
     return done;
   }
 
+  /**
+   * Group commit (ARCHITECTURE.md "Automatic pause"): reports for one channel and period that
+   * arrive while its transaction runs wait and go in the next one together, so a wave of install
+   * reports costs a transaction per batch, not per request, and holds at most one connection per
+   * channel. Each caller gets the evidence after its own reports. Beyond OUTCOME_QUEUE_MAX
+   * waiting reports (the database is slow or away) a report is dropped, answered null: less
+   * evidence, never a false pause.
+   */
   recordOutcomes(
     app: string,
     channel: string,
@@ -776,78 +806,140 @@ export class PostgresServerStore extends InMemoryViews implements ServerStore {
     reports: readonly OutcomeReport[],
     limits: EvidenceLimits,
   ): Promise<Evidence | null> {
-    return this.transaction(async (tx): Promise<Evidence | null> => {
-      const found = await tx.query<{ id: number; counting_since: number }>(
-        'SELECT id, counting_since FROM channels WHERE app = $1 AND name = $2',
-        [app, channel],
-      );
-      const row = found.rows[0];
-      if (row === undefined) return null;
-      // One writer of a channel's evidence at a time, across processes.
-      await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [EVIDENCE_LOCK, row.id]);
-      const current = await tx.query<{ counting_since: number }>(
-        'SELECT counting_since FROM channels WHERE id = $1',
-        [row.id],
-      );
-      if (current.rows[0]?.counting_since !== since) return null;
-      const totals = await this.evidenceTotals(tx, row.id, since);
-      const sourceRow = await tx.query<{ devices: number }>(
-        'SELECT devices FROM evidence_sources WHERE channel_id = $1 AND since = $2 AND source = $3',
-        [row.id, since, source],
-      );
-      const known = await tx.query<{ device_id: string; failed: boolean }>(
-        'SELECT device_id, failed FROM evidence_devices WHERE channel_id = $1 AND since = $2 AND device_id = ANY($3::text[])',
-        [row.id, since, [...new Set(reports.map((report) => report.deviceId))]],
-      );
-      const seen = new Map(known.rows.map((entry) => [entry.device_id, entry.failed]));
+    try {
+      this.assertOpen();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    const key = `${app}\u0000${channel}\u0000${since}`;
+    let queue = this.outcomeQueues.get(key);
+    if (queue === undefined) {
+      queue = { app, channel, since, items: [], running: false };
+      this.outcomeQueues.set(key, queue);
+    }
+    if (queue.items.length >= OUTCOME_QUEUE_MAX) return Promise.resolve(null);
+    const waiting = queue;
+    return new Promise((resolve, reject) => {
+      waiting.items.push({ source, reports, limits, resolve, reject });
+      if (!waiting.running) void this.runOutcomes(key, waiting);
+    });
+  }
+
+  private async runOutcomes(key: string, queue: OutcomeQueue): Promise<void> {
+    queue.running = true;
+    while (queue.items.length > 0) {
+      const items = queue.items.splice(0, OUTCOME_BATCH_MAX);
+      try {
+        const results = await this.transaction((tx) => this.recordBatch(tx, queue, items));
+        items.forEach((item, i) => item.resolve(results[i] ?? null));
+      } catch (error) {
+        for (const item of items)
+          item.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    queue.running = false;
+    this.outcomeQueues.delete(key);
+  }
+
+  /** One transaction for `items`, folded in arrival order with the rules' foldOutcomes. */
+  private async recordBatch(
+    tx: Tx,
+    queue: OutcomeQueue,
+    items: readonly OutcomeItem[],
+  ): Promise<(Evidence | null)[]> {
+    const { since } = queue;
+    const found = await tx.query<{ id: number }>(
+      'SELECT id FROM channels WHERE app = $1 AND name = $2',
+      [queue.app, queue.channel],
+    );
+    const row = found.rows[0];
+    if (row === undefined) return items.map(() => null);
+    // One writer of a channel's evidence at a time, across processes.
+    await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [EVIDENCE_LOCK, row.id]);
+    const current = await tx.query<{ counting_since: number }>(
+      'SELECT counting_since FROM channels WHERE id = $1',
+      [row.id],
+    );
+    if (current.rows[0]?.counting_since !== since) return items.map(() => null);
+    let totals = await this.evidenceTotals(tx, row.id, since);
+    const sources = [...new Set(items.map((item) => item.source))];
+    const sourceRows = await tx.query<{ source: string; devices: number }>(
+      'SELECT source, devices FROM evidence_sources WHERE channel_id = $1 AND since = $2 AND source = ANY($3::text[])',
+      [row.id, since, sources],
+    );
+    const sourceDevices = new Map(sourceRows.rows.map((entry) => [entry.source, entry.devices]));
+    const deviceIds = [...new Set(items.flatMap((item) => item.reports.map((r) => r.deviceId)))];
+    const known = await tx.query<{ device_id: string; failed: boolean }>(
+      'SELECT device_id, failed FROM evidence_devices WHERE channel_id = $1 AND since = $2 AND device_id = ANY($3::text[])',
+      [row.id, since, deviceIds],
+    );
+    const seen = new Map(known.rows.map((entry) => [entry.device_id, entry.failed]));
+    /** Devices new this batch: their source and outcome (a later failure replaces a success). */
+    const inserts = new Map<string, { source: string; failed: boolean }>();
+    /** Devices stored before whose success becomes a failure. */
+    const failures = new Set<string>();
+    const changedSources = new Set<string>();
+    const results: Evidence[] = [];
+    for (const item of items) {
       const changes = foldOutcomes(
         seen,
-        { totals, sourceDevices: sourceRow.rows[0]?.devices ?? 0 },
-        reports,
-        limits,
+        { totals, sourceDevices: sourceDevices.get(item.source) ?? 0 },
+        item.reports,
+        item.limits,
       );
-      if (changes.inserts.length > 0) {
-        await tx.query(
-          `INSERT INTO evidence_devices (channel_id, since, device_id, source, failed)
-           SELECT $1, $2, d, $3, f FROM unnest($4::text[], $5::boolean[]) AS u(d, f)`,
-          [
-            row.id,
-            since,
-            source,
-            changes.inserts.map((report) => report.deviceId),
-            changes.inserts.map((report) => report.failed),
-          ],
-        );
+      for (const report of changes.inserts) {
+        inserts.set(report.deviceId, { source: item.source, failed: report.failed });
+        seen.set(report.deviceId, report.failed);
       }
-      if (changes.failures.length > 0) {
-        await tx.query(
-          'UPDATE evidence_devices SET failed = true WHERE channel_id = $1 AND since = $2 AND device_id = ANY($3::text[])',
-          [row.id, since, changes.failures],
-        );
+      for (const deviceId of changes.failures) {
+        seen.set(deviceId, true);
+        const pending = inserts.get(deviceId);
+        if (pending === undefined) failures.add(deviceId);
+        else pending.failed = true;
       }
-      if (changes.changed) {
-        await tx.query(
-          `INSERT INTO evidence_sources (channel_id, since, source, devices) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (channel_id, since, source) DO UPDATE SET devices = excluded.devices`,
-          [row.id, since, source, changes.sourceDevices],
-        );
-        await tx.query(
-          `INSERT INTO evidence_totals (channel_id, since, devices, successes, failures)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (channel_id, since) DO UPDATE SET devices = excluded.devices,
-             successes = excluded.successes, failures = excluded.failures`,
-          [
-            row.id,
-            since,
-            changes.totals.devices,
-            changes.totals.successes,
-            changes.totals.failures,
-          ],
-        );
-        await this.dropOldEvidence(tx, row.id, since);
-      }
-      return { since, ...changes.totals };
-    });
+      if (changes.changed) changedSources.add(item.source);
+      sourceDevices.set(item.source, changes.sourceDevices);
+      totals = changes.totals;
+      results.push({ since, ...totals });
+    }
+    if (inserts.size > 0) {
+      const entries = [...inserts];
+      await tx.query(
+        `INSERT INTO evidence_devices (channel_id, since, device_id, source, failed)
+         SELECT $1, $2, d, s, f FROM unnest($3::text[], $4::text[], $5::boolean[]) AS u(d, s, f)`,
+        [
+          row.id,
+          since,
+          entries.map(([deviceId]) => deviceId),
+          entries.map(([, entry]) => entry.source),
+          entries.map(([, entry]) => entry.failed),
+        ],
+      );
+    }
+    if (failures.size > 0) {
+      await tx.query(
+        'UPDATE evidence_devices SET failed = true WHERE channel_id = $1 AND since = $2 AND device_id = ANY($3::text[])',
+        [row.id, since, [...failures]],
+      );
+    }
+    if (changedSources.size > 0) {
+      const changed = [...changedSources];
+      await tx.query(
+        `INSERT INTO evidence_sources (channel_id, since, source, devices)
+         SELECT $1, $2, s, d FROM unnest($3::text[], $4::int[]) AS u(s, d)
+         ON CONFLICT (channel_id, since, source) DO UPDATE SET devices = excluded.devices`,
+        [row.id, since, changed, changed.map((source) => sourceDevices.get(source) ?? 0)],
+      );
+      await tx.query(
+        `INSERT INTO evidence_totals (channel_id, since, devices, successes, failures)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (channel_id, since) DO UPDATE SET devices = excluded.devices,
+           successes = excluded.successes, failures = excluded.failures`,
+        [row.id, since, totals.devices, totals.successes, totals.failures],
+      );
+      await this.dropOldEvidence(tx, row.id, since);
+    }
+    return results;
   }
 
   private async evidenceTotals(
